@@ -1,0 +1,246 @@
+"""The `contrastprompt` command: thin; it parses, calls the library, shows progress and tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import UserError, redact
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Optimize, adapt and evaluate prompts by Learning from Contrastive Prompts.",
+)
+console = Console(stderr=True)
+out = Console()
+
+TaskOpt = typer.Option(
+    ..., "--task", "-t", help="bbh:<task>, xcopa:<lang>[:translate-test], or a .jsonl/.csv file."
+)
+ModelOpt = typer.Option(
+    "local",
+    "--model",
+    "-m",
+    help="Task model: local, gguf:/path.gguf, openai:<m>, anthropic:<m>, litellm:<m>.",
+)
+BaseUrlOpt = typer.Option(
+    None,
+    "--base-url",
+    help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL or api.openai.com).",
+)
+DataRootOpt = typer.Option(
+    None,
+    "--data-root",
+    help="Benchmark data root (default: CONTRASTPROMPT_DATA, else ../shared/data beside the repo).",
+)
+
+
+def usage_table(usage: dict, title: str = "Usage") -> Table:
+    t = Table(title=title)
+    for col in (
+        "role",
+        "requests",
+        "calls",
+        "cache hits",
+        "prompt tok",
+        "completion tok",
+        "length stops",
+        "retries",
+        "cost $",
+    ):
+        t.add_column(col, justify="left" if col == "role" else "right")
+    for role, u in usage.items():
+        cost = "-" if u.get("cost") is None else f"{u['cost']:.4f}"
+        t.add_row(
+            role,
+            str(u["requests"]),
+            str(u["calls"]),
+            str(u["cache_hits"]),
+            str(u["prompt_tokens"]),
+            str(u["completion_tokens"]),
+            str(u["length_stops"]),
+            str(u["retries"]),
+            cost,
+        )
+    return t
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def evaluate(
+    task: str = TaskOpt,
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="The prompt text."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read the prompt here."),
+    model: str = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    split: str = typer.Option("test", "--split", help="train, test or all."),
+    limit: int | None = typer.Option(None, "--limit", help="Score only the first N examples."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/test split and the requests."),
+    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size."),
+    placement: str = typer.Option(
+        "user", "--prompt-placement", help="user: prompt before the input; system: system message."
+    ),
+    data_root: Path | None = DataRootOpt,
+    input_field: str = typer.Option("input", "--input-field"),
+    target_field: str = typer.Option("target", "--target-field"),
+    template: str | None = typer.Option(
+        None, "--template", help="Input template with {field} placeholders."
+    ),
+    metric: str | None = typer.Option(
+        None, "--metric", help="module:function or file.py:function."
+    ),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Answer length limit."),
+    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
+    store: Path | None = typer.Option(None, "--store", help="Also record into this SQLite store."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Score a prompt on a data set and print accuracy, calls, tokens, time and cache hits."""
+    from .api import evaluate_prompt
+    from .session import read_prompt
+
+    if split not in ("train", "test", "all"):
+        raise UserError(f"unknown split '{split}'", field="--split", hint="train, test or all")
+    if placement not in ("user", "system"):
+        raise UserError(f"unknown placement '{placement}'", field="--prompt-placement")
+    text = read_prompt(prompt, prompt_file)
+    bar = progress()
+    job = bar.add_task("evaluating", total=None, info="", start=False)
+
+    def tick(total: int, done: int, correct: float) -> None:
+        if not bar.live.is_started:  # only once the task loaded and the model answers
+            bar.start()
+            bar.start_task(job)
+        bar.update(job, total=total, completed=done, info=f"acc {correct / max(done, 1):.1%}")
+
+    try:
+        summary = evaluate_prompt(
+            text,
+            task,
+            model=model,
+            base_url=base_url,
+            split=split,
+            limit=limit,
+            seed=seed,
+            n_train=n_train,
+            placement=placement,
+            data_root=data_root,
+            input_field=input_field,
+            target_field=target_field,
+            template=template,
+            metric=metric,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            cache=cache,
+            use_cache=not no_cache,
+            output=output,
+            store=store,
+            on_progress=tick,
+        )
+    finally:
+        bar.stop()
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    t = Table(title=f"{summary['task']} / {summary['split']} / {summary['model']}")
+    for col in ("acc", "n", "requests", "calls", "hits", "tok in", "tok out", "len stop", "wall s"):
+        t.add_column(col, justify="right")
+    u = summary["usage"]["task"]
+    t.add_row(
+        f"{summary['accuracy']:.1%}",
+        str(summary["n"]),
+        str(u["requests"]),
+        str(u["calls"]),
+        str(u["cache_hits"]),
+        str(u["prompt_tokens"]),
+        str(u["completion_tokens"]),
+        str(u["length_stops"]),
+        f"{summary['wall_time']:.1f}",
+    )
+    out.print(t)
+    if output:
+        out.print(f"records: {output}")
+
+
+@app.command()
+def models(
+    model: list[str] = typer.Option([], "--model", "-m", help="Also check this model string."),
+    base_url: str | None = BaseUrlOpt,
+    check: bool = typer.Option(True, "--check/--no-check", help="Send one tiny request to each."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the configured models and whether each answers."""
+    from .api import check_models
+
+    rows = check_models(list(model), base_url=base_url, check=check)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title="Models")
+    for col in ("model", "configured", "reachable", "detail"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["model"],
+            "yes" if r["configured"] else "no",
+            {True: "yes", False: "no", None: "-"}[r["reachable"]],
+            r["detail"],
+        )
+    out.print(t)
+
+
+def _log_internal_error(exc: BaseException) -> Path:
+    path = Path(tempfile.gettempdir()) / f"contrastprompt-error-{int(time.time())}.log"
+    path.write_text(redact("".join(traceback.format_exception(exc))), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as e:  # usage errors: unknown option, missing value
+        show = getattr(e, "show", None)
+        show() if show else console.print(f"error: {e.format_message()}")
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # an internal error: short message here, details in a file
+        path = _log_internal_error(e)
+        console.print(
+            f"internal error: {redact(type(e).__name__ + ': ' + str(e))[:300]} (details: {path})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

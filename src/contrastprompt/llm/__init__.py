@@ -1,0 +1,180 @@
+"""LLM layer: one async protocol, thin backends, and one wrapper (`LLM`) for the shared concerns.
+
+Model strings are `provider:model`: `openai:gpt-4o-mini`, `anthropic:claude-…`, `bedrock:…`,
+`litellm:…`, `local` / `local:smollm2` (the embedded model), `gguf:/path/file.gguf`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import UserError
+from .base import Backend, ChatRequest, ChatResponse, Message, chat
+from .cache import ResponseCache
+from .client import LLM, CallHook
+from .local import LocalServer, PooledBackend, sampling_overrides, smollm2_path
+from .openai_backend import OpenAIBackend
+from .usage import RoleUsage, Usage
+
+__all__ = [
+    "LLM",
+    "Backend",
+    "ChatRequest",
+    "ChatResponse",
+    "Message",
+    "ModelHub",
+    "ResponseCache",
+    "RoleUsage",
+    "Usage",
+    "chat",
+    "parse_model",
+]
+
+PROVIDERS = ("openai", "anthropic", "bedrock", "litellm", "local", "gguf")
+
+
+def parse_model(model: str) -> tuple[str, str]:
+    """Split a model string into (provider, name); a clear error for unknown providers."""
+    model = model.strip()
+    if model in ("local", "local:smollm2"):
+        return "local", "smollm2"
+    provider, sep, name = model.partition(":")
+    if not sep or not name:
+        raise UserError(
+            f"model '{model}' has no provider",
+            field="--model",
+            hint="use provider:model, e.g. openai:gpt-4o-mini, anthropic:…, local, "
+            "gguf:/path/model.gguf",
+        )
+    if provider not in PROVIDERS:
+        raise UserError(
+            f"unknown provider '{provider}' in '{model}'",
+            field="--model",
+            hint="known: " + ", ".join(PROVIDERS),
+        )
+    return provider, name
+
+
+class ModelHub:
+    """Opens models by string and owns what they need: local server processes (one per GGUF,
+    shared by roles), the response cache and the usage book. Close it (or use `with`) to stop
+    the servers."""
+
+    def __init__(
+        self,
+        *,
+        cache: ResponseCache | None = None,
+        usage: Usage | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_concurrency: int = 4,
+        rpm: float | None = None,
+        max_tries: int = 6,
+        timeout: float = 120.0,
+        on_call: CallHook | None = None,
+        log_dir: str | Path | None = None,
+    ) -> None:
+        self.cache = cache
+        self.usage = usage if usage is not None else Usage()
+        self.base_url = base_url
+        self.api_key = api_key
+        self.max_concurrency = max_concurrency
+        self.rpm = rpm
+        self.max_tries = max_tries
+        self.timeout = timeout
+        self.on_call = on_call
+        self.log_dir = log_dir
+        self.servers: dict[Path, LocalServer] = {}
+        self._backends: dict[str, Backend] = {}
+
+    def backend(self, model: str) -> Backend:
+        if model in self._backends:
+            return self._backends[model]
+        provider, name = parse_model(model)
+        b: Backend
+        if provider in ("local", "gguf"):
+            path = smollm2_path() if provider == "local" else Path(name).expanduser()
+            server = self.servers.get(path)
+            if server is None:
+                server = LocalServer(path, log_dir=self.log_dir)
+                self.servers[path] = server
+            server.start()
+            model_id = "local:smollm2" if provider == "local" else f"gguf:{path.name}"
+            b = PooledBackend(
+                [
+                    OpenAIBackend(
+                        "local",
+                        base_url=url,
+                        model_id=model_id,
+                        timeout=self.timeout,
+                        extra_body=sampling_overrides(),
+                    )
+                    for url in server.base_urls
+                ],
+                model_id,
+            )
+        elif provider == "openai":
+            base_url = self.base_url or os.environ.get("OPENAI_BASE_URL")
+            key = self.api_key or os.environ.get("OPENAI_API_KEY")
+            if not key and not base_url:
+                raise UserError(
+                    "OPENAI_API_KEY is not set",
+                    field="OPENAI_API_KEY",
+                    hint="export it, or give --base-url for a keyless local endpoint",
+                )
+            b = OpenAIBackend(
+                name,
+                base_url=base_url,
+                api_key=key,
+                timeout=self.timeout,
+                model_id=f"openai:{name}" if not base_url else f"openai:{name}@{base_url}",
+            )
+        elif provider in ("anthropic", "bedrock"):
+            from .anthropic_backend import AnthropicBackend
+
+            key = self.api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if provider == "anthropic" and not key:
+                raise UserError(
+                    "ANTHROPIC_API_KEY is not set",
+                    field="ANTHROPIC_API_KEY",
+                    hint="export it to use anthropic:<model>",
+                )
+            b = AnthropicBackend(
+                name, api_key=key, timeout=self.timeout, bedrock=provider == "bedrock"
+            )
+        else:
+            from .litellm_backend import LiteLLMBackend
+
+            b = LiteLLMBackend(name, timeout=self.timeout)
+        self._backends[model] = b
+        return b
+
+    def open(self, model: str, role: str = "task", max_concurrency: int | None = None) -> LLM:
+        return LLM(
+            self.backend(model),
+            role=role,
+            cache=self.cache,
+            usage=self.usage,
+            max_concurrency=max_concurrency or self.max_concurrency,
+            rpm=self.rpm,
+            max_tries=self.max_tries,
+            on_call=self.on_call,
+        )
+
+    async def aclose(self) -> None:
+        for b in self._backends.values():
+            await b.aclose()
+        self._backends.clear()
+        self.close()
+
+    def close(self) -> None:
+        for s in self.servers.values():
+            s.stop()
+        self.servers.clear()
+
+    def __enter__(self) -> ModelHub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,85 @@
+"""Anthropic's Messages API via the official SDK (extra `anthropic`). SDK retries are off."""
+
+from __future__ import annotations
+
+from ..errors import EndpointError, LLMError, TransientLLMError, UserError, redact
+from .base import ChatRequest, ChatResponse
+from .openai_backend import retry_after_seconds
+
+
+class AnthropicBackend:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        bedrock: bool = False,
+    ) -> None:
+        try:
+            import anthropic
+        except ImportError:
+            raise UserError(
+                "the Anthropic SDK is not installed",
+                field="--model",
+                hint="pip install 'contrastprompt[anthropic]'",
+            ) from None
+        self._sdk = anthropic
+        self.model = model
+        self.model_id = f"{'bedrock' if bedrock else 'anthropic'}:{model}"
+        self._secret = api_key or ""
+        if bedrock:
+            self._client = anthropic.AsyncAnthropicBedrock(max_retries=0, timeout=timeout)
+        else:
+            self._client = anthropic.AsyncAnthropic(api_key=api_key, max_retries=0, timeout=timeout)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        a = self._sdk
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        msgs = [
+            {"role": m.role, "content": m.content} for m in request.messages if m.role != "system"
+        ]
+        kwargs: dict = {
+            "model": self.model,
+            "messages": msgs,
+            "max_tokens": request.max_tokens,
+            "temperature": min(request.temperature, 1.0),
+        }
+        if system:
+            kwargs["system"] = system
+        if request.stop:
+            kwargs["stop_sequences"] = list(request.stop)
+        try:
+            resp = await self._client.messages.create(**kwargs)
+        except a.APITimeoutError:
+            raise TransientLLMError("timeout from the Anthropic API") from None
+        except a.APIConnectionError:
+            err = TransientLLMError("cannot connect to the Anthropic API")
+            err.unreachable = "api.anthropic.com"  # type: ignore[attr-defined]
+            raise err from None
+        except a.AuthenticationError:
+            raise EndpointError(
+                "the Anthropic API refused the API key", field="ANTHROPIC_API_KEY"
+            ) from None
+        except a.NotFoundError:
+            raise EndpointError(
+                f"the Anthropic API does not know model '{self.model}'", field="--model"
+            ) from None
+        except a.APIStatusError as e:
+            msg = f"HTTP {e.status_code} from the Anthropic API: {redact(str(e), (self._secret,))}"
+            if e.status_code in (408, 409, 429) or e.status_code >= 500:
+                raise TransientLLMError(msg, retry_after_seconds(e.response.headers)) from None
+            raise LLMError(msg) from None
+        text = "".join(getattr(b, "text", "") for b in resp.content)
+        finish = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}.get(
+            resp.stop_reason or "", resp.stop_reason or "stop"
+        )
+        return ChatResponse(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=resp.usage.input_tokens,
+            completion_tokens=resp.usage.output_tokens,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
