@@ -37,7 +37,7 @@ def infer_answer_type(targets: Sequence[str]) -> str:
 # Where an answer is announced; the text after the last such marker is what we parse first.
 _MARKER = re.compile(
     r"(?:final answer|answer|so the answer is|the answer is|correct option is|"
-    r"correct answer is|option)\s*(?:is|would be|:)?\s*[:\-]?\s*",
+    r"correct answer is|option)\s*(?:is|would be|:)?\s*:?\s*",
     re.I,
 )
 
@@ -83,13 +83,18 @@ def extract_choice(text: str, input_text: str = "") -> str | None:
 
 
 def extract_label(text: str, labels: tuple[str, str]) -> str | None:
-    """First of the two labels after the last answer marker, else the first in the text."""
+    """After the last answer marker; else a label that opens the answer; else the last label
+    mentioned (small models state their verdict first or last, rarely in the middle)."""
     pat = re.compile(r"\b(" + "|".join(labels) + r")\b", re.I)
-    for span in _after_markers(text):
+    for span in _after_markers(text)[:-1]:
         m = pat.search(span)
         if m:
             return m.group(1).lower()
-    return None
+    m = re.match(r"\W*(" + "|".join(labels) + r")\b", text, re.I)
+    if m:
+        return m.group(1).lower()
+    hits = pat.findall(text)
+    return hits[-1].lower() if hits else None
 
 
 def extract_integer(text: str) -> str | None:

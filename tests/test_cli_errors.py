@@ -1,0 +1,96 @@
+"""Bad input through the real CLI subprocess: one line naming file/line/field, exit code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    e = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL",
+                                                           "ANTHROPIC_API_KEY")}  # fmt: skip
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "contrastprompt", *args], capture_output=True,
+                          text=True, env=e, timeout=timeout)  # fmt: skip
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    # retries may be reported as warnings before it; the error itself is exactly one line
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def test_malformed_jsonl_line(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"input": "a", "target": "Yes"}\n{"input": "b", "target": \n')
+    assert_one_line_error(run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2", "JSON")
+
+
+def test_missing_field(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"input": "a", "target": "Yes"}\n{"input": "b", "label": "No"}\n')
+    assert_one_line_error(run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2",
+                          "field 'target'")  # fmt: skip
+
+
+def test_empty_data_set(tmp_path):
+    p = tmp_path / "empty.jsonl"
+    p.write_text("")
+    assert_one_line_error(run_cli("evaluate", "--task", str(p), "--prompt", "x"), str(p), "empty")
+
+
+def test_non_utf8_file(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"input,target\ncaf\xe9,Yes\n")
+    assert_one_line_error(run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2", "UTF-8")
+
+
+def test_unknown_task_name(data_root):
+    line = assert_one_line_error(
+        run_cli("evaluate", "--task", "bbh:navigat", "--prompt", "x", "--data-root", str(data_root)),
+        "field '--task'", "unknown BBH task 'navigat'")
+    assert "navigate" in line  # lists what exists
+
+
+def test_unknown_provider():
+    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
+                                  "--model", "foo:bar"), "field '--model'", "unknown provider 'foo'")
+
+
+def test_missing_api_key():
+    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
+                                  "--model", "openai:gpt-4o-mini"), "field 'OPENAI_API_KEY'")
+
+
+def test_unreachable_endpoint():
+    proc = run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x", "--limit", "1",
+                   "--no-cache", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                   env={"OPENAI_API_KEY": "sk-secretvalue123456"})  # fmt: skip
+    assert_one_line_error(proc, "field '--base-url'", "127.0.0.1:9")
+    assert "secretvalue" not in proc.stderr + proc.stdout
+
+
+def test_gguf_path_missing(tmp_path):
+    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
+                                  "--model", f"gguf:{tmp_path}/none.gguf"),
+                          f"{tmp_path}/none.gguf", "field '--model'")  # fmt: skip
+
+
+def test_prompt_file_missing(tmp_path):
+    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt-file",
+                                  str(tmp_path / "p.txt")), str(tmp_path / "p.txt"),
+                          "field '--prompt-file'")  # fmt: skip
+
+
+@pytest.mark.parametrize("cmd", [["--help"], ["evaluate", "--help"], ["models", "--help"]])
+def test_help_reads(cmd):
+    proc = run_cli(*cmd)
+    assert proc.returncode == 0 and "Usage" in proc.stdout
