@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ..errors import EndpointError, LLMError, TransientLLMError, UserError, redact
 from .base import ChatRequest, ChatResponse
 from .openai_backend import retry_after_seconds
@@ -28,10 +30,23 @@ class AnthropicBackend:
         self.model = model
         self.model_id = f"{'bedrock' if bedrock else 'anthropic'}:{model}"
         self._secret = api_key or ""
-        if bedrock:
-            self._client = anthropic.AsyncAnthropicBedrock(max_retries=0, timeout=timeout)
-        else:
-            self._client = anthropic.AsyncAnthropic(api_key=api_key, max_retries=0, timeout=timeout)
+        self._bedrock, self._timeout = bedrock, timeout
+        self._client = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client_here(self):  # noqa: ANN202 - SDK type depends on the extra being installed
+        """An SDK client bound to the running event loop (see OpenAIBackend._client_here)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            a = self._sdk
+            if self._bedrock:
+                self._client = a.AsyncAnthropicBedrock(max_retries=0, timeout=self._timeout)
+            else:
+                self._client = a.AsyncAnthropic(
+                    api_key=self._secret or None, max_retries=0, timeout=self._timeout
+                )
+            self._loop = loop
+        return self._client
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         a = self._sdk
@@ -50,7 +65,7 @@ class AnthropicBackend:
         if request.stop:
             kwargs["stop_sequences"] = list(request.stop)
         try:
-            resp = await self._client.messages.create(**kwargs)
+            resp = await self._client_here().messages.create(**kwargs)
         except a.APITimeoutError:
             raise TransientLLMError("timeout from the Anthropic API") from None
         except a.APIConnectionError:
@@ -82,4 +97,6 @@ class AnthropicBackend:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.close()
+        self._client = None

@@ -3,6 +3,7 @@ official SDK. The SDK's own retries are off: the shared `LLM` wrapper retries on
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import openai
@@ -35,9 +36,23 @@ class OpenAIBackend:
         self.model_id = model_id or f"openai:{model}"
         self._secret = api_key or ""
         self.extra_body = extra_body or {}
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout
-        )
+        self._timeout = timeout
+        self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client_here(self) -> openai.AsyncOpenAI:
+        """An SDK client bound to the running event loop (its connection pool cannot outlive the
+        loop, and the CLI, tests and notebooks each run their own loops)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._secret or "not-needed",
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=self._timeout,
+            )
+            self._loop = loop
+        return self._client
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         kwargs: dict = {
@@ -54,7 +69,7 @@ class OpenAIBackend:
             kwargs["extra_body"] = self.extra_body
         where = self.base_url or "api.openai.com"
         try:
-            resp = await self._client.chat.completions.create(**kwargs)
+            resp = await self._client_here().chat.completions.create(**kwargs)
         except openai.APITimeoutError:
             raise TransientLLMError(f"timeout from {where}") from None
         except openai.APIConnectionError as e:
@@ -94,4 +109,6 @@ class OpenAIBackend:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.close()
+        self._client = None
