@@ -38,7 +38,9 @@ class FaultServer:
                     action = outer.script.popleft() if outer.script else "ok"
                 kind, _, arg = action.partition(":")
                 if kind == "429":
-                    self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": arg or "1"})
+                    self._send(
+                        429, {"error": {"message": "slow down"}}, {"Retry-After": arg or "1"}
+                    )
                 elif kind == "500":
                     self._send(500, {"error": {"message": "boom"}})
                 elif kind == "401":
@@ -53,11 +55,27 @@ class FaultServer:
                 else:
                     if kind == "slow":
                         time.sleep(float(arg))
-                    self._send(200, {
-                        "id": "x", "object": "chat.completion", "created": 0, "model": "fault",
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": outer.reply}}],
-                        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}})
+                    self._send(
+                        200,
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "fault",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": outer.reply},
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": 7,
+                                "completion_tokens": 3,
+                                "total_tokens": 10,
+                            },
+                        },
+                    )
 
             def _send(self, code: int, obj: dict, headers: dict | None = None) -> None:
                 raw = json.dumps(obj).encode()

@@ -9,12 +9,22 @@ import sys
 import pytest
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    e = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL",
-                                                           "ANTHROPIC_API_KEY")}  # fmt: skip
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    e = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY")
+    }
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "contrastprompt", *args], capture_output=True,
-                          text=True, env=e, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "contrastprompt", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -37,8 +47,9 @@ def test_malformed_jsonl_line(tmp_path):
 def test_missing_field(tmp_path):
     p = tmp_path / "bad.jsonl"
     p.write_text('{"input": "a", "target": "Yes"}\n{"input": "b", "label": "No"}\n')
-    assert_one_line_error(run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2",
-                          "field 'target'")  # fmt: skip
+    assert_one_line_error(
+        run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2", "field 'target'"
+    )
 
 
 def test_empty_data_set(tmp_path):
@@ -55,39 +66,84 @@ def test_non_utf8_file(tmp_path):
 
 def test_unknown_task_name(data_root):
     line = assert_one_line_error(
-        run_cli("evaluate", "--task", "bbh:navigat", "--prompt", "x", "--data-root", str(data_root)),
-        "field '--task'", "unknown BBH task 'navigat'")
+        run_cli(
+            "evaluate", "--task", "bbh:navigat", "--prompt", "x", "--data-root", str(data_root)
+        ),
+        "field '--task'",
+        "unknown BBH task 'navigat'",
+    )
     assert "navigate" in line  # lists what exists
 
 
 def test_unknown_provider():
-    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
-                                  "--model", "foo:bar"), "field '--model'", "unknown provider 'foo'")
+    assert_one_line_error(
+        run_cli(
+            "evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x", "--model", "foo:bar"
+        ),
+        "field '--model'",
+        "unknown provider 'foo'",
+    )
 
 
 def test_missing_api_key():
-    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
-                                  "--model", "openai:gpt-4o-mini"), "field 'OPENAI_API_KEY'")
+    assert_one_line_error(
+        run_cli(
+            "evaluate",
+            "--task",
+            "examples/reviews.jsonl",
+            "--prompt",
+            "x",
+            "--model",
+            "openai:gpt-4o-mini",
+        ),
+        "field 'OPENAI_API_KEY'",
+    )
 
 
 def test_unreachable_endpoint():
-    proc = run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x", "--limit", "1",
-                   "--no-cache", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
-                   env={"OPENAI_API_KEY": "sk-secretvalue123456"})  # fmt: skip
+    proc = run_cli(
+        "evaluate",
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt",
+        "x",
+        "--limit",
+        "1",
+        "--no-cache",
+        "--model",
+        "openai:m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        env={"OPENAI_API_KEY": "sk-secretvalue123456"},
+    )
     assert_one_line_error(proc, "field '--base-url'", "127.0.0.1:9")
     assert "secretvalue" not in proc.stderr + proc.stdout
 
 
 def test_gguf_path_missing(tmp_path):
-    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt", "x",
-                                  "--model", f"gguf:{tmp_path}/none.gguf"),
-                          f"{tmp_path}/none.gguf", "field '--model'")  # fmt: skip
+    assert_one_line_error(
+        run_cli(
+            "evaluate",
+            "--task",
+            "examples/reviews.jsonl",
+            "--prompt",
+            "x",
+            "--model",
+            f"gguf:{tmp_path}/none.gguf",
+        ),
+        f"{tmp_path}/none.gguf",
+        "field '--model'",
+    )
 
 
 def test_prompt_file_missing(tmp_path):
-    assert_one_line_error(run_cli("evaluate", "--task", "examples/reviews.jsonl", "--prompt-file",
-                                  str(tmp_path / "p.txt")), str(tmp_path / "p.txt"),
-                          "field '--prompt-file'")  # fmt: skip
+    assert_one_line_error(
+        run_cli(
+            "evaluate", "--task", "examples/reviews.jsonl", "--prompt-file", str(tmp_path / "p.txt")
+        ),
+        str(tmp_path / "p.txt"),
+        "field '--prompt-file'",
+    )
 
 
 @pytest.mark.parametrize("cmd", [["--help"], ["evaluate", "--help"], ["models", "--help"]])

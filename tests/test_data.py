@@ -21,11 +21,18 @@ def test_bbh_tasks_are_discovered_from_files(data_root):
 
 @pytest.mark.parametrize(
     "name,kind",
-    [("navigate", "yes/no"), ("date_understanding", "choice"), ("boolean_expressions", "true/false"),
-     ("formal_fallacies", "valid/invalid"), ("multistep_arithmetic_two", "integer"),
-     ("word_sorting", "text"), ("movie_recommendation", "choice"), ("ruin_names", "choice"),
-     ("sports_understanding", "yes/no")],
-)  # fmt: skip
+    [
+        ("navigate", "yes/no"),
+        ("date_understanding", "choice"),
+        ("boolean_expressions", "true/false"),
+        ("formal_fallacies", "valid/invalid"),
+        ("multistep_arithmetic_two", "integer"),
+        ("word_sorting", "text"),
+        ("movie_recommendation", "choice"),
+        ("ruin_names", "choice"),
+        ("sports_understanding", "yes/no"),
+    ],
+)
 def test_answer_type_inferred_from_targets(data_root, name, kind):
     assert load_task(f"bbh:{name}", data_root=data_root).answer_type == kind
 
@@ -55,9 +62,14 @@ def test_xcopa_fixed_split_and_question_from_consensus(data_root):
     task = load_task("xcopa:tr", data_root=data_root)
     train, test = task.split(seed=0)
     assert len(train) == 50 and len(test) == 500
-    assert all(e.id.startswith("val-") for e in train) and all(e.id.startswith("test-") for e in test)
-    et = {json.loads(l)["idx"]: json.loads(l)["question"]
-          for l in (data_root / "xcopa/et/test.jsonl").read_text().splitlines() if l.strip()}  # fmt: skip
+    assert all(e.id.startswith("val-") for e in train) and all(
+        e.id.startswith("test-") for e in test
+    )
+    et = {
+        json.loads(line)["idx"]: json.loads(line)["question"]
+        for line in (data_root / "xcopa/et/test.jsonl").read_text().splitlines()
+        if line.strip()
+    }
     assert all(e.input["question"] == et[e.metadata["idx"]] for e in test)
     assert test[0].target in ("(A)", "(B)")
     assert "Premise:" in task.render(test[0]) and "(B)" in task.render(test[0])
@@ -66,7 +78,10 @@ def test_xcopa_fixed_split_and_question_from_consensus(data_root):
 
 
 def test_render_leaves_foreign_braces_alone():
-    assert render("Q: {q} {not_a_field} {{x}} {0}", {"q": "a {b} c"}) == "Q: a {b} c {not_a_field} {{x}} {0}"
+    assert (
+        render("Q: {q} {not_a_field} {{x}} {0}", {"q": "a {b} c"})
+        == "Q: a {b} c {not_a_field} {{x}} {0}"
+    )
 
 
 def test_jsonl_errors_name_file_line_field(tmp_path):

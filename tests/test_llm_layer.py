@@ -15,8 +15,12 @@ from .faultserver import FaultServer
 
 
 def make_llm(server: FaultServer, tmp_path=None, **kw) -> LLM:
-    backend = OpenAIBackend("fault", base_url=server.base_url, api_key="sk-testsecret123456",
-                            timeout=kw.pop("timeout", 5.0))
+    backend = OpenAIBackend(
+        "fault",
+        base_url=server.base_url,
+        api_key="sk-testsecret123456",
+        timeout=kw.pop("timeout", 5.0),
+    )
     cache = ResponseCache(tmp_path / "cache.sqlite") if tmp_path is not None else None
     return LLM(backend, cache=cache, backoff_base=0.05, backoff_max=0.2, **kw)
 
@@ -128,8 +132,13 @@ def test_concurrency_limit_is_respected():
 def test_request_parameters_reach_the_endpoint():
     with FaultServer() as srv:
         llm = make_llm(srv)
-        req = ChatRequest(messages=chat("sys", "u").messages, temperature=0.7, max_tokens=33,
-                          seed=9, stop=("\n\n",))
+        req = ChatRequest(
+            messages=chat("sys", "u").messages,
+            temperature=0.7,
+            max_tokens=33,
+            seed=9,
+            stop=("\n\n",),
+        )
         asyncio.run(llm.chat(req))
         body = srv.bodies[0]
         assert body["max_tokens"] == 33 and body["seed"] == 9 and body["stop"] == ["\n\n"]

@@ -24,7 +24,7 @@ def test_evaluate_real_examples_and_cache_makes_zero_calls(hub, data_root, tmp_p
     assert all(r.output for r in first.records)
     assert llm.stats.prompt_tokens > 0 and llm.stats.completion_tokens > 0
     # scores agree with an independent re-scoring of the raw outputs
-    for r, ex in zip(first.records, exs):
+    for r, ex in zip(first.records, exs, strict=True):
         assert r.score == float(task.extract(r.output, ex) == ex.target)
     second = asyncio.run(evaluate_async(PROMPT, exs, task, llm))
     assert llm.stats.calls == 6 and llm.stats.cache_hits == 6 and llm.stats.requests == 12
@@ -47,10 +47,27 @@ def test_server_answers_repeat_regardless_of_order_and_concurrency(hub, data_roo
 def test_cli_evaluate_on_example_task_writes_records(tmp_path):
     out = tmp_path / "rec.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "contrastprompt", "evaluate", "--task", "examples/reviews.jsonl",
-         "--prompt-file", "examples/reviews_prompt.txt", "--limit", "5", "--cache",
-         str(tmp_path / "c.sqlite"), "-o", str(out), "--json"],
-        capture_output=True, text=True, timeout=600)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "contrastprompt",
+            "evaluate",
+            "--task",
+            "examples/reviews.jsonl",
+            "--prompt-file",
+            "examples/reviews_prompt.txt",
+            "--limit",
+            "5",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "-o",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     recs = [json.loads(line) for line in out.read_text().splitlines()]
@@ -63,7 +80,9 @@ def test_cli_evaluate_on_example_task_writes_records(tmp_path):
 def test_python_api_takes_objects(hub, tmp_path):
     from contrastprompt import Example, Task
 
-    task = Task("mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")])
+    task = Task(
+        "mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")]
+    )
     llm = LLM(hub.backend("local"))
     summary = evaluate_prompt("Answer Yes or No.", task, model=llm, examples=task.examples)
     assert summary["n"] == 2 and 0.0 <= summary["accuracy"] <= 1.0

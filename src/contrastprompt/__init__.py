@@ -5,11 +5,14 @@ from .data import Example, Task, load_task
 from .errors import LLMError, UserError
 from .evaluate import EvalResult, Record, evaluate_async
 from .llm import LLM, ChatRequest, ChatResponse, ModelHub
+from .optimize import OptimizeResult, optimize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LLM",
+    "OptimizeResult",
+    "optimize",
     "ChatRequest",
     "ChatResponse",
     "EvalResult",

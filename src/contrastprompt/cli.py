@@ -49,17 +49,7 @@ DataRootOpt = typer.Option(
 
 def usage_table(usage: dict, title: str = "Usage") -> Table:
     t = Table(title=title)
-    for col in (
-        "role",
-        "requests",
-        "calls",
-        "cache hits",
-        "prompt tok",
-        "completion tok",
-        "length stops",
-        "retries",
-        "cost $",
-    ):
+    for col in ("role", "requests", "calls", "hits", "tok in", "tok out", "len stop", "cost $"):
         t.add_column(col, justify="left" if col == "role" else "right")
     for role, u in usage.items():
         cost = "-" if u.get("cost") is None else f"{u['cost']:.4f}"
@@ -71,7 +61,6 @@ def usage_table(usage: dict, title: str = "Usage") -> Table:
             str(u["prompt_tokens"]),
             str(u["completion_tokens"]),
             str(u["length_stops"]),
-            str(u["retries"]),
             cost,
         )
     return t
@@ -112,7 +101,9 @@ def evaluate(
     metric: str | None = typer.Option(
         None, "--metric", help="module:function or file.py:function."
     ),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Answer length limit."),
+    max_tokens: int | None = typer.Option(
+        None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
+    ),
     concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
     cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
@@ -212,6 +203,199 @@ def models(
             r["detail"],
         )
     out.print(t)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def results_table(res: dict) -> Table:
+    t = Table(title="Prompts")
+    for col in ("prompt", "train", "test", "text"):
+        t.add_column(col, overflow="fold")
+    for name in ("initial", "last", "best"):
+        t.add_row(
+            name if name != "best" else "best on train",
+            _pct(res[f"{name}_train_score"]),
+            _pct(res[f"{name}_test_score"]),
+            res[f"{name}_prompt"],
+        )
+    return t
+
+
+@app.command()
+def optimize(
+    task: str = TaskOpt,
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="The initial prompt."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
+    model: str = ModelOpt,
+    optimizer_model: str | None = typer.Option(
+        None, "--optimizer-model", help="Writes reasons and prompts (default: --model)."
+    ),
+    method: str = typer.Option("lcp", "--method", help="Optimizer: lcp."),
+    iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
+    candidates: int = typer.Option(10, "--candidates", help="Candidates N per iteration."),
+    top_k: int = typer.Option(3, "--top-k", help="Good and bad prompts shown in the contrast."),
+    seed: int = typer.Option(0, "--seed"),
+    budget: int | None = typer.Option(
+        None, "--budget", help="Max task-model requests on the training side (cache hits count)."
+    ),
+    max_optimizer_calls: int | None = typer.Option(None, "--max-optimizer-calls"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens, all roles."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Max USD where priced."),
+    max_time: float | None = typer.Option(None, "--max-time", help="Max seconds."),
+    patience: int | None = typer.Option(
+        None, "--patience", help="Stop after this many iterations without a better prompt."
+    ),
+    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
+    placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
+    run_dir: Path | None = typer.Option(
+        None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
+    ),
+    force: bool = typer.Option(False, "--force", help="Start over in a run dir of another run."),
+    data_root: Path | None = DataRootOpt,
+    metric: str | None = typer.Option(None, "--metric", help="module:function."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
+    no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
+    base_url: str | None = BaseUrlOpt,
+    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Optimize a prompt with LCP; resumable, budgeted, with a report in the run dir."""
+    from rich.live import Live
+
+    from .optimize import optimize as run_optimize
+    from .optimize import project
+    from .session import read_prompt, resolve_task
+
+    text = read_prompt(prompt, prompt_file)
+    t = resolve_task(task, data_root=data_root, metric=metric)
+    train, test = t.split(seed=seed, n_train=n_train)
+    run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"
+    proj = project(
+        t,
+        train,
+        iterations=iterations,
+        candidates=candidates,
+        max_failures=20,
+        budget=budget,
+        model=model,
+        optimizer_model=optimizer_model or model,
+        test_size=0 if no_test else len(test[:test_limit] if test_limit else test),
+    )
+    cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
+    console.print(
+        f"projected: {proj['task_requests']} task requests (train), "
+        f"{proj['optimizer_requests']} optimizer requests, {proj['test_requests']} test requests, "
+        f"~{proj['tokens']:,} tokens, cost {cost}, ~{proj['time_s'] // 60} min on the embedded "
+        f"model; run dir {run_dir}",
+        highlight=False,
+    )
+    if dry_run:
+        if as_json:
+            out.print_json(json.dumps(proj))
+        return
+    state = {"it": 0, "best": None, "scored": 0, "phase": "starting"}
+    live = Live(console=console, refresh_per_second=4, transient=True)
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "iteration":
+            state["it"], state["scored"] = data["iteration"], 0
+        elif kind == "scoring":
+            state["phase"] = f"scoring {data['origin']}"
+        elif kind == "scored":
+            state["scored"] += 1
+            state["best"] = max(state["best"] or 0.0, data["score"])
+        elif kind == "reasons":
+            state["phase"] = "writing candidates"
+        elif kind == "testing":
+            state["phase"] = f"scoring initial/last/best on {data['n']} test examples"
+        usage = data.get("usage", {})
+        roles = "  ".join(
+            f"{r}: {u.get('requests', 0)} req, {u.get('calls', 0)} calls, {u.get('tokens', 0)} tok"
+            for r, u in usage.items()
+        )
+        best = "-" if state["best"] is None else f"{state['best']:.1%}"
+        live.update(
+            f"iteration {state['it']}/{iterations}  prompts scored this iteration "
+            f"{state['scored']}  best train {best}  [{state['phase']}]\n{roles}"
+        )
+
+    try:
+        with live:
+            result = run_optimize(
+                t,
+                text,
+                model=model,
+                optimizer_model=optimizer_model,
+                method=method,
+                seed=seed,
+                iterations=iterations,
+                candidates=candidates,
+                top_k=top_k,
+                budget=budget,
+                max_optimizer_calls=max_optimizer_calls,
+                max_tokens=max_tokens,
+                max_cost=max_cost,
+                max_time=max_time,
+                patience=patience,
+                n_train=n_train,
+                placement=placement,
+                run_dir=run_dir,
+                force=force,
+                evaluate_test=not no_test,
+                test_limit=test_limit,
+                base_url=base_url,
+                concurrency=concurrency,
+                on_event=on_event,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"stopped. Everything finished is saved in {run_dir}; run the same command "
+            "again to resume."
+        )
+        raise typer.Exit(130) from None
+    if as_json:
+        out.print_json(json.dumps(result.summary()))
+        return
+    out.print(results_table(result.summary()))
+    out.print(usage_table(result.usage))
+    out.print(f"stopped because: {result.stop_reason}")
+    out.print(
+        f"run dir: {result.run_dir} (best_prompt.txt, last_prompt.txt, run.json, report.html)"
+    )
+
+
+@app.command()
+def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Print the summary of a finished run."""
+    from .report import load_run
+
+    data, store, _ = load_run(run_dir)
+    store.close()
+    s = data["settings"]
+    out.print(
+        f"{s['task']}  method {s['method']}  model {s['model']}  "
+        f"optimizer {s['optimizer_model']}  seed {s['seed']}"
+    )
+    out.print(results_table(data["results"]))
+    out.print(usage_table(data["usage"]))
+    out.print(f"stopped because: {data['stop_reason']}  ({len(data['candidates'])} prompts scored)")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Rebuild report.html of a run from its store."""
+    from .report import write_report
+
+    out.print(f"wrote {write_report(run_dir)}")
 
 
 def _log_internal_error(exc: BaseException) -> Path:

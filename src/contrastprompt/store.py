@@ -161,6 +161,42 @@ class Store:
             return self._query("SELECT count(*) FROM evaluations")[0][0]
         return self._query("SELECT count(*) FROM evaluations WHERE run_id=?", (run_id,))[0][0]
 
+    def count_split(self, run_id: int, split: str) -> int:
+        return self._query(
+            "SELECT count(*) FROM evaluations WHERE run_id=? AND split=?", (run_id, split)
+        )[0][0]
+
+    def prompt(self, run_id: int, phash: str) -> dict:
+        r = self._query("SELECT * FROM prompts WHERE run_id=? AND hash=?", (run_id, phash))[0]
+        return dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
+
+    def call_totals(self, run_id: int) -> dict[str, dict]:
+        """Real endpoint calls per role over the whole run, across resumed sessions."""
+        rows = self._query(
+            "SELECT role, model, count(*) AS calls, sum(prompt_tokens) AS pt, "
+            "sum(completion_tokens) AS ct, sum(finish_reason='length') AS ls "
+            "FROM llm_calls WHERE run_id=? GROUP BY role, model",
+            (run_id,),
+        )
+        out: dict[str, dict] = {}
+        for r in rows:
+            d = out.setdefault(
+                r["role"],
+                {
+                    "calls": 0,
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "length_stops": 0,
+                    "models": [],
+                },
+            )
+            d["calls"] += r["calls"]
+            d["prompt_tokens"] += r["pt"] or 0
+            d["completion_tokens"] += r["ct"] or 0
+            d["length_stops"] += r["ls"] or 0
+            d["models"].append(r["model"])
+        return out
+
     # llm calls and events
     def add_call(
         self,

@@ -94,17 +94,37 @@ class LocalServer:
     def _spawn(self) -> None:
         port = _free_port()
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf),
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
-            "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
-            "--model_alias", "local", "--verbose", "False",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--model_alias",
+            "local",
+            "--verbose",
+            "False",
+        ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self._logs.append(log)
         self.procs.append(
-            subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
-        )  # fmt: skip
+            subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         self.ports.append(port)
 
     def start(self) -> LocalServer:

@@ -1,0 +1,67 @@
+"""Lenient parsing of optimizer-model output: tagged blocks first, fallbacks after.
+
+Small optimizer models forget closing tags, wrap prompts in code fences or headings, or echo the
+meta-prompt. We take the most specific thing that is there and reject what cannot be a prompt.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HEADINGS = re.compile(
+    r"(?:improved|new|revised|final|updated)\s+(?:prompt|instruction)\s*[:\-]\s*", re.I
+)
+
+
+def tagged(text: str, tag: str) -> str | None:
+    """Content of the last complete <tag>…</tag>; else what follows a lone opening tag."""
+    blocks = re.findall(rf"<{tag}>\s*(.*?)\s*</{tag}>", text, re.S | re.I)
+    blocks = [b for b in blocks if b.strip() and "{" + tag + "}" not in b]
+    if blocks:
+        return blocks[-1].strip()
+    m = re.search(rf"<{tag}>\s*(.+)", text, re.S | re.I)
+    if m:
+        return re.split(rf"</?{tag}>|</?\w+>", m.group(1), flags=re.I)[0].strip() or None
+    return None
+
+
+def clean(text: str) -> str:
+    text = text.strip().strip("`").strip()
+    text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
+    text = text.strip().strip('"').strip("'").strip()
+    return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 3000) -> str | None:
+    """A prompt we are willing to score, or None."""
+    if not text:
+        return None
+    text = clean(text)
+    if not (min_chars <= len(text) <= max_chars) or len(text.split()) < 3:
+        return None
+    if re.search(r"</?(?:prompt|reason|patterns)>", text, re.I):
+        return None
+    return text
+
+
+def parse_prompt(output: str) -> str | None:
+    """The new prompt in an optimizer answer: <prompt> block, a heading, a code fence, or the
+    whole answer when it is short and plain."""
+    found = tagged(output, "prompt")
+    if found:
+        return usable_prompt(found)
+    parts = _HEADINGS.split(output)
+    if len(parts) > 1:
+        return usable_prompt(parts[-1].strip().split("\n\n")[0])
+    fence = re.findall(r"```(?:\w+)?\n(.*?)```", output, re.S)
+    if fence:
+        return usable_prompt(fence[-1])
+    if len(output) <= 600 and "<" not in output:
+        return usable_prompt(output)
+    return None
+
+
+def parse_reason(output: str, max_chars: int = 500) -> str | None:
+    found = tagged(output, "reason") or output
+    found = " ".join(clean(found).split())
+    return found[:max_chars] if len(found) >= 8 else None
