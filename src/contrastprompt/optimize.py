@@ -21,7 +21,7 @@ from typing import Any
 from .data.task import Example, Task
 from .errors import UserError
 from .evaluate import evaluate_async
-from .llm import LLM, ChatRequest, ChatResponse, ModelHub, ResponseCache
+from .llm import LLM, Backend, ChatRequest, ChatResponse, ModelHub, ResponseCache
 from .llm.usage import price_for
 from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
 from .optimizers.base import EventHook, RunContext, Stopper
@@ -160,8 +160,8 @@ def optimize(
     task: str | Task,
     prompt: str,
     *,
-    model: str = "local",
-    optimizer_model: str | None = None,
+    model: str | Backend = "local",
+    optimizer_model: str | Backend | None = None,
     method: str = "lcp",
     seed: int = 0,
     iterations: int = 3,
@@ -212,14 +212,16 @@ def optimize(
         if v < 1:
             raise UserError(f"must be at least 1, got {v}", field=name)
     optimizer_model = optimizer_model or model
+    model_name = model if isinstance(model, str) else model.model_id
+    opt_name = optimizer_model if isinstance(optimizer_model, str) else optimizer_model.model_id
     opt = OPTIMIZERS[method](candidates=candidates, top_k=top_k, **method_settings)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)
     settings = {
         "task": t.name,
         "initial_prompt": prompt.strip(),
-        "model": model,
-        "optimizer_model": optimizer_model,
+        "model": model_name,
+        "optimizer_model": opt_name,
         "method": method,
         "seed": seed,
         "n_train": len(train),
@@ -253,7 +255,7 @@ def optimize(
             resp.latency,
         )
 
-    models = {"task": model, "test": model, "optimizer": optimizer_model}
+    models = {"task": model_name, "test": model_name, "optimizer": opt_name}
     cache = ResponseCache(run_path / "cache.sqlite")
     hub = ModelHub(
         cache=cache,

@@ -88,7 +88,11 @@ class ModelHub:
         self.servers: dict[Path, LocalServer] = {}
         self._backends: dict[str, Backend] = {}
 
-    def backend(self, model: str) -> Backend:
+    def backend(self, model: str | Backend) -> Backend:
+        """The backend for a model string; a `Backend` object passes through (tests, custom
+        clients)."""
+        if not isinstance(model, str):
+            return model
         if model in self._backends:
             return self._backends[model]
         provider, name = parse_model(model)
@@ -150,7 +154,9 @@ class ModelHub:
         self._backends[model] = b
         return b
 
-    def open(self, model: str, role: str = "task", max_concurrency: int | None = None) -> LLM:
+    def open(
+        self, model: str | Backend, role: str = "task", max_concurrency: int | None = None
+    ) -> LLM:
         return LLM(
             self.backend(model),
             role=role,

@@ -78,6 +78,8 @@ class LCP:
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
     ) -> list[dict]:
+        temp_floor = self.s.reason_temperature
+
         async def one(rec) -> dict | None:  # noqa: ANN001
             fields = {
                 "prompt": cur.text,
@@ -86,10 +88,12 @@ class LCP:
                 "target": rec.target,
             }
             for attempt in range(self.s.max_retries + 1):
+                # a retry at temperature 0 would repeat the same answer: warm it up
+                temp = self.s.reason_temperature if attempt == 0 else max(0.7, temp_floor)
                 resp = await ctx.ask(
                     self.t_reason,
                     fields,
-                    temperature=self.s.reason_temperature,
+                    temperature=temp,
                     max_tokens=self.s.reason_max_tokens,
                     label=("reason", it, cur.hash, rec.example_id),
                     sample=attempt,

@@ -1,0 +1,77 @@
+"""A scripted LLM for unit tests of the optimizer's bookkeeping (never as proof a feature works
+end to end; those tests use the real embedded model).
+
+Task requests: a prompt containing "GOOD<k>" answers the first k of every 10 examples right
+(by looking up the target), anything else answers wrong. Optimizer requests are answered by
+`optimizer_reply(kind, text, n)` where kind is reason/candidate/contrast and n counts calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from contrastprompt.data import Example
+from contrastprompt.llm import ChatRequest, ChatResponse
+
+
+def kind_of(text: str) -> str:
+    if "say what in the prompt" in text:
+        return "reason"
+    if "Compare the two groups" in text:
+        return "contrast"
+    if "improved prompt" in text:
+        return "candidate"
+    return "task"
+
+
+class ScriptedBackend:
+    def __init__(
+        self, examples: list[Example], optimizer_reply: Callable[[str, str, int], str] | None = None
+    ) -> None:
+        self.model_id = "scripted:test"
+        self.targets = {e.input: (i, e.target) for i, e in enumerate(examples)}
+        self.reply = optimizer_reply or default_reply
+        self.counts: Counter[str] = Counter()
+        self.requests: list[tuple[str, ChatRequest]] = []
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        text = "\n".join(m.content for m in request.messages)
+        kind = kind_of(text)
+        self.counts[kind] += 1
+        self.requests.append((kind, request))
+        if kind == "task":
+            return ChatResponse(text=self._answer(text), prompt_tokens=10, completion_tokens=2)
+        return ChatResponse(
+            text=self.reply(kind, text, self.counts[kind]), prompt_tokens=50, completion_tokens=20
+        )
+
+    def _answer(self, text: str) -> str:
+        m = re.search(r"GOOD(\d+)", text)
+        k = int(m.group(1)) if m else 0
+        for inp, (i, target) in self.targets.items():
+            if text.endswith(inp):
+                wrong = "No" if target == "Yes" else "Yes"
+                return f"Answer: {target if i % 10 < k else wrong}"
+        raise AssertionError("unknown input")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def default_reply(kind: str, text: str, n: int) -> str:
+    if kind == "reason":
+        return f"<reason>The prompt does not say how to decide (case {n}).</reason>"
+    if kind == "candidate":
+        return f"<prompt>Decide carefully, GOOD{n % 10} variant {n}.</prompt>"
+    return (
+        "<patterns>Good ones are specific.</patterns>\n<prompt>Be specific: GOOD9 final.</prompt>"
+    )
+
+
+def yes_no_examples(n: int = 40) -> list[Example]:
+    return [
+        Example(input=f"Question number {i}?", target="Yes" if i % 2 else "No", id=f"q{i}")
+        for i in range(n)
+    ]

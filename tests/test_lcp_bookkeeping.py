@@ -1,0 +1,180 @@
+"""LCP's bookkeeping with a scripted LLM: ranking, pool/history, subsets, dedup, budgets, skips."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+from contrastprompt import Task, optimize
+from contrastprompt.errors import UserError
+from contrastprompt.optimizers import LCP
+from contrastprompt.optimizers.base import Candidate
+
+from .scripted import ScriptedBackend, default_reply, yes_no_examples
+
+
+def make(n: int = 40) -> tuple[Task, ScriptedBackend]:
+    exs = yes_no_examples(n)
+    return Task("scripted", exs), ScriptedBackend(exs)
+
+
+def run(tmp_path, backend, task, **kw):
+    kw.setdefault("n_train", 10)
+    kw.setdefault("test_limit", 10)
+    return optimize(task, "Answer the question.", model=backend, run_dir=tmp_path / "run", **kw)
+
+
+def cand(seq: int, score: float, text: str = "x") -> Candidate:
+    return Candidate(
+        text=text, hash=str(seq), origin="candidate", iteration=1, seq=seq, score=score
+    )
+
+
+def test_ranking_ties_break_on_creation_then_length():
+    cs = [cand(0, 0.5, "long text"), cand(1, 0.7), cand(2, 0.5, "a"), cand(3, 0.7, "a")]
+    assert [c.seq for c in sorted(cs, key=Candidate.rank_key)] == [1, 3, 0, 2]
+    same = [cand(5, 0.5, "longer"), cand(5, 0.5, "s")]
+    assert [c.text for c in sorted(same, key=Candidate.rank_key)] == ["s", "longer"]
+
+
+@pytest.mark.parametrize("pool,k", [(7, 3), (6, 3), (5, 2), (4, 2), (3, 1), (2, 1)])
+def test_good_and_bad_are_disjoint(pool, k):
+    ranked = sorted([cand(i, i / 10) for i in range(pool)], key=Candidate.rank_key)
+    good, bad = LCP(top_k=3).split_good_bad(ranked)
+    assert len(good) == len(bad) == k
+    assert not {c.seq for c in good} & {c.seq for c in bad}
+    assert min(c.score for c in good) >= max(c.score for c in bad)
+
+
+def test_full_run_pool_history_and_contrast(tmp_path):
+    task, backend = make()
+    res = run(tmp_path, backend, task, iterations=2, candidates=4, top_k=2)
+    origins = [c["origin"] for c in res.candidates]
+    assert origins.count("initial") == 1 and origins.count("contrast") >= 1
+    assert res.best_train_score == max(c["score"] for c in res.candidates)
+    assert "GOOD9" in res.best_prompt and res.best_train_score == pytest.approx(0.9)
+    assert res.stop_reason.startswith("iterations")
+    # history: iteration 2's contrast sees prompts created in iteration 1
+    contrasts = [r for k, r in backend.requests if k == "contrast"]
+    first_iter = [c["text"] for c in res.candidates if c["iteration"] == 1]
+    assert any(t in contrasts[-1].messages[0].content for t in first_iter)
+    # every prompt was scored exactly once on the training set
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    n = db.execute("SELECT count(*) FROM evaluations WHERE split='train'").fetchone()[0]
+    assert n == len(res.candidates) * 10
+    assert backend.counts["task"] == n + 3 * 10 - 10 * (
+        len({res.initial_prompt, res.last_prompt, res.best_prompt}) < 3
+    )  # noqa: E501
+    for f in ("best_prompt.txt", "last_prompt.txt", "run.json", "report.html"):
+        assert (tmp_path / "run" / f).is_file()
+
+
+def test_reason_subsets_are_seeded_distinct_and_sized(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=5, top_k=2)
+    subsets = [
+        frozenset(re.findall(r"case (\d+)", r.messages[0].content))
+        for k, r in backend.requests
+        if k == "candidate"
+    ]
+    assert len(subsets) == 5 and all(len(s) == 5 for s in subsets)
+    assert len(set(subsets)) > 1
+    # same seed, fresh run dir: the same subsets
+    task2, backend2 = make()
+    run(tmp_path / "again", backend2, task2, iterations=1, candidates=5, top_k=2)
+    again = [
+        frozenset(re.findall(r"case (\d+)", r.messages[0].content))
+        for k, r in backend2.requests
+        if k == "candidate"
+    ]
+    assert again == subsets
+
+
+def test_identical_candidates_are_scored_once(tmp_path):
+    exs = yes_no_examples()
+    backend = ScriptedBackend(
+        exs,
+        lambda kind, text, n: (
+            "<prompt>Always GOOD3 the same.</prompt>"
+            if kind == "candidate"
+            else default_reply(kind, text, n)
+        ),
+    )
+    res = run(tmp_path, backend, Task("t", exs), iterations=1, candidates=6, top_k=2)
+    texts = [c["text"] for c in res.candidates]
+    assert texts.count("Always GOOD3 the same.") == 1
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    dups = db.execute("SELECT count(*) FROM events WHERE kind='duplicate'").fetchone()[0]
+    assert dups == 5
+
+
+def test_budget_stops_before_overspending_and_keeps_best(tmp_path):
+    task, backend = make()
+    res = run(tmp_path, backend, task, iterations=3, candidates=10, top_k=2, budget=45)
+    assert res.stop_reason.startswith("budget")
+    assert res.usage["task"]["requests"] <= 45
+    assert res.usage["task"]["requests"] == 40  # initial + 3 candidates; a 5th would overspend
+    assert (tmp_path / "run" / "best_prompt.txt").read_text().strip() == res.best_prompt
+    data = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert data["stop_reason"] == res.stop_reason
+
+
+def test_max_optimizer_calls_stop(tmp_path):
+    task, backend = make()
+    res = run(tmp_path, backend, task, iterations=3, candidates=4, max_optimizer_calls=5)
+    assert res.stop_reason.startswith("max optimizer calls")
+    assert backend.counts["reason"] + backend.counts["candidate"] + backend.counts["contrast"] <= 5
+
+
+def test_unusable_answers_are_retried_then_skipped(tmp_path):
+    exs = yes_no_examples()
+    backend = ScriptedBackend(
+        exs,
+        lambda kind, text, n: (
+            "<reason>x</reason> <prompt></prompt>"
+            if kind != "reason"
+            else default_reply(kind, text, n)
+        ),
+    )
+    res = run(tmp_path, backend, Task("t", exs), iterations=2, candidates=3, top_k=2)
+    assert backend.counts["candidate"] == 2 * 3 * 3  # each of 3 tries, twice
+    assert [c["origin"] for c in res.candidates] == ["initial"]
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    whys = [
+        json.loads(r[0]).get("why", "")
+        for r in db.execute("SELECT data FROM events WHERE kind='skipped'")
+    ]
+    assert any("fewer than 2 distinct" in w for w in whys)
+    assert res.best_prompt == res.last_prompt == "Answer the question."
+
+
+def test_perfect_initial_prompt_stops(tmp_path):
+    task, backend = make()
+    res = optimize(
+        task, "GOOD10 answer.", model=backend, run_dir=tmp_path / "r", n_train=10, test_limit=5
+    )
+    assert "already perfect" in res.stop_reason and backend.counts["reason"] == 0
+
+
+def test_budget_zero_and_other_settings_refused(tmp_path):
+    task, backend = make()
+    with pytest.raises(UserError, match="budget"):
+        run(tmp_path, backend, task, budget=0)
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    with pytest.raises(UserError) as e:
+        run(tmp_path, backend, task, iterations=1, candidates=3)
+    assert "--run-dir" in str(e.value) and "method_settings" in str(e.value)
+    res = run(tmp_path, backend, task, iterations=1, candidates=3, force=True)
+    assert len([c for c in res.candidates if c["origin"] == "candidate"]) == 3
+
+
+def test_rerun_of_finished_run_asks_nothing_new(tmp_path):
+    task, backend = make()
+    first = run(tmp_path, backend, task, iterations=2, candidates=3, top_k=2)
+    before = sum(backend.counts.values())
+    second = run(tmp_path, backend, task, iterations=2, candidates=3, top_k=2)
+    assert sum(backend.counts.values()) == before
+    assert second.best_prompt == first.best_prompt and second.candidates == first.candidates
