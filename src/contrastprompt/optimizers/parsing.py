@@ -41,6 +41,8 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
         return None
     if re.search(r"</?(?:prompt|reason|patterns)>", text, re.I):
         return None
+    if re.fullmatch(r"[(\[]?(?:the )?(?:new|improved) prompt[)\]]?\.?", text, re.I):
+        return None  # the placeholder of the answer form, copied
     return text
 
 
@@ -58,6 +60,10 @@ def parse_prompt(output: str) -> str | None:
         return usable_prompt(fence[-1])
     if len(output) <= 600 and "<" not in output:
         return usable_prompt(output)
+    # last resort for small models that ignore the format: the first paragraph, if it is short
+    first = next((p for p in re.split(r"\n\s*\n", output) if p.strip()), "")
+    if "<" not in first and len(first.split()) <= 80:
+        return usable_prompt(first)
     return None
 
 

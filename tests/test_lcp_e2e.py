@@ -1,0 +1,175 @@
+"""LCP end to end on the embedded model through its real server: a small budgeted run, a SIGKILL
+mid-run and resume, and the report in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .proxy import CountingProxy
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = [
+    "--task",
+    "examples/reviews.jsonl",
+    "--prompt-file",
+    "examples/reviews_prompt.txt",
+    "--n-train",
+    "8",
+    "--iterations",
+    "2",
+    "--candidates",
+    "3",
+    "--top-k",
+    "2",
+    "--seed",
+    "0",
+    "--test-limit",
+    "8",
+]
+
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "contrastprompt", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def e2e_run(tmp_path_factory) -> Path:
+    """One real run on the embedded model (its own server started by the CLI)."""
+    run_dir = tmp_path_factory.mktemp("e2e") / "run"
+    proc = cli("optimize", *SMALL, "--run-dir", str(run_dir), "--budget", "200")
+    out, err = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, err
+    assert "best on train" in out and "stopped because" in out
+    return run_dir
+
+
+def test_run_parses_candidates_and_uses_the_contrast_step(e2e_run):
+    db = sqlite3.connect(e2e_run / "store.sqlite")
+    origins = [r[0] for r in db.execute("SELECT origin FROM prompts")]
+    assert origins.count("candidate") >= 1, "no candidate was parsed from the optimizer output"
+    contrast_events = db.execute("SELECT count(*) FROM events WHERE kind='contrast'").fetchone()[0]
+    assert contrast_events >= 1, "no prompt came from the contrast step"
+    roles = dict(db.execute("SELECT role, count(*) FROM llm_calls GROUP BY role").fetchall())
+    assert roles.get("optimizer", 0) > 0 and roles.get("task", 0) > 0
+    data = json.loads((e2e_run / "run.json").read_text())
+    assert data["usage"]["task"]["requests"] <= 200
+    assert {c["origin"] for c in data["candidates"]} >= {"initial", "candidate"}
+    contrasted = [c for c in data["candidates"] if c["contrast"]]
+    assert contrasted and contrasted[0]["contrast"]["good"]
+    assert (e2e_run / "best_prompt.txt").read_text().strip() == data["results"]["best_prompt"]
+
+
+def test_show_and_report_commands(e2e_run):
+    (e2e_run / "report.html").unlink()
+    proc = cli("report", str(e2e_run))
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0 and (e2e_run / "report.html").is_file()
+    proc = cli("show", str(e2e_run))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "best on train" in out and "optimizer" in out
+
+
+def test_report_renders_in_headless_chromium(e2e_run):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed (.ci/run installs it)"
+    from playwright.sync_api import sync_playwright
+
+    db = sqlite3.connect(e2e_run / "store.sqlite")
+    scored = db.execute(
+        "SELECT count(DISTINCT prompt_hash) FROM evaluations WHERE split='train'"
+    ).fetchone()[0]
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((e2e_run / "report.html").as_uri())
+        marks = page.locator("svg#scores circle.cand")
+        assert marks.count() == scored
+        box = page.locator("svg#scores").bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100
+        assert page.locator("svg#best polyline").count() == 1
+        assert page.locator("#stop").inner_text().strip()
+        browser.close()
+    assert errors == []
+
+
+def test_sigkill_mid_run_then_resume_repeats_nothing(hub, local_urls, tmp_path):
+    """Reference run and killed+resumed run, each with its own empty run dir and cache, through a
+    counting proxy in front of the one-slot servers (shown to repeat exactly)."""
+    common = [*SMALL, "--model", "openai:local", "--concurrency", "2"]
+    env = {**os.environ, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    with CountingProxy(local_urls) as proxy:
+        args = [*common, "--base-url", proxy.base_url]
+        ref = cli("optimize", *args, "--run-dir", str(tmp_path / "ref"), env=env)
+        _, err = ref.communicate(timeout=1800)
+        assert ref.returncode == 0, err
+        n_ref = len(proxy.received)
+        assert n_ref > 20
+
+        start = len(proxy.received)
+        victim = cli("optimize", *args, "--run-dir", str(tmp_path / "b"), env=env)
+        deadline = time.monotonic() + 1800
+        while len(proxy.received) - start < n_ref // 2 and time.monotonic() < deadline:
+            assert victim.poll() is None, victim.stderr.read()
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        time.sleep(1.0)  # let requests in flight at the kill finish upstream
+        with proxy.lock:
+            answered_before = set(proxy.answered[start:])
+            mark = len(proxy.received)
+        assert answered_before, "the kill came before any answer"
+
+        resumed = cli("optimize", *args, "--run-dir", str(tmp_path / "b"), env=env)
+        out, err = resumed.communicate(timeout=1800)
+        assert resumed.returncode == 0, err
+        sent_after = proxy.received[mark:]
+
+    again = answered_before & set(sent_after)
+    assert not again, f"{len(again)} answered requests were sent again after resume"
+    # together the two halves sent about what one uninterrupted run sends (in-flight requests at
+    # the kill are the only ones sent twice)
+    assert len(sent_after) + (mark - start) <= n_ref + 4
+    db = sqlite3.connect(tmp_path / "b" / "store.sqlite")
+    dup = db.execute(
+        "SELECT key, count(*) FROM llm_calls GROUP BY key HAVING count(*) > 1"
+    ).fetchall()
+    assert dup == [], "an LLM request was computed twice"
+    ref_db = sqlite3.connect(tmp_path / "ref" / "store.sqlite")
+    q = "SELECT count(*) FROM evaluations"
+    assert db.execute(q).fetchone()[0] == ref_db.execute(q).fetchone()[0]
+    a = json.loads((tmp_path / "ref" / "run.json").read_text())
+    b = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert [c["text"] for c in a["candidates"]] == [c["text"] for c in b["candidates"]]
+    assert a["results"]["best_prompt"] == b["results"]["best_prompt"]
+    assert a["results"]["last_prompt"] == b["results"]["last_prompt"]

@@ -1,0 +1,42 @@
+"""Lenient parsing of optimizer output."""
+
+import pytest
+
+from contrastprompt.optimizers.parsing import parse_prompt, parse_reason
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("<prompt>Think step by step, then answer.</prompt>", "Think step by step, then answer."),
+        (
+            "<prompt>old one here</prompt> text <prompt>Use the options given.</prompt>",
+            "Use the options given.",
+        ),
+        (
+            "Sure!\n<prompt>\nRead the question twice and answer Yes or No.",
+            "Read the question twice and answer Yes or No.",
+        ),
+        (
+            "Here it is.\nImproved prompt: Count the steps in each direction.\n\nThanks",
+            "Count the steps in each direction.",
+        ),
+        (
+            "```\nCheck each statement before answering.\n```",
+            "Check each statement before answering.",
+        ),
+        ("Answer with the option letter only.", "Answer with the option letter only."),
+        ("<prompt>(the new prompt)</prompt>", None),
+        ("<prompt>ok</prompt>", None),
+        ("", None),
+        ("<patterns>a</patterns>", None),
+    ],
+)
+def test_parse_prompt(raw, expected):
+    assert parse_prompt(raw) == expected
+
+
+def test_parse_reason_prefers_tag_and_collapses_space():
+    assert parse_reason("x <reason>It ignores\n the options.</reason>") == "It ignores the options."
+    assert parse_reason("no tag but a reason sentence") == "no tag but a reason sentence"
+    assert parse_reason("ok") is None
