@@ -66,6 +66,7 @@ class LocalServer:
         threads: int | None = None,
         startup_timeout: float = 120.0,
         log_dir: str | Path | None = None,
+        fresh_kv: str | None = None,
     ) -> None:
         self.gguf = Path(gguf)
         if not self.gguf.is_file():
@@ -79,6 +80,14 @@ class LocalServer:
         self.replicas = replicas or (int(env_replicas) if env_replicas else min(2, cores))
         self.threads = threads or max(1, cores // self.replicas)
         self.n_ctx = n_ctx
+        # which requests start from an empty KV cache: sampled (default), all, none
+        self.fresh_kv = fresh_kv or os.environ.get("CONTRASTPROMPT_FRESH_KV", "sampled")
+        if self.fresh_kv not in ("sampled", "all", "none"):
+            raise UserError(
+                f"unknown value '{self.fresh_kv}'",
+                field="CONTRASTPROMPT_FRESH_KV",
+                hint="sampled, all or none",
+            )
         self.startup_timeout = startup_timeout
         self.ports: list[int] = []
         self.procs: list[subprocess.Popen] = []
@@ -96,7 +105,7 @@ class LocalServer:
         cmd = [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "contrastprompt.llm.llama_server",
             "--model",
             str(self.gguf),
             "--host",
@@ -114,6 +123,7 @@ class LocalServer:
             "--verbose",
             "False",
         ]
+        env = dict(os.environ, CONTRASTPROMPT_FRESH_KV=self.fresh_kv)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self._logs.append(log)
         self.procs.append(
@@ -123,6 +133,7 @@ class LocalServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         )
         self.ports.append(port)
