@@ -21,7 +21,7 @@ from typing import Any
 from .data.task import Example, Task
 from .errors import UserError
 from .evaluate import evaluate_async
-from .llm import LLM, Backend, ChatRequest, ChatResponse, ModelHub, ResponseCache
+from .llm import LLM, Backend, ChatRequest, ChatResponse, ModelHub, ResponseCache, Usage
 from .llm.usage import price_for
 from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
 from .optimizers.base import EventHook, RunContext, Stopper
@@ -316,7 +316,7 @@ def optimize(
                 last_test_score=scores["last"],
                 initial_test_score=scores["initial"],
                 stop_reason=outcome.stop_reason,
-                usage=run_usage(store, run_id, opt_llm),
+                usage=run_usage(store, run_id, opt_llm, hub.usage),
                 candidates=[
                     {
                         "hash": c.hash,
@@ -361,7 +361,9 @@ def optimize(
     return result
 
 
-def run_usage(store: Store, run_id: int, opt_llm: LLM | None = None) -> dict[str, dict]:
+def run_usage(
+    store: Store, run_id: int, opt_llm: LLM | None = None, session: Usage | None = None
+) -> dict[str, dict]:
     """Usage per role over the whole run (every session): requests, calls, hits, tokens, cost.
 
     Task and test requests are the stored evaluations (one per example and prompt, so a resumed
@@ -406,7 +408,7 @@ def run_usage(store: Store, run_id: int, opt_llm: LLM | None = None) -> dict[str
             "completion_tokens": t["completion_tokens"],
             "tokens": t["prompt_tokens"] + t["completion_tokens"],
             "length_stops": t["length_stops"],
-            "retries": 0,
+            "retries": session.role(role).retries if session else 0,
             "cost": cost,
         }
     store.set_state(run_id, "optimizer_requests", requests["optimizer"])

@@ -17,6 +17,7 @@ class AnthropicBackend:
         api_key: str | None = None,
         timeout: float = 120.0,
         bedrock: bool = False,
+        base_url: str | None = None,
     ) -> None:
         try:
             import anthropic
@@ -27,10 +28,19 @@ class AnthropicBackend:
                 hint="pip install 'contrastprompt[anthropic]'",
             ) from None
         self._sdk = anthropic
+        from inspect import signature
+
+        try:
+            from anthropic.resources.messages import AsyncMessages
+
+            params = signature(AsyncMessages.create).parameters
+            self._takes_temperature = "temperature" in params
+        except (ImportError, AttributeError, ValueError):
+            self._takes_temperature = True
         self.model = model
         self.model_id = f"{'bedrock' if bedrock else 'anthropic'}:{model}"
         self._secret = api_key or ""
-        self._bedrock, self._timeout = bedrock, timeout
+        self._bedrock, self._timeout, self._base_url = bedrock, timeout, base_url
         self._client = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -43,7 +53,10 @@ class AnthropicBackend:
                 self._client = a.AsyncAnthropicBedrock(max_retries=0, timeout=self._timeout)
             else:
                 self._client = a.AsyncAnthropic(
-                    api_key=self._secret or None, max_retries=0, timeout=self._timeout
+                    api_key=self._secret or None,
+                    max_retries=0,
+                    timeout=self._timeout,
+                    base_url=self._base_url,
                 )
             self._loop = loop
         return self._client
@@ -58,8 +71,13 @@ class AnthropicBackend:
             "model": self.model,
             "messages": msgs,
             "max_tokens": request.max_tokens,
-            "temperature": min(request.temperature, 1.0),
         }
+        # Newer SDKs dropped `temperature` from the signature; the API takes it in the body.
+        temperature = min(request.temperature, 1.0)
+        if self._takes_temperature:
+            kwargs["temperature"] = temperature
+        else:
+            kwargs["extra_body"] = {"temperature": temperature}
         if system:
             kwargs["system"] = system
         if request.stop:
