@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,3 +151,35 @@ def test_prompt_file_missing(tmp_path):
 def test_help_reads(cmd):
     proc = run_cli(*cmd)
     assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+def test_optimize_dry_run_prints_projection_only(tmp_path):
+    proc = run_cli(
+        "optimize",
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt",
+        "Judge it.",
+        "--iterations",
+        "2",
+        "--candidates",
+        "4",
+        "--n-train",
+        "20",
+        "--dry-run",
+        "--json",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    proj = json.loads(proc.stdout)
+    assert proj["task_requests"] == 20 * (1 + 2 * (4 + 1))
+    assert proj["optimizer_requests"] == 2 * (20 + 4 + 1)
+    assert "projected" in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_optimize_refuses_zero_budget():
+    assert_one_line_error(
+        run_cli("optimize", "--task", "examples/reviews.jsonl", "--prompt", "x", "--budget", "0"),
+        "field '--budget'",
+    )

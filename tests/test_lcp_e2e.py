@@ -173,3 +173,44 @@ def test_sigkill_mid_run_then_resume_repeats_nothing(hub, local_urls, tmp_path):
     assert [c["text"] for c in a["candidates"]] == [c["text"] for c in b["candidates"]]
     assert a["results"]["best_prompt"] == b["results"]["best_prompt"]
     assert a["results"]["last_prompt"] == b["results"]["last_prompt"]
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(local_urls, tmp_path):
+    args = [
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt-file",
+        "examples/reviews_prompt.txt",
+        "--n-train",
+        "6",
+        "--iterations",
+        "1",
+        "--candidates",
+        "2",
+        "--top-k",
+        "1",
+        "--test-limit",
+        "4",
+        "--model",
+        "openai:local",
+        "--run-dir",
+        str(tmp_path / "r"),
+    ]
+    env = {**os.environ, "OPENAI_API_KEY": ""}
+    with CountingProxy(local_urls) as proxy:
+        proc = cli("optimize", *args, "--base-url", proxy.base_url, env=env)
+        while len(proxy.answered) < 8:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "run the same command again to resume" in err and "Traceback" not in err
+        db = sqlite3.connect(tmp_path / "r" / "store.sqlite")
+        kept = db.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+        db.close()
+        assert kept >= 1
+        again = cli("optimize", *args, "--base-url", proxy.base_url, env=env)
+        out, err = again.communicate(timeout=1200)
+        assert again.returncode == 0, err
+        assert (tmp_path / "r" / "best_prompt.txt").is_file()

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from contrastprompt import evaluate_prompt, load_task
+from contrastprompt import Example, Task, evaluate_prompt, load_task
 from contrastprompt.evaluate import evaluate_async
 from contrastprompt.llm import LLM, ResponseCache
 
@@ -78,7 +78,6 @@ def test_cli_evaluate_on_example_task_writes_records(tmp_path):
 
 
 def test_python_api_takes_objects(hub, tmp_path):
-    from contrastprompt import Example, Task
 
     task = Task(
         "mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")]
@@ -86,4 +85,21 @@ def test_python_api_takes_objects(hub, tmp_path):
     llm = LLM(hub.backend("local"))
     summary = evaluate_prompt("Answer Yes or No.", task, model=llm, examples=task.examples)
     assert summary["n"] == 2 and 0.0 <= summary["accuracy"] <= 1.0
+    assert summary["usage"]["task"]["calls"] == 2
+
+
+def test_gguf_path_model_string_serves_that_file(tmp_path):
+    from contrastprompt.llm.local import smollm2_path
+
+    task = Task(
+        "mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")]
+    )
+    summary = evaluate_prompt(
+        "Answer Yes or No.",
+        task,
+        model=f"gguf:{smollm2_path()}",
+        examples=task.examples,
+        cache=tmp_path / "c.sqlite",
+    )
+    assert summary["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert summary["usage"]["task"]["calls"] == 2

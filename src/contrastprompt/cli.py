@@ -23,7 +23,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Optimize, adapt and evaluate prompts by Learning from Contrastive Prompts.",
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 TaskOpt = typer.Option(
@@ -407,7 +407,9 @@ def _log_internal_error(exc: BaseException) -> Path:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode
+            sys.exit(rc)
     except UserError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -154,6 +154,7 @@ class LocalServer:
             self._spawn()
         deadline = time.monotonic() + self.startup_timeout
         pending = set(range(self.replicas))
+        last_error: OSError | None = None
         while pending and time.monotonic() < deadline:
             for i in sorted(pending):
                 if self.procs[i].poll() is not None:
@@ -168,14 +169,15 @@ class LocalServer:
                     with urllib.request.urlopen(self.base_urls[i] + "/models", timeout=2) as r:
                         json.load(r)
                         pending.discard(i)
-                except OSError:
-                    pass
+                except OSError as e:  # not listening yet: keep waiting, remember why
+                    last_error = e
             if pending:
                 time.sleep(0.2)
         if pending:
             self.stop()
             raise UserError(
-                f"the local model server did not answer in {self.startup_timeout:.0f}s",
+                f"the local model server did not answer in {self.startup_timeout:.0f}s "
+                f"({last_error})",
                 field="--model",
                 hint=f"see {self.log_path}",
             )
