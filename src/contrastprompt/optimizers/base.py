@@ -286,6 +286,38 @@ class RunContext:
         )
         return await self.optimizer.chat(req)
 
+    async def ask_parsed(
+        self,
+        template_text: str,
+        fields: dict[str, Any],
+        parse: Callable[[str], Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        label: tuple,
+        retries: int,
+        retry_temperature: float | None = None,
+    ) -> tuple[Any, str]:
+        """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
+        `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
+        Returns (parsed or None, last raw answer)."""
+        raw = ""
+        for attempt in range(retries + 1):
+            temp = temperature if attempt == 0 or retry_temperature is None else retry_temperature
+            resp = await self.ask(
+                template_text,
+                fields,
+                temperature=temp,
+                max_tokens=max_tokens,
+                label=label,
+                sample=attempt,
+            )
+            raw = resp.text
+            parsed = parse(raw)
+            if parsed:
+                return parsed, raw
+        return None, raw
+
 
 class Optimizer(Protocol):
     """One prompt-optimization method. `step` runs one iteration from the current prompt and

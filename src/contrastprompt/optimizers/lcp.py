@@ -78,8 +78,6 @@ class LCP:
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
     ) -> list[dict]:
-        temp_floor = self.s.reason_temperature
-
         async def one(rec) -> dict | None:  # noqa: ANN001
             fields = {
                 "prompt": cur.text,
@@ -87,24 +85,20 @@ class LCP:
                 "output": rec.output[: self.s.shown_output_chars] or "(empty)",
                 "target": rec.target,
             }
-            for attempt in range(self.s.max_retries + 1):
-                # a retry at temperature 0 would repeat the same answer: warm it up
-                temp = self.s.reason_temperature if attempt == 0 else max(0.7, temp_floor)
-                resp = await ctx.ask(
-                    self.t_reason,
-                    fields,
-                    temperature=temp,
-                    max_tokens=self.s.reason_max_tokens,
-                    label=("reason", it, cur.hash, rec.example_id),
-                    sample=attempt,
-                )
-                reason = parse_reason(resp.text)
-                if reason:
-                    return {"example_id": rec.example_id, "reason": reason}
+            reason, raw = await ctx.ask_parsed(
+                self.t_reason,
+                fields,
+                parse_reason,
+                temperature=self.s.reason_temperature,
+                max_tokens=self.s.reason_max_tokens,
+                label=("reason", it, cur.hash, rec.example_id),
+                retries=self.s.max_retries,
+                retry_temperature=max(0.7, self.s.reason_temperature),
+            )
+            if reason:
+                return {"example_id": rec.example_id, "reason": reason}
             ctx.event(
-                it,
-                "skipped",
-                {"step": "reason", "example_id": rec.example_id, "raw": resp.text[:500]},
+                it, "skipped", {"step": "reason", "example_id": rec.example_id, "raw": raw[:500]}
             )
             return None
 
@@ -122,21 +116,16 @@ class LCP:
             subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
             listed = "\n".join(f"- {r['reason']}" for r in subset)
             fields = {"prompt": cur.text, "reasons": listed, "answer_format": fmt}
-            raw = ""
-            for attempt in range(s.max_retries + 1):
-                resp = await ctx.ask(
-                    self.t_candidate,
-                    fields,
-                    temperature=s.candidate_temperature,
-                    max_tokens=s.candidate_max_tokens,
-                    label=("candidate", it, cur.hash, i),
-                    sample=attempt,
-                )
-                raw = resp.text
-                text = parse_prompt(raw)
-                if text:
-                    return i, text, [r["example_id"] for r in subset], raw
-            return i, None, [r["example_id"] for r in subset], raw
+            text, raw = await ctx.ask_parsed(
+                self.t_candidate,
+                fields,
+                parse_prompt,
+                temperature=s.candidate_temperature,
+                max_tokens=s.candidate_max_tokens,
+                label=("candidate", it, cur.hash, i),
+                retries=s.max_retries,
+            )
+            return i, text, [r["example_id"] for r in subset], raw
 
         written = await asyncio.gather(*(write(i) for i in range(s.candidates)))
         seen = {c.text.strip() for c in ctx.pool}
@@ -181,20 +170,15 @@ class LCP:
             "bad": show(bad),
             "answer_format": answer_format_hint(ctx.task.answer_type),
         }
-        raw, text = "", None
-        for attempt in range(s.max_retries + 1):
-            resp = await ctx.ask(
-                self.t_contrast,
-                fields,
-                temperature=s.contrast_temperature,
-                max_tokens=s.contrast_max_tokens,
-                label=("contrast", it),
-                sample=attempt,
-            )
-            raw = resp.text
-            text = parse_prompt(raw)
-            if text:
-                break
+        text, raw = await ctx.ask_parsed(
+            self.t_contrast,
+            fields,
+            parse_prompt,
+            temperature=s.contrast_temperature,
+            max_tokens=s.contrast_max_tokens,
+            label=("contrast", it),
+            retries=s.max_retries,
+        )
         info = {
             "good": [[c.hash, c.score] for c in good],
             "bad": [[c.hash, c.score] for c in bad],
