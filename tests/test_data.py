@@ -170,3 +170,9 @@ def test_example_task_ships_with_repo():
     p = Path(__file__).resolve().parents[1] / "examples" / "reviews.jsonl"
     task = load_task(str(p))
     assert len(task.examples) >= 80 and task.answer_type == "yes/no"
+
+
+def test_every_answer_type_has_limits_and_stops(data_root):
+    for name in ("navigate", "date_understanding", "multistep_arithmetic_two", "word_sorting"):
+        max_tokens, stop = load_task(f"bbh:{name}", data_root=data_root).limits()
+        assert 0 < max_tokens <= 256 and "\nQuestion:" in stop

@@ -138,10 +138,12 @@ def answer_format_hint(answer_type: str) -> str:
 
 
 def generation_limits(answer_type: str) -> tuple[int, tuple[str, ...]]:
-    """max_tokens and stop sequences per answer type: enough room for a short justification,
-    not for an essay (small models otherwise ramble until the limit)."""
+    """max_tokens and stop sequences per answer type: room for a short justification, not for an
+    essay; small models that finish answering often go on to invent the next question, so we
+    stop there."""
+    stop = ("\nQ:", "\nQuestion:", "\nInput:")
     if answer_type in (CHOICE, *_LABELS):
-        return 96, ()
+        return 96, stop
     if answer_type == INTEGER:
-        return 160, ()
-    return 192, ()
+        return 160, stop
+    return 192, stop
