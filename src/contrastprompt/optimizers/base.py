@@ -273,6 +273,7 @@ class RunContext:
         max_tokens: int,
         label: tuple,
         sample: int = 0,
+        stop: tuple[str, ...] = (),
     ) -> ChatResponse:
         """One optimizer-model request built from a template file and `{field}` values."""
         self.check("ask")
@@ -283,6 +284,7 @@ class RunContext:
             max_tokens=max_tokens,
             seed=self.request_seed(*label, sample),
             sample=sample,
+            stop=stop,
         )
         return await self.optimizer.chat(req)
 
@@ -297,6 +299,7 @@ class RunContext:
         label: tuple,
         retries: int,
         retry_temperature: float | None = None,
+        stop: tuple[str, ...] = (),
     ) -> tuple[Any, str]:
         """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
         `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
@@ -311,6 +314,7 @@ class RunContext:
                 max_tokens=max_tokens,
                 label=label,
                 sample=attempt,
+                stop=stop,
             )
             raw = resp.text
             parsed = parse(raw)

@@ -11,7 +11,8 @@ One iteration from the current prompt p_t (see ../shared/docs/method.md):
 
 Choices the paper leaves open, and ours (all parameters): the defaults table in method.md; the
 meta-prompts tell the optimizer the task's answer format ("an option letter such as (A)"), since
-a prompt that asks for the wrong format scores zero whatever its reasoning advice; a candidate
+a prompt that asks for the wrong format scores zero whatever its reasoning advice; answers stop
+at the closing tag (what follows is never used, and small models ramble); a candidate
 identical to a prompt already in the pool is dropped (it would only repeat its score); an
 unusable optimizer answer is retried `max_retries` times with a new sample index, then recorded
 as skipped; when the pool holds fewer than 2 distinct prompts the contrast is skipped and the
@@ -94,6 +95,7 @@ class LCP:
                 label=("reason", it, cur.hash, rec.example_id),
                 retries=self.s.max_retries,
                 retry_temperature=max(0.7, self.s.reason_temperature),
+                stop=("</reason>",),
             )
             if reason:
                 return {"example_id": rec.example_id, "reason": reason}
@@ -124,6 +126,7 @@ class LCP:
                 max_tokens=s.candidate_max_tokens,
                 label=("candidate", it, cur.hash, i),
                 retries=s.max_retries,
+                stop=("</prompt>",),
             )
             return i, text, [r["example_id"] for r in subset], raw
 
@@ -178,6 +181,7 @@ class LCP:
             max_tokens=s.contrast_max_tokens,
             label=("contrast", it),
             retries=s.max_retries,
+            stop=("</prompt>",),
         )
         info = {
             "good": [[c.hash, c.score] for c in good],
