@@ -202,7 +202,7 @@ seed {s["seed"]}, {s["n_train"]} training examples. Stopped because: <b id="stop
 </table>
 <h2>Score of every candidate</h2>{_scatter(cands)}
 <h2>Best so far</h2>{_best_curve(cands, s["n_train"])}
-<h2>Initial vs best prompt</h2><p class="diff">{_diff(res["initial_prompt"], res["best_prompt"])}</p>
+<h2>Initial vs best prompt</h2><p class="diff">{_diff(res["initial_prompt"], res["best_prompt"]) if res["initial_prompt"] != res["best_prompt"] else "No prompt beat the initial one on the training set: " + e(res["initial_prompt"])}</p>
 <h2>Contrast steps</h2>{"".join(contrasts) or "<p>No contrast step completed.</p>"}
 <h2>Failure reasons</h2>{"".join(reasons) or "<p>None.</p>"}
 <h2>Usage</h2><table id="usage"><tr><th>role</th><th>requests</th><th>calls</th><th>cache hits</th>
