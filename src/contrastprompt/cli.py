@@ -249,7 +249,9 @@ def optimize(
     max_optimizer_calls: int | None = typer.Option(None, "--max-optimizer-calls"),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens, all roles."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Max USD where priced."),
-    max_time: float | None = typer.Option(None, "--max-time", help="Max seconds."),
+    max_time: float | None = typer.Option(
+        None, "--max-time", help="Max seconds of this session (a resumed run starts anew)."
+    ),
     patience: int | None = typer.Option(
         None, "--patience", help="Stop after this many iterations without a better prompt."
     ),

@@ -208,6 +208,10 @@ def optimize(
             f"prompt on {len(train)} training examples",
             field="--budget",
         )
+    if placement not in ("user", "system"):
+        raise UserError(
+            f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
+        )
     for name, v in (("--iterations", iterations), ("--candidates", candidates), ("--top-k", top_k)):
         if v < 1:
             raise UserError(f"must be at least 1, got {v}", field=name)
