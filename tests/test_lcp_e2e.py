@@ -198,7 +198,15 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(local_urls, tmp_path):
     ]
     env = {**os.environ, "OPENAI_API_KEY": ""}
     with CountingProxy(local_urls) as proxy:
-        proc = cli("optimize", *args, "--base-url", proxy.base_url, env=env)
+        # a runner started in the background may hand us SIGINT ignored; a user's shell does not
+        proc = cli(
+            "optimize",
+            *args,
+            "--base-url",
+            proxy.base_url,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         while len(proxy.answered) < 8:
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
