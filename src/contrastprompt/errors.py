@@ -40,9 +40,12 @@ class LLMError(Exception):
 class TransientLLMError(LLMError):
     """A failure worth retrying: 429, 5xx, timeout, connection reset, unreadable body."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, unreachable: str | None = None
+    ) -> None:
         super().__init__(redact(message))
         self.retry_after = retry_after
+        self.unreachable = unreachable  # the address, when the connection itself failed
 
 
 class EndpointError(UserError):

@@ -156,11 +156,6 @@ class Store:
             for r in rows
         }
 
-    def count_evaluations(self, run_id: int | None = None) -> int:
-        if run_id is None:
-            return self._query("SELECT count(*) FROM evaluations")[0][0]
-        return self._query("SELECT count(*) FROM evaluations WHERE run_id=?", (run_id,))[0][0]
-
     def count_split(self, run_id: int, split: str) -> int:
         return self._query(
             "SELECT count(*) FROM evaluations WHERE run_id=? AND split=?", (run_id, split)

@@ -87,9 +87,10 @@ class AnthropicBackend:
         except a.APITimeoutError:
             raise TransientLLMError("timeout from the Anthropic API") from None
         except a.APIConnectionError:
-            err = TransientLLMError("cannot connect to the Anthropic API")
-            err.unreachable = "api.anthropic.com"  # type: ignore[attr-defined]
-            raise err from None
+            raise TransientLLMError(
+                "cannot connect to the Anthropic API",
+                unreachable=self._base_url or "api.anthropic.com",
+            ) from None
         except a.AuthenticationError:
             raise EndpointError(
                 "the Anthropic API refused the API key", field="ANTHROPIC_API_KEY"

@@ -176,7 +176,7 @@ class LLM:
                         resp = await self.backend.complete(request)
         except TransientLLMError as e:
             stats.failures += 1
-            where = getattr(e, "unreachable", None)
+            where = e.unreachable
             if where:
                 raise EndpointError(
                     f"cannot reach {where} after {self.max_tries} tries",

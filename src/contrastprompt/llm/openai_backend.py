@@ -73,9 +73,9 @@ class OpenAIBackend:
         except openai.APITimeoutError:
             raise TransientLLMError(f"timeout from {where}") from None
         except openai.APIConnectionError as e:
-            err = TransientLLMError(f"cannot connect to {where}: {redact(str(e), (self._secret,))}")
-            err.unreachable = where  # type: ignore[attr-defined]
-            raise err from None
+            raise TransientLLMError(
+                f"cannot connect to {where}: {redact(str(e), (self._secret,))}", unreachable=where
+            ) from None
         except openai.AuthenticationError:
             raise EndpointError(
                 f"{where} refused the API key",
