@@ -393,16 +393,9 @@ def run_usage(
                 "completion_tokens": 0,
                 "length_stops": 0,
                 "models": [],
+                "cost": 0.0,
             },
         )
-        cost: float | None = 0.0
-        for m in t["models"]:
-            p = price_for(m)
-            cost = (
-                None
-                if p is None or cost is None
-                else cost + (t["prompt_tokens"] * p[0] + t["completion_tokens"] * p[1]) / 1e6
-            )
         req = max(requests.get(role, 0), t["calls"])
         out[role] = {
             "requests": req,
@@ -413,7 +406,7 @@ def run_usage(
             "tokens": t["prompt_tokens"] + t["completion_tokens"],
             "length_stops": t["length_stops"],
             "retries": session.role(role).retries if session else 0,
-            "cost": cost,
+            "cost": t["cost"],
         }
     store.set_state(run_id, "optimizer_requests", requests["optimizer"])
     return out

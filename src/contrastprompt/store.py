@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .evaluate import Record
+from .llm.usage import price_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT, task TEXT, settings TEXT,
@@ -166,7 +167,8 @@ class Store:
         return dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
 
     def call_totals(self, run_id: int) -> dict[str, dict]:
-        """Real endpoint calls per role over the whole run, across resumed sessions."""
+        """Real endpoint calls per role over the whole run, across resumed sessions, with their
+        cost priced per model (None when a model's price is unknown)."""
         rows = self._query(
             "SELECT role, model, count(*) AS calls, sum(prompt_tokens) AS pt, "
             "sum(completion_tokens) AS ct, sum(finish_reason='length') AS ls "
@@ -183,6 +185,7 @@ class Store:
                     "completion_tokens": 0,
                     "length_stops": 0,
                     "models": [],
+                    "cost": 0.0,
                 },
             )
             d["calls"] += r["calls"]
@@ -190,6 +193,12 @@ class Store:
             d["completion_tokens"] += r["ct"] or 0
             d["length_stops"] += r["ls"] or 0
             d["models"].append(r["model"])
+            price = price_for(r["model"])
+            d["cost"] = (
+                None
+                if price is None or d["cost"] is None
+                else d["cost"] + ((r["pt"] or 0) * price[0] + (r["ct"] or 0) * price[1]) / 1e6
+            )
         return out
 
     # llm calls and events

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from ..data.task import Example, Task, render
 from ..evaluate import Record, evaluate_async
 from ..llm import LLM, ChatRequest, ChatResponse, Message
-from ..llm.usage import price_for
 from ..store import Store
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -177,15 +176,8 @@ class RunContext:
 
     def cost(self) -> float | None:
         """Money spent over the whole run (all sessions), or None if a price is unknown."""
-        total = 0.0
-        for t in self.totals().values():
-            for model in t["models"]:
-                price = price_for(model)
-                if price is None:
-                    return None
-            price = price_for(t["models"][0]) or (0.0, 0.0)
-            total += (t["prompt_tokens"] * price[0] + t["completion_tokens"] * price[1]) / 1e6
-        return total
+        costs = [t["cost"] for t in self.totals().values()]
+        return None if None in costs else sum(costs)
 
     def event(self, iteration: int, kind: str, data: dict) -> None:
         self.store.add_event(self.run_id, iteration, kind, data)
