@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CONTRASTPROMPT_DATA", REPO.parent / "shared" / "data"))
-
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    assert (DATA / "bbh" / "tasks").is_dir(), f"benchmark data expected at {DATA}"
-    return DATA
+    """The benchmark data that ships inside the package (what a user gets from pip install)."""
+    from contrastprompt.data.loaders import data_root as root
+
+    d = root()
+    assert (d / "bbh" / "tasks").is_dir(), f"packaged benchmark data expected at {d}"
+    return d
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def hub():
     from contrastprompt.llm import ModelHub
 
     h = ModelHub(max_concurrency=4)
-    h.backend("local")
+    h.start("local")
     yield h
     asyncio.run(h.aclose())
 

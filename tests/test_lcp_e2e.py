@@ -53,7 +53,16 @@ def cli(*args: str, **kw) -> subprocess.Popen:
 def e2e_run(tmp_path_factory) -> Path:
     """One real run on the embedded model (its own server started by the CLI)."""
     run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    proc = cli("optimize", *SMALL, "--run-dir", str(run_dir), "--budget", "200")
+    proc = cli(
+        "optimize",
+        *SMALL,
+        "--optimizer-model",
+        "local:smollm2-135m",  # plumbing on the fast model; the 1.5B optimizer has its own test
+        "--run-dir",
+        str(run_dir),
+        "--budget",
+        "200",
+    )
     out, err = proc.communicate(timeout=1800)
     assert proc.returncode == 0, err
     assert "best on train" in out and "stopped because" in out

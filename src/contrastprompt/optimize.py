@@ -21,7 +21,16 @@ from typing import Any
 from .data.task import Example, Task
 from .errors import UserError
 from .evaluate import evaluate_async
-from .llm import LLM, Backend, ChatRequest, ChatResponse, ModelHub, ResponseCache, Usage
+from .llm import (
+    LLM,
+    Backend,
+    ChatRequest,
+    ChatResponse,
+    ModelHub,
+    ResponseCache,
+    Usage,
+    default_optimizer_model,
+)
 from .llm.usage import price_for
 from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
 from .optimizers.base import EventHook, RunContext, Stopper
@@ -215,7 +224,7 @@ def optimize(
     for name, v in (("--iterations", iterations), ("--candidates", candidates), ("--top-k", top_k)):
         if v < 1:
             raise UserError(f"must be at least 1, got {v}", field=name)
-    optimizer_model = optimizer_model or model
+    optimizer_model = optimizer_model or default_optimizer_model(model)
     model_name = model if isinstance(model, str) else model.model_id
     opt_name = optimizer_model if isinstance(optimizer_model, str) else optimizer_model.model_id
     opt = OPTIMIZERS[method](candidates=candidates, top_k=top_k, **method_settings)

@@ -10,6 +10,7 @@ YESNO = "yes/no"
 TRUEFALSE = "true/false"
 VALIDITY = "valid/invalid"
 INTEGER = "integer"
+LABEL = "label"  # one of a small closed set of short labels, read from the targets
 TEXT = "text"
 
 _LABELS = {YESNO: ("yes", "no"), TRUEFALSE: ("true", "false"), VALIDITY: ("valid", "invalid")}
@@ -31,7 +32,22 @@ def infer_answer_type(targets: Sequence[str]) -> str:
         return CHOICE
     if sum(bool(_INT_RE.match(t)) for t in norm) >= need:
         return INTEGER
+    if closed_labels(norm):
+        return LABEL
     return TEXT
+
+
+def closed_labels(targets: Sequence[str], max_labels: int = 12) -> tuple[str, ...]:
+    """The label set when targets come from a small closed set of short labels (each used at
+    least three times on average, at most three words), else (). Such answers are found
+    anywhere in a chatty output, like Yes/No, instead of demanding the exact text."""
+    norm = [" ".join(t.strip().lower().split()) for t in targets if t.strip()]
+    labels = sorted(set(norm))
+    if not 2 <= len(labels) <= max_labels or len(norm) < 3 * len(labels):
+        return ()
+    if any(len(x.split()) > 3 or len(x) > 40 for x in labels):
+        return ()
+    return tuple(labels)
 
 
 # Where an answer is announced; the text after the last such marker is what we parse first.
@@ -85,12 +101,13 @@ def extract_choice(text: str, input_text: str = "") -> str | None:
 def extract_label(text: str, labels: tuple[str, str]) -> str | None:
     """After the last answer marker; else a label that opens the answer; else the last label
     mentioned (small models state their verdict first or last, rarely in the middle)."""
-    pat = re.compile(r"\b(" + "|".join(labels) + r")\b", re.I)
+    alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+    pat = re.compile(r"\b(" + alts + r")\b", re.I)
     for span in _after_markers(text)[:-1]:
         m = pat.search(span)
         if m:
             return m.group(1).lower()
-    m = re.match(r"\W*(" + "|".join(labels) + r")\b", text, re.I)
+    m = re.match(r"\W*(" + alts + r")\b", text, re.I)
     if m:
         return m.group(1).lower()
     hits = pat.findall(text)
@@ -114,19 +131,25 @@ def extract_text(text: str) -> str | None:
     return line.rstrip(".") if line else None
 
 
-def extract_answer(text: str, answer_type: str, input_text: str = "") -> str | None:
+def extract_answer(
+    text: str, answer_type: str, input_text: str = "", labels: Sequence[str] = ()
+) -> str | None:
     """The model's answer in the task's format, or None when none can be found."""
     if answer_type == CHOICE:
         return extract_choice(text, input_text)
     if answer_type in _LABELS:
         return extract_label(text, _LABELS[answer_type])
+    if answer_type == LABEL:
+        return extract_label(text, tuple(labels))
     if answer_type == INTEGER:
         return extract_integer(text)
     return extract_text(text)
 
 
-def answer_format_hint(answer_type: str) -> str:
+def answer_format_hint(answer_type: str, labels: Sequence[str] = ()) -> str:
     """How an answer of this type looks, for meta-prompts and docs."""
+    if answer_type == LABEL:
+        return "one of these labels: " + ", ".join(labels)
     return {
         CHOICE: "an option letter such as (A)",
         YESNO: "Yes or No",
@@ -142,7 +165,7 @@ def generation_limits(answer_type: str) -> tuple[int, tuple[str, ...]]:
     essay; small models that finish answering often go on to invent the next question, so we
     stop there."""
     stop = ("\nQ:", "\nQuestion:", "\nInput:")
-    if answer_type in (CHOICE, *_LABELS):
+    if answer_type in (CHOICE, LABEL, *_LABELS):
         return 96, stop
     if answer_type == INTEGER:
         return 160, stop

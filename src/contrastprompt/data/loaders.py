@@ -1,8 +1,11 @@
 """Loaders for user files (JSONL, CSV) and the benchmark layouts (BBH, XCOPA).
 
 Benchmarks are read from a data root (never downloaded): `--data-root`, else `CONTRASTPROMPT_DATA`,
-else `../shared/data` beside the repository (resolved from this file, not the working directory).
-Tasks and languages are discovered from the files there, not from a list in the code.
+else the copy that ships inside the package (`data/benchmarks/`, with its licences and provenance).
+A root may use our layout (`bbh/tasks/<task>.json`, `xcopa/<lang>/{val,test}.jsonl`,
+`xcopa/translate-test/<lang>/…`) or the upstream repositories' own (BIG-Bench-Hard's
+`bbh/<task>.json`; XCOPA's `data/<lang>/val.<lang>.jsonl` and `data-gmt/<lang>/…`), so a user can
+point it at a checkout of either. Tasks and languages are discovered from the files there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from ..errors import UserError
 from .task import Example, Task
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGED = Path(__file__).resolve().with_name("benchmarks")
 
 
 def data_root(explicit: str | Path | None = None) -> Path:
@@ -25,7 +28,30 @@ def data_root(explicit: str | Path | None = None) -> Path:
     env = os.environ.get("CONTRASTPROMPT_DATA")
     if env:
         return Path(env).expanduser()
-    return (REPO_ROOT.parent / "shared" / "data").resolve()
+    return PACKAGED
+
+
+def _bbh_dir(root: Path) -> Path | None:
+    """Where the task files are: ours (`bbh/tasks/`), BIG-Bench-Hard's (`bbh/`), or the root."""
+    for d in (root / "bbh" / "tasks", root / "bbh", root):
+        if d.is_dir() and any(d.glob("*.json")):
+            return d
+    return None
+
+
+def _xcopa_dirs(root: Path, translate_test: bool) -> list[Path]:
+    """Folders that may hold one folder per language, in our layout and in XCOPA's."""
+    if translate_test:
+        return [root / "xcopa" / "translate-test", root / "data-gmt", root / "xcopa" / "data-gmt"]
+    return [root / "xcopa", root / "data", root / "xcopa" / "data"]
+
+
+def _xcopa_file(root: Path, lang: str, split: str, translate_test: bool = False) -> Path | None:
+    for base in _xcopa_dirs(root, translate_test):
+        for name in (f"{split}.jsonl", f"{split}.{lang}.jsonl"):
+            if (base / lang / name).is_file():
+                return base / lang / name
+    return None
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -151,17 +177,22 @@ def load_csv(
 
 
 def bbh_tasks(root: str | Path | None = None) -> list[str]:
-    d = data_root(root) / "bbh" / "tasks"
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    d = _bbh_dir(data_root(root))
+    return sorted(p.stem for p in d.glob("*.json")) if d else []
 
 
 def xcopa_languages(root: str | Path | None = None) -> list[str]:
-    d = data_root(root) / "xcopa"
-    return sorted(p.name for p in d.iterdir() if (p / "test.jsonl").is_file()) if d.is_dir() else []
+    r = data_root(root)
+    langs = set()
+    for base in _xcopa_dirs(r, False):
+        if base.is_dir():
+            langs.update(p.name for p in base.iterdir() if _xcopa_file(r, p.name, "test"))
+    return sorted(langs)
 
 
 def load_bbh(name: str, root: str | Path | None = None) -> Task:
-    path = data_root(root) / "bbh" / "tasks" / f"{name}.json"
+    d = _bbh_dir(data_root(root))
+    path = (d or data_root(root) / "bbh" / "tasks") / f"{name}.json"
     if not path.is_file():
         known = bbh_tasks(root)
         hint = (
@@ -192,27 +223,28 @@ def load_xcopa(lang: str, root: str | Path | None = None, translate_test: bool =
     The `question` field is wrong for many items in some languages upstream; we take it from the
     `et` file by `idx` (the consensus; see the data README).
     """
-    base = data_root(root) / "xcopa"
-    d = base / "translate-test" / lang if translate_test else base / lang
-    if not (d / "test.jsonl").is_file():
+    base = data_root(root)
+    test_file = _xcopa_file(base, lang, "test", translate_test)
+    if test_file is None:
         known = xcopa_languages(root)
         raise UserError(
             f"unknown XCOPA language '{lang}'",
-            source=str(d),
+            source=str(base),
             field="--task",
             hint=("known: " + ", ".join(known)) if known else "no XCOPA data found",
         )
+    d = test_file.parent
     consensus: dict[tuple[str, int], str] = {}
     for split in ("val", "test"):
-        et = base / "et" / f"{split}.jsonl"
-        if et.is_file():
+        et = _xcopa_file(base, "et", split)
+        if et is not None:
             for _, line in _read_lines(et):
                 if line.strip():
                     r = json.loads(line)
                     consensus[(split, r["idx"])] = r["question"]
 
     def read(split: str) -> list[Example]:
-        path = d / f"{split}.jsonl"
+        path = _xcopa_file(base, lang, split, translate_test) or d / f"{split}.jsonl"
         out = []
         for no, line in _read_lines(path):
             if not line.strip():

@@ -10,7 +10,14 @@ from typing import Any
 
 from ..errors import UserError
 from ..metrics import Metric, exact_match
-from .extract import extract_answer, generation_limits, infer_answer_type
+from .extract import (
+    LABEL,
+    answer_format_hint,
+    closed_labels,
+    extract_answer,
+    generation_limits,
+    infer_answer_type,
+)
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -57,6 +64,7 @@ class Task:
     extractor: Callable[[str, Example], str | None] | None = None
     max_tokens: int | None = None
     source: str = ""
+    labels: tuple[str, ...] = ()  # the label set of a LABEL task (read from the targets)
 
     def __post_init__(self) -> None:
         if not self.examples and not self.fixed_split:
@@ -67,6 +75,13 @@ class Task:
         if not self.answer_type:
             pool = self.examples or self.fixed_split[0]  # type: ignore[index]
             self.answer_type = infer_answer_type([e.target for e in pool])
+        if self.answer_type == LABEL and not self.labels:
+            pool = self.examples or self.fixed_split[0]  # type: ignore[index]
+            self.labels = closed_labels([e.target for e in pool])
+
+    def answer_format(self) -> str:
+        """How answers look, in words, for meta-prompts."""
+        return answer_format_hint(self.answer_type, self.labels)
 
     def render(self, example: Example) -> str:
         return example.text(self.input_template)
@@ -74,7 +89,7 @@ class Task:
     def extract(self, output: str, example: Example) -> str | None:
         if self.extractor is not None:
             return self.extractor(output, example)
-        return extract_answer(output, self.answer_type, self.render(example))
+        return extract_answer(output, self.answer_type, self.render(example), self.labels)
 
     def limits(self) -> tuple[int, tuple[str, ...]]:
         max_tokens, stop = generation_limits(self.answer_type)

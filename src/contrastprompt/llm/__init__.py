@@ -1,7 +1,8 @@
 """LLM layer: one async protocol, thin backends, and one wrapper (`LLM`) for the shared concerns.
 
 Model strings are `provider:model`: `openai:gpt-4o-mini`, `anthropic:claude-…`, `bedrock:…`,
-`litellm:…`, `local` / `local:smollm2` (the embedded model), `gguf:/path/file.gguf`.
+`litellm:…`, `local:<name>` (a named local model from `catalogue.json`; `local` alone is
+SmolLM2-135M), `gguf:/path/file.gguf`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from ..errors import UserError
 from .base import Backend, ChatRequest, ChatResponse, Message, chat
 from .cache import ResponseCache
 from .client import LLM, CallHook
-from .local import LocalServer, PooledBackend, sampling_overrides, smollm2_path
+from .local import LocalBackend, LocalServer, local_model_path
 from .openai_backend import OpenAIBackend
 from .usage import RoleUsage, Usage
 
@@ -28,17 +29,24 @@ __all__ = [
     "RoleUsage",
     "Usage",
     "chat",
+    "default_optimizer_model",
     "parse_model",
 ]
 
 PROVIDERS = ("openai", "anthropic", "bedrock", "litellm", "local", "gguf")
+DEFAULT_LOCAL = "smollm2-135m"
+DEFAULT_LOCAL_OPTIMIZER = "qwen2.5-coder-1.5b"
+_LOCAL_ALIASES = {"smollm2": DEFAULT_LOCAL}
 
 
 def parse_model(model: str) -> tuple[str, str]:
     """Split a model string into (provider, name); a clear error for unknown providers."""
     model = model.strip()
-    if model in ("local", "local:smollm2"):
-        return "local", "smollm2"
+    if model == "local":
+        return "local", DEFAULT_LOCAL
+    if model.startswith("local:"):
+        name = model.split(":", 1)[1]
+        return "local", _LOCAL_ALIASES.get(name, name)
     provider, sep, name = model.partition(":")
     if not sep or not name:
         raise UserError(
@@ -54,6 +62,14 @@ def parse_model(model: str) -> tuple[str, str]:
             hint="known: " + ", ".join(PROVIDERS),
         )
     return provider, name
+
+
+def default_optimizer_model(model: str | Backend) -> str | Backend:
+    """The optimizer model when none is given: for a local task model, the local model that can
+    write instructions (a 135M model cannot; see the README), else the task model itself."""
+    if isinstance(model, str) and parse_model(model)[0] == "local":
+        return f"local:{DEFAULT_LOCAL_OPTIMIZER}"
+    return model
 
 
 class ModelHub:
@@ -74,7 +90,9 @@ class ModelHub:
         timeout: float = 120.0,
         on_call: CallHook | None = None,
         log_dir: str | Path | None = None,
+        models_dir: Path | None = None,
     ) -> None:
+        self.models_dir = models_dir
         self.cache = cache
         self.usage = usage if usage is not None else Usage()
         self.base_url = base_url
@@ -98,26 +116,16 @@ class ModelHub:
         provider, name = parse_model(model)
         b: Backend
         if provider in ("local", "gguf"):
-            path = smollm2_path() if provider == "local" else Path(name).expanduser()
+            if provider == "local":
+                path, model_id = local_model_path(name, self.models_dir), f"local:{name}"
+            else:
+                path = Path(name).expanduser()
+                model_id = f"gguf:{path.name}"
             server = self.servers.get(path)
-            if server is None:
+            if server is None:  # one server (set of processes) per model, started on first use
                 server = LocalServer(path, log_dir=self.log_dir)
                 self.servers[path] = server
-            server.start()
-            model_id = "local:smollm2" if provider == "local" else f"gguf:{path.name}"
-            b = PooledBackend(
-                [
-                    OpenAIBackend(
-                        "local",
-                        base_url=url,
-                        model_id=model_id,
-                        timeout=self.timeout,
-                        extra_body=sampling_overrides(),
-                    )
-                    for url in server.base_urls
-                ],
-                model_id,
-            )
+            b = LocalBackend(server, model_id, self.timeout)
         elif provider == "openai":
             base_url = self.base_url or os.environ.get("OPENAI_BASE_URL")
             key = self.api_key or os.environ.get("OPENAI_API_KEY")
@@ -152,6 +160,13 @@ class ModelHub:
 
             b = LiteLLMBackend(name, timeout=self.timeout)
         self._backends[model] = b
+        return b
+
+    def start(self, model: str | Backend) -> Backend:
+        """Open a model and, if it is local, start its server now rather than on first use."""
+        b = self.backend(model)
+        if isinstance(b, LocalBackend):
+            b.start()
         return b
 
     def open(

@@ -8,14 +8,36 @@ resumed run could drift from an uninterrupted one. Greedy requests kept their an
 README), and prefix reuse doubles their speed on short answers, so by default only sampled
 requests (`temp > 0`) start from an empty cache (`CONTRASTPROMPT_FRESH_KV=sampled`); `all`
 resets for every request, `none` never.
+
+The process also watches its parent (`CONTRASTPROMPT_PARENT_PID`): when the CLI that started it
+is gone, however it died (Ctrl-C, SIGTERM, SIGKILL), the server exits within a second instead of
+living on re-parented to init.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> threading.Thread:
+    """Exit this process as soon as `parent` is no longer its parent."""
+
+    def run() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    t = threading.Thread(target=run, name="watch-parent", daemon=True)
+    t.start()
+    return t
 
 
 def main() -> None:
+    parent = os.environ.get("CONTRASTPROMPT_PARENT_PID")
+    if parent:
+        watch_parent(int(parent))
     mode = os.environ.get("CONTRASTPROMPT_FRESH_KV", "sampled")
     if mode in ("sampled", "all"):
         import llama_cpp

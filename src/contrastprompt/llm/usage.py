@@ -17,7 +17,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "openai:gpt-4.1": (2.00, 8.00),
     "anthropic:claude-3-5-haiku-latest": (0.80, 4.00),
     "anthropic:claude-sonnet-4-0": (3.00, 15.00),
-    "local:smollm2": (0.0, 0.0),
 }
 
 

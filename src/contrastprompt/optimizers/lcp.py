@@ -1,6 +1,6 @@
 """Learning from Contrastive Prompts (LCP), after Li et al. 2024 (arXiv 2409.15199).
 
-One iteration from the current prompt p_t (see ../shared/docs/method.md):
+One iteration from the current prompt p_t (see docs/method.md):
   1. score p_t on the training set and collect its failures;
   2. ask the optimizer model for one short reason per failure (at most `max_failures`, seeded);
   3. N times: give a different seeded random subset of `subset_size` reasons and ask, at a
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict, dataclass
 
-from ..data.extract import answer_format_hint
 from .base import Candidate, RunContext, template
 from .parsing import parse_prompt, parse_reason, tagged
 
@@ -43,6 +42,7 @@ class LCPSettings:
     candidate_max_tokens: int = 320
     contrast_max_tokens: int = 480
     shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
+    shown_example_chars: int = 1200  # the sample question shown in candidate/contrast requests
 
 
 class LCP:
@@ -76,6 +76,19 @@ class LCP:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
         return await self._contrast(ctx, iteration)
 
+    def _context_fields(self, ctx: RunContext, it: int) -> dict[str, str]:
+        """The answer format and one seeded training question with its answer: a small optimizer
+        otherwise mistakes the instruction for the question and asks for missing facts."""
+        ex = ctx.rng("example", it).choice(ctx.train)
+        text = ctx.task.render(ex)
+        if len(text) > self.s.shown_example_chars:
+            text = text[: self.s.shown_example_chars] + " …"
+        return {
+            "answer_format": ctx.task.answer_format(),
+            "example": text,
+            "example_target": ex.target,
+        }
+
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
     ) -> list[dict]:
@@ -85,6 +98,7 @@ class LCP:
                 "input": rec.input,
                 "output": rec.output[: self.s.shown_output_chars] or "(empty)",
                 "target": rec.target,
+                "answer_format": ctx.task.answer_format(),
             }
             reason, raw = await ctx.ask_parsed(
                 self.t_reason,
@@ -112,12 +126,12 @@ class LCP:
         self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict]
     ) -> None:
         s = self.s
-        fmt = answer_format_hint(ctx.task.answer_type)
+        shared = self._context_fields(ctx, it)
 
         async def write(i: int) -> tuple[int, str | None, list[str], str]:
             subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
             listed = "\n".join(f"- {r['reason']}" for r in subset)
-            fields = {"prompt": cur.text, "reasons": listed, "answer_format": fmt}
+            fields = {"prompt": cur.text, "reasons": listed, **shared}
             text, raw = await ctx.ask_parsed(
                 self.t_candidate,
                 fields,
@@ -164,15 +178,11 @@ class LCP:
 
         def show(cs: list[Candidate]) -> str:
             return "\n\n".join(
-                f"Prompt {n} (score {c.score:.2f}):\n<prompt>\n{c.text}\n</prompt>"
+                f"Instruction {n} (score {c.score:.2f}):\n<prompt>\n{c.text}\n</prompt>"
                 for n, c in enumerate(cs, 1)
             )
 
-        fields = {
-            "good": show(good),
-            "bad": show(bad),
-            "answer_format": answer_format_hint(ctx.task.answer_type),
-        }
+        fields = {"good": show(good), "bad": show(bad), **self._context_fields(ctx, it)}
         text, raw = await ctx.ask_parsed(
             self.t_contrast,
             fields,

@@ -11,6 +11,10 @@ import re
 _HEADINGS = re.compile(
     r"(?:improved|new|revised|final|updated)\s+(?:prompt|instruction)\s*[:\-]\s*", re.I
 )
+# The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
+# other angle-bracket words, such as the answer convention "Answer: <option>".
+STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", "example")
+_STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
 
 def tagged(text: str, tag: str) -> str | None:
@@ -20,8 +24,8 @@ def tagged(text: str, tag: str) -> str | None:
     if blocks:
         return blocks[-1].strip()
     m = re.search(rf"<{tag}>\s*(.+)", text, re.S | re.I)
-    if m:
-        return re.split(rf"</?{tag}>|</?\w+>", m.group(1), flags=re.I)[0].strip() or None
+    if m:  # a lone opening tag (the answer was stopped at the closing one): up to the next
+        return _STRUCTURAL.split(m.group(1))[0].strip() or None  # structural tag, if any
     return None
 
 
@@ -39,7 +43,7 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
     text = clean(text)
     if not (min_chars <= len(text) <= max_chars) or len(text.split()) < 3:
         return None
-    if re.search(r"</?(?:prompt|reason|patterns)>", text, re.I):
+    if _STRUCTURAL.search(text):
         return None
     if re.fullmatch(r"[(\[]?(?:the )?(?:new|improved) prompt[)\]]?\.?", text, re.I):
         return None  # the placeholder of the answer form, copied
@@ -58,11 +62,11 @@ def parse_prompt(output: str) -> str | None:
     fence = re.findall(r"```(?:\w+)?\n(.*?)```", output, re.S)
     if fence:
         return usable_prompt(fence[-1])
-    if len(output) <= 600 and "<" not in output:
+    if len(output) <= 600 and not _STRUCTURAL.search(output):
         return usable_prompt(output)
     # last resort for small models that ignore the format: the first paragraph, if it is short
     first = next((p for p in re.split(r"\n\s*\n", output) if p.strip()), "")
-    if "<" not in first and len(first.split()) <= 80:
+    if not _STRUCTURAL.search(first) and len(first.split()) <= 80:
         return usable_prompt(first)
     return None
 
