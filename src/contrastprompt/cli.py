@@ -223,13 +223,18 @@ def results_table(res: dict) -> Table:
     t = Table(title="Prompts")
     for col in ("prompt", "train", "test", "text"):
         t.add_column(col, overflow="fold")
+    rule = res.get("select", "best")
     for name in ("initial", "last", "best"):
         t.add_row(
-            name if name != "best" else "best on train",
+            name if name != "best" else ("best on train" if rule == "best" else f"best ({rule})"),
             _pct(res[f"{name}_train_score"]),
             _pct(res[f"{name}_test_score"]),
             res[f"{name}_prompt"],
         )
+    for other, pick in res.get("selections", {}).items():
+        if other != rule and pick["prompt"] != res["best_prompt"]:
+            label = "best on train" if other == "best" else f"{other} pick"
+            t.add_row(label, _pct(pick["train"]), _pct(pick["test"]), pick["prompt"])
     return t
 
 
@@ -263,6 +268,15 @@ def optimize(
         None, "--patience", help="Stop after this many iterations without a better prompt."
     ),
     n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
+    max_failures: int = typer.Option(
+        20, "--max-failures", help="Failures sent for reasons per iteration."
+    ),
+    select: str = typer.Option(
+        "best",
+        "--select",
+        help="best: highest train score (the paper); paired: keep the initial prompt unless a "
+        "prompt beats it on a paired sign test.",
+    ),
     placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
     run_dir: Path | None = typer.Option(
         None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
@@ -294,7 +308,7 @@ def optimize(
         train,
         iterations=iterations,
         candidates=candidates,
-        max_failures=20,
+        max_failures=max_failures,
         budget=budget,
         model=model,
         optimizer_model=optimizer_model or default_optimizer_model(model),
@@ -357,6 +371,8 @@ def optimize(
                 max_time=max_time,
                 patience=patience,
                 n_train=n_train,
+                max_failures=max_failures,
+                select=select,
                 placement=placement,
                 run_dir=run_dir,
                 force=force,

@@ -35,6 +35,8 @@ from .llm.usage import price_for
 from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
 from .optimizers.base import EventHook, RunContext, Stopper
 from .optimizers.engine import run_loop
+from .optimizers.selection import RULES
+from .optimizers.selection import select as choose
 from .session import resolve_task
 from .store import Store, prompt_hash
 
@@ -54,6 +56,9 @@ class OptimizeResult:
     stop_reason: str
     usage: dict[str, dict]
     candidates: list[dict] = field(default_factory=list)
+    # the prompt each selection rule picks, with train and test score; `best_*` is `select`'s
+    selections: dict[str, dict] = field(default_factory=dict)
+    select: str = "best"
 
     def summary(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -185,6 +190,8 @@ def optimize(
     n_train: int | None = None,
     placement: str = "user",
     failure_threshold: float = 1.0,
+    select: str = "best",
+    selection_alpha: float = 0.1,
     run_dir: str | Path | None = None,
     force: bool = False,
     data_root: str | Path | None = None,
@@ -217,6 +224,8 @@ def optimize(
             f"prompt on {len(train)} training examples",
             field="--budget",
         )
+    if select not in RULES:
+        raise UserError(f"unknown rule '{select}'", field="--select", hint="best or paired")
     if placement not in ("user", "system"):
         raise UserError(
             f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
@@ -306,17 +315,24 @@ def optimize(
                     f"the run stopped before the initial prompt was scored ({outcome.stop_reason})",
                     field="--budget",
                 )
-            best = ctx.best()
+            picks = {
+                rule: choose(ctx.ranked(), outcome.initial, rule, selection_alpha) for rule in RULES
+            }
+            best = picks[select]
             last = outcome.last or best
             scores: dict[str, float | None] = {"initial": None, "last": None, "best": None}
+            test_of: dict[str, float | None] = {}
             if evaluate_test:
                 test_llm = task_llm.with_role("test")
                 if on_event:
                     on_event("testing", {"n": len(test)})
-                for name, cand in (("initial", outcome.initial), ("last", last), ("best", best)):
-                    scores[name] = await _score_stored(
+                todo = {"initial": outcome.initial, "last": last, "best": best}
+                todo |= {f"select:{r}": c for r, c in picks.items()}
+                for name, cand in todo.items():  # a prompt already scored reuses its records
+                    test_of[cand.hash] = await _score_stored(
                         store, run_id, test_llm, t, cand.text, test, "test", placement, seed
                     )
+                    scores[name] = test_of[cand.hash]
             return OptimizeResult(
                 run_dir=run_path,
                 initial_prompt=outcome.initial.text,
@@ -329,6 +345,16 @@ def optimize(
                 last_test_score=scores["last"],
                 initial_test_score=scores["initial"],
                 stop_reason=outcome.stop_reason,
+                select=select,
+                selections={
+                    rule: {
+                        "prompt": c.text,
+                        "hash": c.hash,
+                        "train": c.score,
+                        "test": test_of.get(c.hash),
+                    }
+                    for rule, c in picks.items()
+                },
                 usage=run_usage(store, run_id, opt_llm, hub.usage),
                 candidates=[
                     {
@@ -366,6 +392,8 @@ def optimize(
             "max_cost": max_cost,
             "max_time": max_time,
             "patience": patience,
+            "select": select,
+            "selection_alpha": selection_alpha,
             "test_size": len(test),
             "wall_time_s": time.time() - started,
         },
