@@ -1,10 +1,12 @@
-"""LCP on BBH tasks with the embedded model as task and optimizer model.
+"""LCP on BBH tasks with local models: SmolLM2-135M answers, Qwen2.5-Coder-1.5B optimizes.
 
-For each task (and seed): initial, last and best-on-train prompts with train and test accuracy
-(95% Wilson intervals on test), task/optimizer/test requests, calls and tokens, and wall time.
-Run dirs go to bench/out/lcp/ (re-running resumes them); a JSON and a Markdown table are written.
+For each task (and seed): initial, last, best-on-train and paired-rule prompts with train and
+test accuracy (95% Wilson intervals on test), task/optimizer requests, calls and tokens, wall time,
+and whether the written prompts are instructions. Run dirs go to `--out` (re-running resumes
+them: finished evaluations and optimizer answers are reused); the JSON and Markdown tables are
+rewritten after every run, marked partial until every (task, seed) is done.
 
-    python bench/lcp_bbh.py [--tasks navigate ...] [--seeds 0 1] [--iterations 3] [--candidates 10]
+    python bench/lcp_bbh.py --tasks navigate date_understanding --iterations 2 --test-limit 150
 """
 
 from __future__ import annotations
@@ -12,86 +14,132 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
 from baseline_accuracy import wilson
 
 from contrastprompt import optimize
+from contrastprompt.data import load_task
 
-PROMPT = "Answer the question. End with 'Answer: <option>'."
+PROMPTS = {
+    "choice": "Answer the question. End with 'Answer: <option>'.",
+    "yes/no": "Answer the question. End with 'Answer: Yes' or 'Answer: No'.",
+    "true/false": "Answer the question. End with 'Answer: True' or 'Answer: False'.",
+    "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
+    "integer": "Answer the question. End with 'Answer: <number>'.",
+}
+ASKS_FOR_INFO = re.compile(
+    r"please (provide|give|share|tell|specify)|provide (me|us) with|\bcould you\b|"
+    r"\bcan you (provide|tell|give|share)|current date|today's date",
+    re.I,
+)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--tasks", nargs="+", default=["navigate", "date_understanding", "sports_understanding"]
-    )
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--iterations", type=int, default=3)
-    ap.add_argument("--candidates", type=int, default=10)
-    ap.add_argument("--budget", type=int, default=None)
-    ap.add_argument("--test-limit", type=int, default=None)
-    ap.add_argument("--out", default="bench/out/lcp")
-    a = ap.parse_args()
-    out = Path(a.out)
-    rows = []
-    for name in a.tasks:
-        for seed in a.seeds:
-            t0 = time.time()
-            r = optimize(
-                f"bbh:{name}",
-                PROMPT,
-                seed=seed,
-                iterations=a.iterations,
-                candidates=a.candidates,
-                budget=a.budget,
-                test_limit=a.test_limit,
-                run_dir=out / f"{name}-s{seed}",
-            )
-            n_test = json.loads((r.run_dir / "run.json").read_text())["limits"]["test_size"]
-            row = {
-                "task": name,
-                "seed": seed,
-                "wall_s": time.time() - t0,
-                "n_test": n_test,
-                **r.summary(),
-            }
-            for k in ("initial", "last", "best"):
-                row[f"{k}_test_ci95"] = wilson((row[f"{k}_test_score"] or 0) * n_test, n_test)
-            rows.append(row)
-            u = r.usage
-            print(
-                f"{name} s{seed}: test initial {r.initial_test_score:.1%} -> best "
-                f"{r.best_test_score:.1%} (last {r.last_test_score:.1%}); train "
-                f"{r.initial_train_score:.1%} -> {r.best_train_score:.1%}; task req "
-                f"{u['task']['requests']}, optimizer calls {u['optimizer']['calls']} "
-                f"({u['optimizer']['tokens']} tok), {row['wall_s'] / 60:.1f} min; "
-                f"stop: {r.stop_reason}",
-                flush=True,
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lcp_bbh.json").write_text(
-        json.dumps(
-            {"machine": platform.platform(), "args": vars(a), "rows": rows}, indent=2, default=str
-        )
-    )
+def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
+    data = json.loads((r.run_dir / "run.json").read_text())
+    n_test = data["limits"]["test_size"]
+    written = [c for c in data["candidates"] if c["origin"] in ("candidate", "contrast")]
+    row = {
+        "task": name,
+        "seed": seed,
+        "wall_s": wall,
+        "n_test": n_test,
+        "written": len(written),
+        "instructions": sum(not ASKS_FOR_INFO.search(c["text"]) for c in written),
+        **r.summary(),
+    }
+    for k in ("initial", "last", "best"):
+        row[f"{k}_test_ci95"] = wilson((row[f"{k}_test_score"] or 0) * n_test, n_test)
+    paired = r.selections["paired"]
+    row["paired_test_score"] = paired["test"]
+    row["paired_train_score"] = paired["train"]
+    row["paired_is_initial"] = paired["prompt"] == r.initial_prompt
+    return row
+
+
+def tables(rows: list[dict], partial: bool) -> str:
     lines = [
-        "| task | seed | test initial | test best (on train) | test last | train initial → "
-        "best | task req | optimizer calls / tokens | wall min |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "PARTIAL: not every (task, seed) has finished.\n" if partial else "",
+        "| task | seed | test initial | test best-on-train | test paired | test last | "
+        "train initial → best | task req | optimizer calls / tokens | instructions | wall min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         u = r["usage"]
+        lo, hi = r["best_test_ci95"]
+        li, hi_i = r["initial_test_ci95"]
         lines.append(
-            f"| {r['task']} | {r['seed']} | {r['initial_test_score']:.1%} | "
-            f"{r['best_test_score']:.1%} | {r['last_test_score']:.1%} | "
+            f"| {r['task']} | {r['seed']} | {r['initial_test_score']:.1%} ({li:.0%}–{hi_i:.0%}) | "
+            f"{r['best_test_score']:.1%} ({lo:.0%}–{hi:.0%}) | {r['paired_test_score']:.1%}"
+            f"{' (= initial)' if r['paired_is_initial'] else ''} | {r['last_test_score']:.1%} | "
             f"{r['initial_train_score']:.1%} → {r['best_train_score']:.1%} | "
-            f"{u['task']['requests']} | {u['optimizer']['calls']} / {u['optimizer']['tokens']} | "
-            f"{r['wall_s'] / 60:.1f} |"
+            f"{u['task']['requests']} | {u['optimizer']['calls']} / {u['optimizer']['tokens']:,} | "
+            f"{r['instructions']}/{r['written']} | {r['wall_s'] / 60:.1f} |"
         )
-    (out / "lcp_bbh.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(x for x in lines if x) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--tasks",
+        nargs="+",
+        default=[
+            "navigate",
+            "date_understanding",
+            "sports_understanding",
+            "boolean_expressions",
+            "logical_deduction_three_objects",
+        ],
+    )
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--model", default="local:smollm2-135m")
+    ap.add_argument("--optimizer-model", default="local:qwen2.5-coder-1.5b")
+    ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--candidates", type=int, default=10)
+    ap.add_argument("--max-failures", type=int, default=10)
+    ap.add_argument("--budget", type=int, default=None)
+    ap.add_argument("--test-limit", type=int, default=150)
+    ap.add_argument("--out", default="bench/out/lcp")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    todo = [(n, s) for n in a.tasks for s in a.seeds]
+    for name, seed in todo:
+        t0 = time.time()
+        task = load_task(f"bbh:{name}")
+        r = optimize(
+            task,
+            PROMPTS.get(task.answer_type, "Answer the question."),
+            model=a.model,
+            optimizer_model=a.optimizer_model,
+            seed=seed,
+            iterations=a.iterations,
+            candidates=a.candidates,
+            max_failures=a.max_failures,
+            budget=a.budget,
+            test_limit=a.test_limit,
+            run_dir=out / f"{name}-s{seed}",
+        )
+        rows.append(row_for(name, seed, r, time.time() - t0))
+        u = r.usage
+        print(
+            f"{name} s{seed}: test initial {r.initial_test_score:.1%} -> best "
+            f"{r.best_test_score:.1%}, paired {r.selections['paired']['test']:.1%} (last "
+            f"{r.last_test_score:.1%}); train {r.initial_train_score:.1%} -> "
+            f"{r.best_train_score:.1%}; task req {u['task']['requests']}, optimizer calls "
+            f"{u['optimizer']['calls']} ({u['optimizer']['tokens']} tok), "
+            f"{rows[-1]['wall_s'] / 60:.1f} min; stop: {r.stop_reason}",
+            flush=True,
+        )
+        partial = len(rows) < len(todo)
+        meta = {"machine": platform.platform(), "args": vars(a), "partial": partial}
+        (out / "lcp_bbh.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
+        (out / "lcp_bbh.md").write_text(tables(rows, partial))
+    print(tables(rows, False))
 
 
 if __name__ == "__main__":

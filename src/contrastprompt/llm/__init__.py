@@ -14,7 +14,7 @@ from ..errors import UserError
 from .base import Backend, ChatRequest, ChatResponse, Message, chat
 from .cache import ResponseCache
 from .client import LLM, CallHook
-from .local import LocalBackend, LocalServer, local_model_path
+from .local import LocalBackend, LocalServer, local_model_path, local_model_replicas
 from .openai_backend import OpenAIBackend
 from .usage import RoleUsage, Usage
 
@@ -116,14 +116,16 @@ class ModelHub:
         provider, name = parse_model(model)
         b: Backend
         if provider in ("local", "gguf"):
+            replicas = None
             if provider == "local":
                 path, model_id = local_model_path(name, self.models_dir), f"local:{name}"
+                replicas = local_model_replicas(name)
             else:
                 path = Path(name).expanduser()
                 model_id = f"gguf:{path.name}"
             server = self.servers.get(path)
             if server is None:  # one server (set of processes) per model, started on first use
-                server = LocalServer(path, log_dir=self.log_dir)
+                server = LocalServer(path, log_dir=self.log_dir, replicas=replicas)
                 self.servers[path] = server
             b = LocalBackend(server, model_id, self.timeout)
         elif provider == "openai":

@@ -48,6 +48,9 @@ class LocalModel:
     sha256: str
     parts: tuple[Part, ...]
     speed: str
+    # server processes (each with cores/replicas threads); None: the server's default. A model
+    # that is mostly asked one long request at a time is faster as one process on all cores.
+    replicas: int | None = None
 
     @property
     def packages(self) -> list[str]:

@@ -36,6 +36,12 @@ def local_model_path(name: str, models_dir: Path | None = None) -> Path:
     return gguf_path(lookup(name), models_dir)
 
 
+def local_model_replicas(name: str) -> int | None:
+    from .catalogue import lookup
+
+    return lookup(name).replicas
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,7 +76,7 @@ class LocalServer:
             )
         cores = os.cpu_count() or 1
         env_replicas = os.environ.get("CONTRASTPROMPT_LOCAL_REPLICAS")
-        self.replicas = replicas or (int(env_replicas) if env_replicas else min(2, cores))
+        self.replicas = (int(env_replicas) if env_replicas else None) or replicas or min(2, cores)
         self.threads = threads or max(1, cores // self.replicas)
         self.n_ctx = n_ctx
         # which requests start from an empty KV cache: sampled (default), all, none

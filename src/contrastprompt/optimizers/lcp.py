@@ -97,6 +97,7 @@ class LCP:
                 "prompt": cur.text,
                 "input": rec.input,
                 "output": rec.output[: self.s.shown_output_chars] or "(empty)",
+                "extracted": rec.extracted or "(no answer found in the reply)",
                 "target": rec.target,
                 "answer_format": ctx.task.answer_format(),
             }

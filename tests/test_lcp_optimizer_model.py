@@ -1,0 +1,65 @@
+"""One small end-to-end LCP run with the default local pair: SmolLM2-135M answers, the
+Qwen2.5-Coder-1.5B optimizer writes reasons and prompts, each model in its own server."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ASKS_FOR_INFO = re.compile(r"please provide|provide me|current date|could you|can you tell", re.I)
+
+
+def test_default_local_pair_writes_instructions(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contrastprompt",
+            "optimize",
+            "--task",
+            "examples/tickets.jsonl",
+            "--prompt-file",
+            "examples/tickets_prompt.txt",
+            "--n-train",
+            "8",
+            "--iterations",
+            "1",
+            "--candidates",
+            "2",
+            "--max-failures",
+            "3",
+            "--top-k",
+            "1",
+            "--test-limit",
+            "6",
+            "--run-dir",
+            str(run),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert set(result["selections"]) == {"best", "paired"}
+    db = sqlite3.connect(run / "store.sqlite")
+    models = dict(db.execute("SELECT role, model FROM llm_calls GROUP BY role").fetchall())
+    assert models["task"] == "local:smollm2-135m"
+    assert models["optimizer"] == "local:qwen2.5-coder-1.5b"
+    logs = sorted(p.name for p in run.glob("contrastprompt-llama-*.log"))
+    assert any("SmolLM2" in n for n in logs) and any("qwen2.5-coder-1.5b" in n for n in logs)
+    written = [
+        r[0]
+        for r in db.execute("SELECT text FROM prompts WHERE origin IN ('candidate','contrast')")
+    ]
+    assert written, "the optimizer model produced no usable prompt"
+    for text in written:
+        assert len(text.split()) >= 4 and not ASKS_FOR_INFO.search(text), text
