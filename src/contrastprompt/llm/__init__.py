@@ -174,12 +174,17 @@ class ModelHub:
     def open(
         self, model: str | Backend, role: str = "task", max_concurrency: int | None = None
     ) -> LLM:
+        backend = self.backend(model)
+        limit = max_concurrency or self.max_concurrency
+        capacity = getattr(backend, "capacity", None)  # local servers: one request per process
+        if capacity:
+            limit = min(limit, capacity)
         return LLM(
-            self.backend(model),
+            backend,
             role=role,
             cache=self.cache,
             usage=self.usage,
-            max_concurrency=max_concurrency or self.max_concurrency,
+            max_concurrency=limit,
             rpm=self.rpm,
             max_tries=self.max_tries,
             on_call=self.on_call,

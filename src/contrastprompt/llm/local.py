@@ -209,9 +209,17 @@ class LocalBackend:
     resumes entirely from its cache never loads the model) and stopped with the hub."""
 
     def __init__(self, server: LocalServer, model_id: str, timeout: float) -> None:
-        self.server, self.model_id, self.timeout = server, model_id, timeout
+        # a request may wait behind others in the server and a 1.5B model on 2 busy cores takes
+        # a minute for a long answer: a short timeout only makes it answer the same twice
+        self.server, self.model_id, self.timeout = server, model_id, max(timeout, 600.0)
         self._pool: PooledBackend | None = None
         self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        """Requests worth sending at once: each process answers one at a time, and one more
+        waiting per process hides the HTTP round trip; more would only queue (and time out)."""
+        return 2 * self.server.replicas
 
     def start(self) -> PooledBackend:
         """Start the servers if they are not running (blocking; safe from several threads)."""
