@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import time
 from pathlib import Path
 
 from baseline_accuracy import wilson
+from judge import is_instruction
 
 from contrastprompt import optimize
 from contrastprompt.data import load_task
@@ -30,11 +30,6 @@ PROMPTS = {
     "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
     "integer": "Answer the question. End with 'Answer: <number>'.",
 }
-ASKS_FOR_INFO = re.compile(
-    r"please (provide|give|share|tell|specify)|provide (me|us) with|\bcould you\b|"
-    r"\bcan you (provide|tell|give|share)|current date|today's date",
-    re.I,
-)
 
 
 def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
@@ -47,7 +42,7 @@ def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
         "wall_s": wall,
         "n_test": n_test,
         "written": len(written),
-        "instructions": sum(not ASKS_FOR_INFO.search(c["text"]) for c in written),
+        "instructions": sum(is_instruction(c["text"]) for c in written),
         **r.summary(),
     }
     for k in ("initial", "last", "best"):

@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from judge import is_instruction
 
 from contrastprompt.llm import ModelHub, ResponseCache
 from contrastprompt.optimizers.base import RunContext
@@ -35,18 +36,6 @@ INITIAL = {
     "choice": "Answer the question. End with 'Answer: <option>'.",
     "label": "Answer the question.",
 }
-
-# A candidate that asks for facts, talks to a user, or answers one question is not an instruction.
-REQUEST = re.compile(
-    r"please (provide|give|share|tell|specify|enter)|provide (me|us) with|"
-    r"\bcould you\b|\bcan you (provide|tell|give|share)|what is the current|"
-    r"current date|today's date|I need (more|the)|\bthe answer is\b|^\s*\(?[A-R]\)?\s*$",
-    re.I,
-)
-
-
-def is_instruction(text: str) -> bool:
-    return not REQUEST.search(text) and not text.strip().endswith("?")
 
 
 async def probe(task_spec: str, args: argparse.Namespace, hub: ModelHub, work: Path) -> dict:

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ASKS_FOR_INFO = re.compile(r"please provide|provide me|current date|could you|can you tell", re.I)
+ASKS_FOR_INFO = re.compile(
+    r"please provide|provide me|current date|could you|can you tell|ask the (customer|user)", re.I
+)
 
 
 def test_default_local_pair_writes_instructions(tmp_path):

@@ -103,3 +103,24 @@ def test_gguf_path_model_string_serves_that_file(tmp_path):
     )
     assert summary["model"] == "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert summary["usage"]["task"]["calls"] == 2
+
+
+def test_local_server_starts_on_first_request_and_stops_with_the_hub():
+    from contrastprompt.llm import ModelHub, chat
+
+    hub = ModelHub()
+    llm = hub.open("local:smollm2-135m")
+    server = next(iter(hub.servers.values()))
+    assert server.procs == [], "the server started before anything was asked"
+    assert llm.max_concurrency == 2 * server.replicas
+
+    async def ask() -> str:
+        return (await llm.chat(chat(None, "Say OK.", max_tokens=4))).text
+
+    import asyncio
+
+    asyncio.run(ask())
+    procs = list(server.procs)
+    assert procs and all(p.poll() is None for p in procs)
+    asyncio.run(hub.aclose())
+    assert all(p.poll() is not None for p in procs)

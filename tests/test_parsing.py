@@ -63,6 +63,16 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "Reply with 'Answer: <yes or no>' on the last line.",
             "Reply with 'Answer: <yes or no>' on the last line.",
         ),
+        # a wrapper the optimizer invented around the prompt is removed
+        (
+            "<prompt>\n<instruction>\nAnswer with one label: billing, delivery, technical.\n"
+            "</instruction>",
+            "Answer with one label: billing, delivery, technical.",
+        ),
+        (
+            "<prompt><instruction>Name the label only.</instruction></prompt>",
+            "Name the label only.",
+        ),
         # a lone opening tag still ends at the next structural tag
         (
             "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",

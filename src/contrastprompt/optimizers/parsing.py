@@ -14,6 +14,10 @@ _HEADINGS = re.compile(
 # The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
 # other angle-bracket words, such as the answer convention "Answer: <option>".
 STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", "example")
+# a wrapper a small optimizer adds around the prompt by itself, mirroring the meta-prompt's words
+_WRAPPER = re.compile(
+    r"^\s*<(instruction|new_instruction|answer)>\s*(.*?)\s*(?:</\1>)?\s*$", re.S | re.I
+)
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
 
@@ -31,6 +35,9 @@ def tagged(text: str, tag: str) -> str | None:
 
 def clean(text: str) -> str:
     text = text.strip().strip("`").strip()
+    m = _WRAPPER.match(text)
+    if m:
+        text = m.group(2)
     text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
     text = text.strip().strip('"').strip("'").strip()
     return re.sub(r"[ \t]+\n", "\n", text)
