@@ -17,11 +17,11 @@ from contrastprompt.llm import ChatRequest, ChatResponse
 
 
 def kind_of(text: str) -> str:
-    if "say what in the prompt" in text:
+    if "Why did the model get this wrong" in text:
         return "reason"
-    if "Compare the two groups" in text:
+    if "Instructions with high scores" in text:
         return "contrast"
-    if "improved prompt" in text:
+    if "Find what these notes have in common" in text:
         return "candidate"
     return "task"
 
