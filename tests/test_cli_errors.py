@@ -183,3 +183,10 @@ def test_optimize_refuses_zero_budget():
         run_cli("optimize", "--task", "examples/reviews.jsonl", "--prompt", "x", "--budget", "0"),
         "field '--budget'",
     )
+
+
+@pytest.mark.parametrize("flag", ["--iterations", "--candidates", "--top-k", "--max-failures"])
+def test_negative_counts_are_refused_before_any_projection(flag):
+    proc = run_cli("optimize", "--task", "examples/reviews.jsonl", "--prompt", "x", flag, "-1")
+    assert_one_line_error(proc, f"field '{flag}'")
+    assert "projected" not in proc.stderr

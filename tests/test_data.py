@@ -176,3 +176,22 @@ def test_every_answer_type_has_limits_and_stops(data_root):
     for name in ("navigate", "date_understanding", "multistep_arithmetic_two", "word_sorting"):
         max_tokens, stop = load_task(f"bbh:{name}", data_root=data_root).limits()
         assert 0 < max_tokens <= 256 and "\nQuestion:" in stop
+
+
+def test_duplicate_ids_are_refused_with_file_line_field(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text(
+        '{"id": "a", "input": "x", "target": "Yes"}\n'
+        '{"id": "b", "input": "y", "target": "No"}\n'
+        '{"id": "a", "input": "z", "target": "No"}\n'
+    )
+    with pytest.raises(
+        UserError, match=r"d\.jsonl:3, field 'id': duplicate id 'a' \(first on line 1\)"
+    ):
+        load_jsonl(p)
+    c = tmp_path / "d.csv"
+    c.write_text("id,input,target\n1,x,Yes\n1,y,No\n")
+    with pytest.raises(UserError, match=r"d\.csv:3, field 'id': duplicate id '1'"):
+        load_csv(c)
+    with pytest.raises(UserError, match="duplicate example id 'q'"):
+        Task("mem", [Example("a", "Yes", id="q"), Example("b", "No", id="q")])

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from contrastprompt import Example, Task, evaluate_prompt, load_task
 from contrastprompt.evaluate import evaluate_async
 from contrastprompt.llm import LLM, ResponseCache
@@ -117,10 +119,26 @@ def test_local_server_starts_on_first_request_and_stops_with_the_hub():
     async def ask() -> str:
         return (await llm.chat(chat(None, "Say OK.", max_tokens=4))).text
 
-    import asyncio
-
     asyncio.run(ask())
     procs = list(server.procs)
     assert procs and all(p.poll() is None for p in procs)
     asyncio.run(hub.aclose())
     assert all(p.poll() is not None for p in procs)
+
+
+def test_a_dead_local_server_is_named_with_its_log():
+    from contrastprompt.errors import EndpointError
+    from contrastprompt.llm import ModelHub, chat
+
+    hub = ModelHub(max_tries=2)
+    backend = hub.start("local:smollm2-135m")
+    llm = hub.open("local:smollm2-135m")
+    for p in backend.server.procs:
+        p.kill()
+        p.wait()
+    with pytest.raises(EndpointError) as err:
+        asyncio.run(llm.chat(chat(None, "Say OK.", max_tokens=4)))
+    msg = str(err.value)
+    assert "local server of local:smollm2-135m stopped answering" in msg
+    assert str(backend.server.log_path) in msg and "--base-url" not in msg
+    asyncio.run(hub.aclose())

@@ -300,6 +300,14 @@ def optimize(
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
+    for name, v in (
+        ("--iterations", iterations),
+        ("--candidates", candidates),
+        ("--top-k", top_k),
+        ("--max-failures", max_failures),
+    ):
+        if v < 1:  # before the projection, which would print negative numbers
+            raise UserError(f"must be at least 1, got {v}", field=name)
     t = resolve_task(task, data_root=data_root, metric=metric)
     train, test = t.split(seed=seed, n_train=n_train)
     run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"

@@ -120,6 +120,21 @@ def _record_example(
     return Example(input=inp, target=_target_str(rec[target_field]), id=ex_id, metadata=meta)
 
 
+def _check_unique(
+    ex: Example, seen: dict[str, int], path: Path, no: int, id_field: str | None
+) -> None:
+    """Ids key the store and the evaluator: a repeated id would silently drop records."""
+    if ex.id in seen:
+        raise UserError(
+            f"duplicate id '{ex.id}' (first on line {seen[ex.id]})",
+            source=str(path),
+            line=no,
+            field=id_field or "id",
+            hint="give every example its own id",
+        )
+    seen[ex.id] = no
+
+
 def _template_fields(template: str) -> list[str]:
     from .task import _FIELD
 
@@ -135,7 +150,8 @@ def load_jsonl(
     id_field: str | None = "id",
 ) -> list[Example]:
     path = Path(path)
-    out = []
+    out: list[Example] = []
+    seen: dict[str, int] = {}
     for no, line in _read_lines(path):
         if not line.strip():
             continue
@@ -147,7 +163,9 @@ def load_jsonl(
             ) from None
         if not isinstance(rec, dict):
             raise UserError("each line must be a JSON object", source=str(path), line=no)
-        out.append(_record_example(rec, path, no, input_field, target_field, template, id_field))
+        ex = _record_example(rec, path, no, input_field, target_field, template, id_field)
+        _check_unique(ex, seen, path, no, id_field)
+        out.append(ex)
     if not out:
         raise UserError("the data set is empty", source=str(path))
     return out
@@ -164,13 +182,13 @@ def load_csv(
     path = Path(path)
     text = "\n".join(line for _, line in _read_lines(path))
     reader = csv.DictReader(io.StringIO(text))
-    out = []
+    out: list[Example] = []
+    seen: dict[str, int] = {}
     for rec in reader:
-        out.append(
-            _record_example(
-                rec, path, reader.line_num, input_field, target_field, template, id_field
-            )
-        )
+        no = reader.line_num
+        ex = _record_example(rec, path, no, input_field, target_field, template, id_field)
+        _check_unique(ex, seen, path, no, id_field)
+        out.append(ex)
     if not out:
         raise UserError("the data set is empty", source=str(path))
     return out

@@ -177,6 +177,13 @@ class LLM:
         except TransientLLMError as e:
             stats.failures += 1
             where = e.unreachable
+            local_log = getattr(getattr(self.backend, "server", None), "log_path", None)
+            if where and local_log is not None:  # our own server died: its log says why
+                raise EndpointError(
+                    f"the local server of {self.model_id} stopped answering ({where})",
+                    field="--model",
+                    hint=f"see {local_log}; run the same command again to resume",
+                ) from None
             if where:
                 raise EndpointError(
                     f"cannot reach {where} after {self.max_tries} tries",
