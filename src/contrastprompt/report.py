@@ -88,6 +88,18 @@ def _axes(w: int, h: int, pad: int, xticks: list[tuple[float, str]], xlabel: str
     return "".join(parts)
 
 
+def _selection_rows(res: dict) -> str:
+    """The other selection rules' picks, where they differ from the returned best prompt."""
+    rows = []
+    for rule, pick in res.get("selections", {}).items():
+        if rule != res.get("select", "best") and pick["prompt"] != res["best_prompt"]:
+            rows.append(
+                f'<tr class="pick"><td>{html.escape(rule)} rule would pick</td><td>{_fmt(pick["train"])}'
+                f"</td><td>{_fmt(pick['test'])}</td></tr>"
+            )
+    return "\n".join(rows)
+
+
 def _best_curve(cands: list[dict], n_train: int, w: int = 640, h: int = 300) -> str:
     """Best train score so far against task-model requests spent (in creation order)."""
     pad = 40
@@ -198,8 +210,8 @@ seed {s["seed"]}, {s["n_train"]} training examples. Stopped because: <b id="stop
 <table id="results"><tr><th>prompt</th><th>train</th><th>test</th></tr>
 <tr><td>initial</td><td>{_fmt(res["initial_train_score"])}</td><td>{_fmt(res["initial_test_score"])}</td></tr>
 <tr><td>last</td><td>{_fmt(res["last_train_score"])}</td><td>{_fmt(res["last_test_score"])}</td></tr>
-<tr><td>best on train</td><td>{_fmt(res["best_train_score"])}</td><td>{_fmt(res["best_test_score"])}</td></tr>
-</table>
+<tr><td>best ({e(res.get("select", "best"))} rule)</td><td>{_fmt(res["best_train_score"])}</td><td>{_fmt(res["best_test_score"])}</td></tr>
+{_selection_rows(res)}</table>
 <h2>Score of every candidate</h2>{_scatter(cands)}
 <h2>Best so far</h2>{_best_curve(cands, s["n_train"])}
 <h2>Initial vs best prompt</h2><p class="diff">{_diff(res["initial_prompt"], res["best_prompt"]) if res["initial_prompt"] != res["best_prompt"] else "No prompt beat the initial one on the training set: " + e(res["initial_prompt"])}</p>
