@@ -73,6 +73,7 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "<prompt><instruction>Name the label only.</instruction></prompt>",
             "Name the label only.",
         ),
+        ("<prompt>\n<query>\nAnswer Yes or No.\n</query>", "Answer Yes or No."),
         # a lone opening tag still ends at the next structural tag
         (
             "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",
@@ -82,3 +83,12 @@ def test_parse_reason_prefers_tag_and_collapses_space():
 )
 def test_angle_bracket_conventions_survive(raw, expected):
     assert parse_prompt(raw) == expected
+
+
+def test_strict_parsing_refuses_an_analysis_without_a_marked_prompt():
+    from contrastprompt.optimizers.parsing import parse_strict
+
+    analysis = "There are several key differences between the two groups:\n\n1. Clarity."
+    assert parse_prompt(analysis) is not None  # the lenient parser would take it
+    assert parse_strict(analysis) is None
+    assert parse_strict("<patterns>x</patterns>\n<prompt>Answer Yes or No.") == "Answer Yes or No."

@@ -25,7 +25,7 @@ import asyncio
 from dataclasses import asdict, dataclass
 
 from .base import Candidate, RunContext, template
-from .parsing import parse_prompt, parse_reason, tagged
+from .parsing import parse_prompt, parse_reason, parse_strict, tagged
 
 
 @dataclass
@@ -40,9 +40,8 @@ class LCPSettings:
     max_retries: int = 2  # extra tries for an unusable optimizer answer
     reason_max_tokens: int = 120
     candidate_max_tokens: int = 320
-    contrast_max_tokens: int = 480
+    contrast_max_tokens: int = 600
     shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
-    shown_example_chars: int = 1200  # the sample question shown in candidate/contrast requests
 
 
 class LCP:
@@ -75,19 +74,6 @@ class LCP:
         else:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
         return await self._contrast(ctx, iteration)
-
-    def _context_fields(self, ctx: RunContext, it: int) -> dict[str, str]:
-        """The answer format and one seeded training question with its answer: a small optimizer
-        otherwise mistakes the instruction for the question and asks for missing facts."""
-        ex = ctx.rng("example", it).choice(ctx.train)
-        text = ctx.task.render(ex)
-        if len(text) > self.s.shown_example_chars:
-            text = text[: self.s.shown_example_chars] + " …"
-        return {
-            "answer_format": ctx.task.answer_format(),
-            "example": text,
-            "example_target": ex.target,
-        }
 
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
@@ -127,7 +113,7 @@ class LCP:
         self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict]
     ) -> None:
         s = self.s
-        shared = self._context_fields(ctx, it)
+        shared = {"answer_format": ctx.task.answer_format()}
 
         async def write(i: int) -> tuple[int, str | None, list[str], str]:
             subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
@@ -183,11 +169,11 @@ class LCP:
                 for n, c in enumerate(cs, 1)
             )
 
-        fields = {"good": show(good), "bad": show(bad), **self._context_fields(ctx, it)}
+        fields = {"good": show(good), "bad": show(bad), "answer_format": ctx.task.answer_format()}
         text, raw = await ctx.ask_parsed(
             self.t_contrast,
             fields,
-            parse_prompt,
+            parse_strict,
             temperature=s.contrast_temperature,
             max_tokens=s.contrast_max_tokens,
             label=("contrast", it),

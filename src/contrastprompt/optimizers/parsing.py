@@ -14,9 +14,11 @@ _HEADINGS = re.compile(
 # The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
 # other angle-bracket words, such as the answer convention "Answer: <option>".
 STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", "example")
-# a wrapper a small optimizer adds around the prompt by itself, mirroring the meta-prompt's words
-_WRAPPER = re.compile(
-    r"^\s*<(instruction|new_instruction|answer)>\s*(.*?)\s*(?:</\1>)?\s*$", re.S | re.I
+# a wrapper a small optimizer puts around the prompt by itself (<instruction>, <query>, …): any
+# tag that encloses the whole text, or one of the words it mirrors from us left unclosed
+_WRAPPER = re.compile(r"^\s*<([a-z_]+)>\s*(.*?)\s*</\1>\s*$", re.S | re.I)
+_OPEN_WRAPPER = re.compile(
+    r"^\s*<(?:instruction|new_instruction|query|answer)>\s*(.*)$", re.S | re.I
 )
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
@@ -38,6 +40,9 @@ def clean(text: str) -> str:
     m = _WRAPPER.match(text)
     if m:
         text = m.group(2)
+    else:
+        m = _OPEN_WRAPPER.match(text)
+        text = m.group(1) if m else text
     text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
     text = text.strip().strip('"').strip("'").strip()
     return re.sub(r"[ \t]+\n", "\n", text)
@@ -57,9 +62,12 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
     return text
 
 
-def parse_prompt(output: str) -> str | None:
-    """The new prompt in an optimizer answer: <prompt> block, a heading, a code fence, or the
-    whole answer when it is short and plain."""
+def parse_prompt(output: str, strict: bool = False) -> str | None:
+    """The new prompt in an optimizer answer: <prompt> block, a heading, a code fence, or (not
+    when `strict`) the whole answer when it is short and plain, or its first short paragraph.
+
+    `strict` is for answers that put an analysis before the prompt (the contrast step): there the
+    first paragraph is the analysis, so an answer without a marked prompt is unusable."""
     found = tagged(output, "prompt")
     if found:
         return usable_prompt(found)
@@ -69,6 +77,8 @@ def parse_prompt(output: str) -> str | None:
     fence = re.findall(r"```(?:\w+)?\n(.*?)```", output, re.S)
     if fence:
         return usable_prompt(fence[-1])
+    if strict:
+        return None
     if len(output) <= 600 and not _STRUCTURAL.search(output):
         return usable_prompt(output)
     # last resort for small models that ignore the format: the first paragraph, if it is short
@@ -82,3 +92,8 @@ def parse_reason(output: str, max_chars: int = 500) -> str | None:
     found = tagged(output, "reason") or output
     found = " ".join(clean(found).split())
     return found[:max_chars] if len(found) >= 8 else None
+
+
+def parse_strict(output: str) -> str | None:
+    """`parse_prompt` without the plain-text fallbacks (see there)."""
+    return parse_prompt(output, strict=True)
