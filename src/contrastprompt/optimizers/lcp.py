@@ -9,14 +9,19 @@ One iteration from the current prompt p_t (see docs/method.md):
   5. contrast: show the top-k prompts against the bottom-k and ask what separates them and for a
      new prompt p_{t+1} built on that; score it. Last and best-on-train are both reported.
 
-Choices the paper leaves open, and ours (all parameters): the defaults table in method.md; the
-meta-prompts tell the optimizer the task's answer format ("an option letter such as (A)"), since
-a prompt that asks for the wrong format scores zero whatever its reasoning advice; answers stop
-at the closing tag (what follows is never used, and small models ramble); a candidate
-identical to a prompt already in the pool is dropped (it would only repeat its score); an
-unusable optimizer answer is retried `max_retries` times with a new sample index, then recorded
-as skipped; when the pool holds fewer than 2 distinct prompts the contrast is skipped and the
-best prompt carried forward, with the reason recorded.
+Choices the paper leaves open, and ours (all parameters): the defaults table in docs/method.md.
+The meta-prompts are ours and were shaped on what a 1.5B optimizer does with them (README): they
+say that one instruction is placed before every question, so it can only give general advice,
+must not copy a question or ask for facts, and must state the answer form (taken from the task's
+answer type, e.g. "an option letter such as (A)"; a prompt that asks for the wrong format scores
+zero whatever its advice); the reason request shows the question, the model's reply, the answer
+we read from it and the correct answer, and says it was scored wrong (without that, the
+optimizer called chatty but correct-looking replies right). Answers stop at the closing tag; the
+contrast answer must mark its prompt (its first paragraph is the analysis). A candidate identical
+to a prompt already in the pool is dropped (it would only repeat its score); an unusable
+optimizer answer is retried `max_retries` times with a new sample index, then recorded as
+skipped; when the pool holds fewer than 2 distinct prompts the contrast is skipped and the best
+prompt carried forward, with the reason recorded.
 """
 
 from __future__ import annotations
