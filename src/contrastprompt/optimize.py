@@ -29,6 +29,7 @@ from .llm import (
     ModelHub,
     ResponseCache,
     Usage,
+    canonical_model,
     default_optimizer_model,
 )
 from .llm.usage import price_for
@@ -234,8 +235,12 @@ def optimize(
         if v < 1:
             raise UserError(f"must be at least 1, got {v}", field=name)
     optimizer_model = optimizer_model or default_optimizer_model(model)
-    model_name = model if isinstance(model, str) else model.model_id
-    opt_name = optimizer_model if isinstance(optimizer_model, str) else optimizer_model.model_id
+    model_name = canonical_model(model) if isinstance(model, str) else model.model_id
+    opt_name = (
+        canonical_model(optimizer_model)
+        if isinstance(optimizer_model, str)
+        else optimizer_model.model_id
+    )
     opt = OPTIMIZERS[method](candidates=candidates, top_k=top_k, **method_settings)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ __all__ = [
     "ResponseCache",
     "RoleUsage",
     "Usage",
+    "canonical_model",
     "chat",
     "default_optimizer_model",
     "parse_model",
@@ -62,6 +63,13 @@ def parse_model(model: str) -> tuple[str, str]:
             hint="known: " + ", ".join(PROVIDERS),
         )
     return provider, name
+
+
+def canonical_model(model: str) -> str:
+    """One name per model in stores and reports: `local` and `local:smollm2` are
+    `local:smollm2-135m`; other strings are kept as given."""
+    provider, name = parse_model(model)
+    return f"local:{name}" if provider == "local" else model.strip()
 
 
 def default_optimizer_model(model: str | Backend) -> str | Backend:
