@@ -74,6 +74,13 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "Name the label only.",
         ),
         ("<prompt>\n<query>\nAnswer Yes or No.\n</query>", "Answer Yes or No."),
+        # seen from the 1.5B optimizer on navigate: an announcement, then an unclosed wrapper
+        (
+            "Here is the new instruction we want to set:\n\n<instructions>\nTrack each step, "
+            "then end with 'Answer: Yes' or 'Answer: No'.",
+            "Track each step, then end with 'Answer: Yes' or 'Answer: No'.",
+        ),
+        ("Let's analyze the notes shared:", None),
         # a lone opening tag still ends at the next structural tag
         (
             "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",

@@ -18,7 +18,11 @@ STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", 
 # tag that encloses the whole text, or one of the words it mirrors from us left unclosed
 _WRAPPER = re.compile(r"^\s*<([a-z_]+)>\s*(.*?)\s*</\1>\s*$", re.S | re.I)
 _OPEN_WRAPPER = re.compile(
-    r"^\s*<(?:instruction|new_instruction|query|answer)>\s*(.*)$", re.S | re.I
+    r"^\s*<(?:instructions?|new_instruction|query|answer)>\s*(.*)$", re.S | re.I
+)
+# a first line that only announces what follows ("Here is the new instruction:")
+_INTRO = re.compile(
+    r"^\s*(?:here|below|this|the new|new|improved|updated|revised|sure)\b[^\n]{0,100}:\s*\n", re.I
 )
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
@@ -37,6 +41,7 @@ def tagged(text: str, tag: str) -> str | None:
 
 def clean(text: str) -> str:
     text = text.strip().strip("`").strip()
+    text = _INTRO.sub("", text, count=1).strip()
     m = _WRAPPER.match(text)
     if m:
         text = m.group(2)
@@ -54,6 +59,8 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
         return None
     text = clean(text)
     if not (min_chars <= len(text) <= max_chars) or len(text.split()) < 3:
+        return None
+    if text.endswith(":"):  # an introduction to something that never came ("Let's analyze:")
         return None
     if _STRUCTURAL.search(text):
         return None
