@@ -65,3 +65,5 @@ def test_default_local_pair_writes_instructions(tmp_path):
     assert written, "the optimizer model produced no usable prompt"
     for text in written:
         assert len(text.split()) >= 4 and not ASKS_FOR_INFO.search(text), text
+    kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+    assert "contrast" in kinds or "skipped" in kinds, "the contrast step never ran"
