@@ -12,7 +12,14 @@ ASKS_FOR_INFO = re.compile(
     r"ask (the )?(customer|user) (for|to)|for more (specific )?information|\bthe answer is\b",
     re.I,
 )
+# talk about the meta-prompt instead of an instruction: "Let's analyze the notes shared:",
+# "Find what these notes have in common: …", "Neither of these notes …"
+ECHO = re.compile(r"\bnotes?\b|^\s*let'?s analy|^\s*find what|\breviewer\b|high-scoring", re.I)
 
 
 def is_instruction(text: str) -> bool:
-    return not ASKS_FOR_INFO.search(text) and not text.strip().endswith("?")
+    return (
+        not ASKS_FOR_INFO.search(text)
+        and not ECHO.search(text)
+        and not text.strip().endswith(("?", ":"))
+    )
