@@ -190,3 +190,48 @@ def test_negative_counts_are_refused_before_any_projection(flag):
     proc = run_cli("optimize", "--task", "examples/reviews.jsonl", "--prompt", "x", flag, "-1")
     assert_one_line_error(proc, f"field '{flag}'")
     assert "projected" not in proc.stderr
+
+
+def test_max_cost_for_an_unpriced_model_is_refused(tmp_path):
+    proc = run_cli(
+        "optimize",
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt",
+        "x",
+        "--model",
+        "openai:no-such-priced-model",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--max-cost",
+        "1",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
+    assert_one_line_error(proc, "field '--max-cost'", "no price is known for openai:")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_that_fails_is_marked_in_its_store(tmp_path):
+    import sqlite3
+
+    from contrastprompt import Example, Task, optimize
+    from contrastprompt.errors import LLMError
+
+    class Broken:
+        """A backend whose provider refuses every request for good (not retried)."""
+
+        model_id = "broken:test"
+
+        async def complete(self, request):  # noqa: ANN001, ANN201
+            raise LLMError("the provider refused the request")
+
+        async def aclose(self) -> None:
+            return None
+
+    task = Task("t", [Example(f"q{i}", "Yes" if i % 2 else "No") for i in range(10)])
+    with pytest.raises(LLMError):
+        optimize(task, "Answer.", model=Broken(), run_dir=tmp_path / "r", evaluate_test=False)
+    db = sqlite3.connect(tmp_path / "r" / "store.sqlite")
+    status, reason = db.execute("SELECT status, stop_reason FROM runs").fetchone()
+    assert status == "stopped" and "LLMError: the provider refused" in reason

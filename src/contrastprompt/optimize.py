@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.task import Example, Task
-from .errors import UserError
+from .errors import UserError, redact
 from .evaluate import evaluate_async
 from .llm import (
     LLM,
@@ -225,6 +225,18 @@ def optimize(
             f"prompt on {len(train)} training examples",
             field="--budget",
         )
+    if max_cost is not None:
+        unpriced = [
+            m
+            for m in (model, optimizer_model or default_optimizer_model(model))
+            if isinstance(m, str) and price_for(canonical_model(m)) is None
+        ]
+        if unpriced:
+            raise UserError(
+                f"no price is known for {', '.join(unpriced)}, so a cost limit cannot be kept",
+                field="--max-cost",
+                hint="use --max-tokens or --max-optimizer-calls instead",
+            )
     if select not in RULES:
         raise UserError(f"unknown rule '{select}'", field="--select", hint="best or paired")
     if placement not in ("user", "system"):
@@ -380,6 +392,11 @@ def optimize(
 
     try:
         result = asyncio.run(run())
+    except BaseException as exc:  # Ctrl-C, a dead endpoint, a bug: the store says so, closed
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+        store.finish_run(run_id, "stopped", f"{why}: {redact(str(exc))[:300]}")
+        store.close()
+        raise
     finally:
         hub.close()
         cache.close()
