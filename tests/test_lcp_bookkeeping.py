@@ -190,3 +190,24 @@ def test_run_cost_is_priced_per_model_and_unknown_when_a_price_is(tmp_path):
     t = s.call_totals(1)
     assert t["task"]["cost"] == pytest.approx((1000 * 0.15 + 1000 * 0.60 + 1000 * 2.50) / 1e6)
     assert t["optimizer"]["cost"] is None
+
+
+def test_token_limit_stops_within_one_round_of_requests(tmp_path):
+    """The limit is checked when a request gets its slot, so a step of 10 reasons stops after
+    the first round (4 at once) instead of sending all 10, and the other reason requests are
+    cancelled, not left running."""
+    import asyncio
+
+    class Slow(ScriptedBackend):
+        async def complete(self, request):  # noqa: ANN001, ANN201
+            if "Why did the model get this wrong" in request.messages[-1].content:
+                await asyncio.sleep(0.05)
+            return await super().complete(request)
+
+    exs = yes_no_examples(40)
+    task, backend = Task("scripted", exs), Slow(exs)
+    # 10 task requests x 12 tokens = 120; each optimizer answer adds 70
+    res = run(tmp_path, backend, task, max_tokens=200, concurrency=4)
+    assert res.stop_reason.startswith("max tokens")
+    assert backend.counts["reason"] == 4, backend.counts
+    assert backend.counts["candidate"] == 0

@@ -11,10 +11,10 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..data.task import Example, Task, render
 from ..evaluate import Record, evaluate_async
@@ -22,6 +22,7 @@ from ..llm import LLM, ChatRequest, ChatResponse, Message
 from ..store import Store
 
 TEMPLATES = Path(__file__).with_name("templates")
+T = TypeVar("T")
 
 
 def template(name: str) -> str:
@@ -153,6 +154,7 @@ class RunContext:
         self.started = time.monotonic()
         self._pool: dict[str, Candidate] = {}
         self._score_lock = asyncio.Lock()
+        self._ask_slots: asyncio.Semaphore | None = None
 
     # randomness: one stream per purpose, so resuming replays the same choices
     def rng(self, *label: object) -> random.Random:
@@ -267,18 +269,25 @@ class RunContext:
         sample: int = 0,
         stop: tuple[str, ...] = (),
     ) -> ChatResponse:
-        """One optimizer-model request built from a template file and `{field}` values."""
-        self.check("ask")
-        content = render(template_text, fields)
-        req = ChatRequest(
-            messages=(Message("user", content),),
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=self.request_seed(*label, sample),
-            sample=sample,
-            stop=stop,
-        )
-        return await self.optimizer.chat(req)
+        """One optimizer-model request built from a template file and `{field}` values.
+
+        The stop conditions are checked once a slot is free, not when the request is queued:
+        otherwise every request of a step passes the check at once, before any of them has used
+        tokens, and a token or cost limit is overshot by a whole step."""
+        if self._ask_slots is None:
+            self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
+        async with self._ask_slots:
+            self.check("ask")
+            content = render(template_text, fields)
+            req = ChatRequest(
+                messages=(Message("user", content),),
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=self.request_seed(*label, sample),
+                sample=sample,
+                stop=stop,
+            )
+            return await self.optimizer.chat(req)
 
     async def ask_parsed(
         self,
@@ -313,6 +322,20 @@ class RunContext:
             if parsed:
                 return parsed, raw
         return None, raw
+
+
+async def gather_or_cancel(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Like `asyncio.gather`, but when one fails (a `StopRun`, an error) the others are cancelled
+    and awaited before the error propagates: no request keeps running, unaccounted, after the
+    step has ended."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class Optimizer(Protocol):

@@ -26,10 +26,9 @@ prompt carried forward, with the reason recorded.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 
-from .base import Candidate, RunContext, template
+from .base import Candidate, RunContext, gather_or_cancel, template
 from .parsing import parse_prompt, parse_reason, parse_strict, tagged
 
 
@@ -110,7 +109,7 @@ class LCP:
             )
             return None
 
-        got = [r for r in await asyncio.gather(*(one(r) for r in failures)) if r]
+        got = [r for r in await gather_or_cancel(one(r) for r in failures) if r]
         ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
         return got
 
@@ -136,7 +135,7 @@ class LCP:
             )
             return i, text, [r["example_id"] for r in subset], raw
 
-        written = await asyncio.gather(*(write(i) for i in range(s.candidates)))
+        written = await gather_or_cancel(write(i) for i in range(s.candidates))
         seen = {c.text.strip() for c in ctx.pool}
         for i, text, subset, raw in written:  # score in a fixed order: runs repeat
             if text is None:
