@@ -6,7 +6,7 @@ and whether the written prompts are instructions. Run dirs go to `--out` (re-run
 them: finished evaluations and optimizer answers are reused); the JSON and Markdown tables are
 rewritten after every run, marked partial until every (task, seed) is done.
 
-    python bench/lcp_bbh.py --tasks navigate date_understanding --iterations 2 --test-limit 150
+    python bench/lcp_bbh.py            # resumes bench/results/lcp_bbh_1.5b (committed)
 """
 
 from __future__ import annotations
@@ -97,7 +97,11 @@ def main() -> None:
     ap.add_argument("--max-failures", type=int, default=10)
     ap.add_argument("--budget", type=int, default=None)
     ap.add_argument("--test-limit", type=int, default=150)
-    ap.add_argument("--out", default="bench/out/lcp")
+    ap.add_argument(
+        "--out",
+        default=str(Path(__file__).with_name("results") / "lcp_bbh_1.5b"),
+        help="run dirs and tables (default: the committed snapshot, so a re-run resumes it)",
+    )
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,478 @@
+"""The `contrastprompt` command: thin; it parses, calls the library, shows progress and tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import UserError, redact
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Optimize, adapt and evaluate prompts by Learning from Contrastive Prompts.",
+)
+console = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+TaskOpt = typer.Option(
+    ..., "--task", "-t", help="bbh:<task>, xcopa:<lang>[:translate-test], or a .jsonl/.csv file."
+)
+ModelOpt = typer.Option(
+    "local",
+    "--model",
+    "-m",
+    help="Task model: local, gguf:/path.gguf, openai:<m>, anthropic:<m>, litellm:<m>.",
+)
+BaseUrlOpt = typer.Option(
+    None,
+    "--base-url",
+    help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL or api.openai.com).",
+)
+DataRootOpt = typer.Option(
+    None,
+    "--data-root",
+    help="Benchmark data root (default: CONTRASTPROMPT_DATA, else the data in the package).",
+)
+
+
+def usage_table(usage: dict, title: str = "Usage") -> Table:
+    t = Table(title=title)
+    for col in ("role", "requests", "calls", "hits", "tok in", "tok out", "len stop", "cost $"):
+        t.add_column(col, justify="left" if col == "role" else "right")
+    for role, u in usage.items():
+        cost = "-" if u.get("cost") is None else f"{u['cost']:.4f}"
+        t.add_row(
+            role,
+            str(u["requests"]),
+            str(u["calls"]),
+            str(u["cache_hits"]),
+            str(u["prompt_tokens"]),
+            str(u["completion_tokens"]),
+            str(u["length_stops"]),
+            cost,
+        )
+    return t
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def evaluate(
+    task: str = TaskOpt,
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="The prompt text."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read the prompt here."),
+    model: str = ModelOpt,
+    base_url: str | None = BaseUrlOpt,
+    split: str = typer.Option("test", "--split", help="train, test or all."),
+    limit: int | None = typer.Option(None, "--limit", help="Score only the first N examples."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/test split and the requests."),
+    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size."),
+    placement: str = typer.Option(
+        "user", "--prompt-placement", help="user: prompt before the input; system: system message."
+    ),
+    data_root: Path | None = DataRootOpt,
+    input_field: str = typer.Option("input", "--input-field"),
+    target_field: str = typer.Option("target", "--target-field"),
+    template: str | None = typer.Option(
+        None, "--template", help="Input template with {field} placeholders."
+    ),
+    metric: str | None = typer.Option(
+        None, "--metric", help="module:function or file.py:function."
+    ),
+    max_tokens: int | None = typer.Option(
+        None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
+    ),
+    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
+    store: Path | None = typer.Option(None, "--store", help="Also record into this SQLite store."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Score a prompt on a data set and print accuracy, calls, tokens, time and cache hits."""
+    from .api import evaluate_prompt
+    from .session import read_prompt
+
+    if split not in ("train", "test", "all"):
+        raise UserError(f"unknown split '{split}'", field="--split", hint="train, test or all")
+    if placement not in ("user", "system"):
+        raise UserError(f"unknown placement '{placement}'", field="--prompt-placement")
+    text = read_prompt(prompt, prompt_file)
+    bar = progress()
+    job = bar.add_task("evaluating", total=None, info="", start=False)
+
+    def tick(total: int, done: int, correct: float) -> None:
+        if not bar.live.is_started:  # only once the task loaded and the model answers
+            bar.start()
+            bar.start_task(job)
+        bar.update(job, total=total, completed=done, info=f"acc {correct / max(done, 1):.1%}")
+
+    try:
+        summary = evaluate_prompt(
+            text,
+            task,
+            model=model,
+            base_url=base_url,
+            split=split,
+            limit=limit,
+            seed=seed,
+            n_train=n_train,
+            placement=placement,
+            data_root=data_root,
+            input_field=input_field,
+            target_field=target_field,
+            template=template,
+            metric=metric,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            cache=cache,
+            use_cache=not no_cache,
+            output=output,
+            store=store,
+            on_progress=tick,
+        )
+    finally:
+        bar.stop()
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    t = Table(title=f"{summary['task']} / {summary['split']} / {summary['model']}")
+    for col in ("acc", "n", "requests", "calls", "hits", "tok in", "tok out", "len stop", "wall s"):
+        t.add_column(col, justify="right")
+    u = summary["usage"]["task"]
+    t.add_row(
+        f"{summary['accuracy']:.1%}",
+        str(summary["n"]),
+        str(u["requests"]),
+        str(u["calls"]),
+        str(u["cache_hits"]),
+        str(u["prompt_tokens"]),
+        str(u["completion_tokens"]),
+        str(u["length_stops"]),
+        f"{summary['wall_time']:.1f}",
+    )
+    out.print(t)
+    if output:
+        out.print(f"records: {output}")
+
+
+@app.command()
+def models(
+    model: list[str] = typer.Option([], "--model", "-m", help="Also check this model string."),
+    base_url: str | None = BaseUrlOpt,
+    check: bool = typer.Option(True, "--check/--no-check", help="Send one tiny request to each."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the local models (size, licence, speed, installed) and configured endpoints, and
+    whether each answers."""
+    from .api import check_models
+
+    rows = check_models(list(model), base_url=base_url, check=check)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title="Models (speeds: reads / writes, 2 threads, measured on a 2-core AVX2 machine)")
+    for col in ("model", "size", "licence", "speed", "installed", "reachable", "detail"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["model"],
+            f"{r['size_mb']} MB" if "size_mb" in r else "-",
+            r.get("licence", "-"),
+            r.get("speed", "-"),
+            "yes" if r["configured"] else "no",
+            {True: "yes", False: "no", None: "-"}[r["reachable"]],
+            r["detail"],
+        )
+    out.print(t)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def results_table(res: dict) -> Table:
+    t = Table(title="Prompts")
+    for col in ("prompt", "train", "test", "text"):
+        t.add_column(col, overflow="fold")
+    rule = res.get("select", "best")
+    for name in ("initial", "last", "best"):
+        t.add_row(
+            name if name != "best" else ("best on train" if rule == "best" else f"best ({rule})"),
+            _pct(res[f"{name}_train_score"]),
+            _pct(res[f"{name}_test_score"]),
+            res[f"{name}_prompt"],
+        )
+    for other, pick in res.get("selections", {}).items():
+        if other != rule and pick["prompt"] != res["best_prompt"]:
+            label = "best on train" if other == "best" else f"{other} pick"
+            t.add_row(label, _pct(pick["train"]), _pct(pick["test"]), pick["prompt"])
+    return t
+
+
+@app.command()
+def optimize(
+    task: str = TaskOpt,
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="The initial prompt."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
+    model: str = ModelOpt,
+    optimizer_model: str | None = typer.Option(
+        None,
+        "--optimizer-model",
+        help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
+        "model, else --model).",
+    ),
+    method: str = typer.Option("lcp", "--method", help="Optimizer: lcp."),
+    iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
+    candidates: int = typer.Option(10, "--candidates", help="Candidates N per iteration."),
+    top_k: int = typer.Option(3, "--top-k", help="Good and bad prompts shown in the contrast."),
+    seed: int = typer.Option(0, "--seed"),
+    budget: int | None = typer.Option(
+        None, "--budget", help="Max task-model requests on the training side (cache hits count)."
+    ),
+    max_optimizer_calls: int | None = typer.Option(None, "--max-optimizer-calls"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens, all roles."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Max USD where priced."),
+    max_time: float | None = typer.Option(
+        None, "--max-time", help="Max seconds of this session (a resumed run starts anew)."
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", help="Stop after this many iterations without a better prompt."
+    ),
+    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
+    max_failures: int = typer.Option(
+        20, "--max-failures", help="Failures sent for reasons per iteration."
+    ),
+    select: str = typer.Option(
+        "best",
+        "--select",
+        help="best: highest train score (the paper); paired: keep the initial prompt unless a "
+        "prompt beats it on a paired sign test.",
+    ),
+    placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
+    run_dir: Path | None = typer.Option(
+        None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
+    ),
+    force: bool = typer.Option(False, "--force", help="Start over in a run dir of another run."),
+    data_root: Path | None = DataRootOpt,
+    metric: str | None = typer.Option(None, "--metric", help="module:function."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
+    no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
+    base_url: str | None = BaseUrlOpt,
+    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Optimize a prompt with LCP; resumable, budgeted, with a report in the run dir."""
+    from rich.live import Live
+
+    from .llm import default_optimizer_model
+    from .optimize import optimize as run_optimize
+    from .optimize import project
+    from .session import read_prompt, resolve_task
+
+    text = read_prompt(prompt, prompt_file)
+    for name, v in (
+        ("--iterations", iterations),
+        ("--candidates", candidates),
+        ("--top-k", top_k),
+        ("--max-failures", max_failures),
+    ):
+        if v < 1:  # before the projection, which would print negative numbers
+            raise UserError(f"must be at least 1, got {v}", field=name)
+    t = resolve_task(task, data_root=data_root, metric=metric)
+    train, test = t.split(seed=seed, n_train=n_train)
+    run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"
+    proj = project(
+        t,
+        train,
+        iterations=iterations,
+        candidates=candidates,
+        max_failures=max_failures,
+        budget=budget,
+        model=model,
+        optimizer_model=optimizer_model or default_optimizer_model(model),
+        test_size=0 if no_test else len(test[:test_limit] if test_limit else test),
+    )
+    cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
+    console.print(
+        f"projected: {proj['task_requests']} task requests (train), "
+        f"{proj['optimizer_requests']} optimizer requests, {proj['test_requests']} test requests, "
+        f"~{proj['tokens']:,} tokens, cost {cost}, ~{proj['time_s'] // 60} min on the embedded "
+        f"model; run dir {run_dir}",
+        highlight=False,
+    )
+    if dry_run:
+        if as_json:
+            out.print_json(json.dumps(proj))
+        return
+    state = {"it": 0, "best": None, "scored": 0, "phase": "starting"}
+    live = Live(console=console, refresh_per_second=4, transient=True)
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "iteration":
+            state["it"], state["scored"] = data["iteration"], 0
+        elif kind == "scoring":
+            state["phase"] = f"scoring {data['origin']}"
+        elif kind == "scored":
+            state["scored"] += 1
+            state["best"] = max(state["best"] or 0.0, data["score"])
+        elif kind == "reasons":
+            state["phase"] = "writing candidates"
+        elif kind == "testing":
+            state["phase"] = f"scoring initial/last/best on {data['n']} test examples"
+        usage = data.get("usage", {})
+        roles = "  ".join(
+            f"{r}: {u.get('requests', 0)} req, {u.get('calls', 0)} calls, {u.get('tokens', 0)} tok"
+            for r, u in usage.items()
+        )
+        best = "-" if state["best"] is None else f"{state['best']:.1%}"
+        live.update(
+            f"iteration {state['it']}/{iterations}  prompts scored this iteration "
+            f"{state['scored']}  best train {best}  [{state['phase']}]\n{roles}"
+        )
+
+    try:
+        with live:
+            result = run_optimize(
+                t,
+                text,
+                model=model,
+                optimizer_model=optimizer_model,
+                method=method,
+                seed=seed,
+                iterations=iterations,
+                candidates=candidates,
+                top_k=top_k,
+                budget=budget,
+                max_optimizer_calls=max_optimizer_calls,
+                max_tokens=max_tokens,
+                max_cost=max_cost,
+                max_time=max_time,
+                patience=patience,
+                n_train=n_train,
+                max_failures=max_failures,
+                select=select,
+                placement=placement,
+                run_dir=run_dir,
+                force=force,
+                evaluate_test=not no_test,
+                test_limit=test_limit,
+                base_url=base_url,
+                concurrency=concurrency,
+                on_event=on_event,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"stopped. Everything finished is saved in {run_dir}; run the same command "
+            "again to resume."
+        )
+        raise typer.Exit(130) from None
+    if as_json:
+        out.print_json(json.dumps(result.summary()))
+        return
+    out.print(results_table(result.summary()))
+    out.print(usage_table(result.usage))
+    out.print(f"stopped because: {result.stop_reason}")
+    out.print(
+        f"run dir: {result.run_dir} (best_prompt.txt, last_prompt.txt, run.json, report.html)"
+    )
+
+
+@app.command()
+def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Print the summary of a finished run."""
+    from .report import load_run
+
+    data, store, _ = load_run(run_dir)
+    store.close()
+    s = data["settings"]
+    out.print(
+        f"{s['task']}  method {s['method']}  model {s['model']}  "
+        f"optimizer {s['optimizer_model']}  seed {s['seed']}"
+    )
+    out.print(results_table(data["results"]))
+    out.print(usage_table(data["usage"]))
+    out.print(f"stopped because: {data['stop_reason']}  ({len(data['candidates'])} prompts scored)")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Rebuild report.html of a run from its store."""
+    from .report import write_report
+
+    out.print(f"wrote {write_report(run_dir)}")
+
+
+def _log_internal_error(exc: BaseException) -> Path:
+    path = Path(tempfile.gettempdir()) / f"contrastprompt-error-{int(time.time())}.log"
+    path.write_text(redact("".join(traceback.format_exception(exc))), encoding="utf-8")
+    return path
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C: the run's finished work is already stored, the local servers
+    are stopped on the way out, and the message says how to resume."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _stop_on_sigterm()
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode
+            sys.exit(rc)
+    except UserError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as e:  # usage errors: unknown option, missing value
+        show = getattr(e, "show", None)
+        show() if show else console.print(f"error: {e.format_message()}")
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # an internal error: short message here, details in a file
+        path = _log_internal_error(e)
+        console.print(
+            f"internal error: {redact(type(e).__name__ + ': ' + str(e))[:300]} (details: {path})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

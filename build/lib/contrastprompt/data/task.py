@@ -1,0 +1,142 @@
+"""Tasks: labelled examples, an answer type (for extraction), a metric, and seeded splits."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UserError
+from ..metrics import Metric, exact_match
+from .extract import (
+    LABEL,
+    answer_format_hint,
+    closed_labels,
+    extract_answer,
+    generation_limits,
+    infer_answer_type,
+)
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render(template: str, fields: dict[str, Any]) -> str:
+    """Fill `{field}` placeholders that name a record field; every other brace stays as written.
+
+    Single pass, so braces inside field values (code, JSON) are never re-interpreted, and a prompt
+    full of braces never breaks as it would with `str.format`.
+    """
+    return _FIELD.sub(
+        lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), template
+    )
+
+
+@dataclass
+class Example:
+    input: str | dict[str, Any]
+    target: str
+    id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, template: str | None = None) -> str:
+        if isinstance(self.input, str):
+            return self.input if not template else render(template, {"input": self.input})
+        if not template:
+            return "\n".join(f"{k}: {v}" for k, v in self.input.items())
+        return render(template, self.input)
+
+
+@dataclass
+class Task:
+    """What to optimize for. `extract` turns a model output into an answer; `metric` scores it.
+
+    `fixed_split` is set for data that come with their own train/test files (XCOPA).
+    """
+
+    name: str
+    examples: list[Example]
+    answer_type: str = ""
+    metric: Metric = exact_match
+    input_template: str | None = None
+    fixed_split: tuple[list[Example], list[Example]] | None = None
+    extractor: Callable[[str, Example], str | None] | None = None
+    max_tokens: int | None = None
+    source: str = ""
+    labels: tuple[str, ...] = ()  # the label set of a LABEL task (read from the targets)
+
+    def __post_init__(self) -> None:
+        if not self.examples and not self.fixed_split:
+            raise UserError("the data set is empty", source=self.source or self.name)
+        for i, ex in enumerate(self.examples):
+            if not ex.id:
+                ex.id = str(i)
+        ids = [e.id for e in self.examples]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise UserError(
+                f"duplicate example id '{dup}': ids key the stored evaluations",
+                source=self.source or self.name,
+                field="id",
+            )
+        if not self.answer_type:
+            pool = self.examples or self.fixed_split[0]  # type: ignore[index]
+            self.answer_type = infer_answer_type([e.target for e in pool])
+        if self.answer_type == LABEL and not self.labels:
+            pool = self.examples or self.fixed_split[0]  # type: ignore[index]
+            self.labels = closed_labels([e.target for e in pool])
+
+    def answer_format(self) -> str:
+        """How answers look, in words, for meta-prompts."""
+        return answer_format_hint(self.answer_type, self.labels)
+
+    def render(self, example: Example) -> str:
+        return example.text(self.input_template)
+
+    def extract(self, output: str, example: Example) -> str | None:
+        if self.extractor is not None:
+            return self.extractor(output, example)
+        return extract_answer(output, self.answer_type, self.render(example), self.labels)
+
+    def limits(self) -> tuple[int, tuple[str, ...]]:
+        max_tokens, stop = generation_limits(self.answer_type)
+        return (self.max_tokens or max_tokens), stop
+
+    def split(
+        self, seed: int = 0, n_train: int | None = None
+    ) -> tuple[list[Example], list[Example]]:
+        """Deterministic, seeded, disjoint train/test. Default train = min(50, half), test = rest.
+
+        With a fixed split (XCOPA) the train side is a seeded sample of at most `n_train` (50) of
+        the given train file and the test side is the whole test file.
+        """
+        if self.fixed_split is not None:
+            train_all, test = self.fixed_split
+            k = min(n_train or 50, len(train_all))
+            train = sorted(random.Random(seed).sample(train_all, k), key=lambda e: e.id)
+        else:
+            exs = list(self.examples)
+            k = min(50, len(exs) // 2) if n_train is None else min(n_train, len(exs))
+            order = list(range(len(exs)))
+            random.Random(seed).shuffle(order)
+            train_idx = set(order[:k])
+            train = [e for i, e in enumerate(exs) if i in train_idx]
+            test = [e for i, e in enumerate(exs) if i not in train_idx]
+        if not train:
+            raise UserError(
+                f"the training split of '{self.name}' is empty",
+                source=self.source or self.name,
+                hint="use more examples or --n-train",
+            )
+        if not test:
+            raise UserError(
+                f"the test split of '{self.name}' is empty",
+                source=self.source or self.name,
+                hint="use more examples or a smaller --n-train",
+            )
+        return train, test
+
+
+def take(examples: Sequence[Example], limit: int | None) -> list[Example]:
+    return list(examples if limit is None else examples[:limit])

@@ -1,0 +1,216 @@
+"""LLM layer: one async protocol, thin backends, and one wrapper (`LLM`) for the shared concerns.
+
+Model strings are `provider:model`: `openai:gpt-4o-mini`, `anthropic:claude-…`, `bedrock:…`,
+`litellm:…`, `local:<name>` (a named local model from `catalogue.json`; `local` alone is
+SmolLM2-135M), `gguf:/path/file.gguf`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import UserError
+from .base import Backend, ChatRequest, ChatResponse, Message, chat
+from .cache import ResponseCache
+from .client import LLM, CallHook
+from .local import LocalBackend, LocalServer, local_model_path, local_model_replicas
+from .openai_backend import OpenAIBackend
+from .usage import RoleUsage, Usage
+
+__all__ = [
+    "LLM",
+    "Backend",
+    "ChatRequest",
+    "ChatResponse",
+    "Message",
+    "ModelHub",
+    "ResponseCache",
+    "RoleUsage",
+    "Usage",
+    "canonical_model",
+    "chat",
+    "default_optimizer_model",
+    "parse_model",
+]
+
+PROVIDERS = ("openai", "anthropic", "bedrock", "litellm", "local", "gguf")
+DEFAULT_LOCAL = "smollm2-135m"
+DEFAULT_LOCAL_OPTIMIZER = "qwen2.5-coder-1.5b"
+_LOCAL_ALIASES = {"smollm2": DEFAULT_LOCAL}
+
+
+def parse_model(model: str) -> tuple[str, str]:
+    """Split a model string into (provider, name); a clear error for unknown providers."""
+    model = model.strip()
+    if model == "local":
+        return "local", DEFAULT_LOCAL
+    if model.startswith("local:"):
+        name = model.split(":", 1)[1]
+        return "local", _LOCAL_ALIASES.get(name, name)
+    provider, sep, name = model.partition(":")
+    if not sep or not name:
+        raise UserError(
+            f"model '{model}' has no provider",
+            field="--model",
+            hint="use provider:model, e.g. openai:gpt-4o-mini, anthropic:…, local, "
+            "gguf:/path/model.gguf",
+        )
+    if provider not in PROVIDERS:
+        raise UserError(
+            f"unknown provider '{provider}' in '{model}'",
+            field="--model",
+            hint="known: " + ", ".join(PROVIDERS),
+        )
+    return provider, name
+
+
+def canonical_model(model: str) -> str:
+    """One name per model in stores and reports: `local` and `local:smollm2` are
+    `local:smollm2-135m`; other strings are kept as given."""
+    provider, name = parse_model(model)
+    return f"local:{name}" if provider == "local" else model.strip()
+
+
+def default_optimizer_model(model: str | Backend) -> str | Backend:
+    """The optimizer model when none is given: for a local task model, the local model that can
+    write instructions (a 135M model cannot; see the README), else the task model itself."""
+    if isinstance(model, str) and parse_model(model)[0] == "local":
+        return f"local:{DEFAULT_LOCAL_OPTIMIZER}"
+    return model
+
+
+class ModelHub:
+    """Opens models by string and owns what they need: local server processes (one per GGUF,
+    shared by roles), the response cache and the usage book. Close it (or use `with`) to stop
+    the servers."""
+
+    def __init__(
+        self,
+        *,
+        cache: ResponseCache | None = None,
+        usage: Usage | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_concurrency: int = 4,
+        rpm: float | None = None,
+        max_tries: int = 6,
+        timeout: float = 120.0,
+        on_call: CallHook | None = None,
+        log_dir: str | Path | None = None,
+        models_dir: Path | None = None,
+    ) -> None:
+        self.models_dir = models_dir
+        self.cache = cache
+        self.usage = usage if usage is not None else Usage()
+        self.base_url = base_url
+        self.api_key = api_key
+        self.max_concurrency = max_concurrency
+        self.rpm = rpm
+        self.max_tries = max_tries
+        self.timeout = timeout
+        self.on_call = on_call
+        self.log_dir = log_dir
+        self.servers: dict[Path, LocalServer] = {}
+        self._backends: dict[str, Backend] = {}
+
+    def backend(self, model: str | Backend) -> Backend:
+        """The backend for a model string; a `Backend` object passes through (tests, custom
+        clients)."""
+        if not isinstance(model, str):
+            return model
+        if model in self._backends:
+            return self._backends[model]
+        provider, name = parse_model(model)
+        b: Backend
+        if provider in ("local", "gguf"):
+            replicas = None
+            if provider == "local":
+                path, model_id = local_model_path(name, self.models_dir), f"local:{name}"
+                replicas = local_model_replicas(name)
+            else:
+                path = Path(name).expanduser()
+                model_id = f"gguf:{path.name}"
+            server = self.servers.get(path)
+            if server is None:  # one server (set of processes) per model, started on first use
+                server = LocalServer(path, log_dir=self.log_dir, replicas=replicas)
+                self.servers[path] = server
+            b = LocalBackend(server, model_id, self.timeout)
+        elif provider == "openai":
+            base_url = self.base_url or os.environ.get("OPENAI_BASE_URL")
+            key = self.api_key or os.environ.get("OPENAI_API_KEY")
+            if not key and not base_url:
+                raise UserError(
+                    "OPENAI_API_KEY is not set",
+                    field="OPENAI_API_KEY",
+                    hint="export it, or give --base-url for a keyless local endpoint",
+                )
+            b = OpenAIBackend(
+                name,
+                base_url=base_url,
+                api_key=key,
+                timeout=self.timeout,
+                model_id=f"openai:{name}" if not base_url else f"openai:{name}@{base_url}",
+            )
+        elif provider in ("anthropic", "bedrock"):
+            from .anthropic_backend import AnthropicBackend
+
+            key = self.api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if provider == "anthropic" and not key:
+                raise UserError(
+                    "ANTHROPIC_API_KEY is not set",
+                    field="ANTHROPIC_API_KEY",
+                    hint="export it to use anthropic:<model>",
+                )
+            b = AnthropicBackend(
+                name, api_key=key, timeout=self.timeout, bedrock=provider == "bedrock"
+            )
+        else:
+            from .litellm_backend import LiteLLMBackend
+
+            b = LiteLLMBackend(name, timeout=self.timeout)
+        self._backends[model] = b
+        return b
+
+    def start(self, model: str | Backend) -> Backend:
+        """Open a model and, if it is local, start its server now rather than on first use."""
+        b = self.backend(model)
+        if isinstance(b, LocalBackend):
+            b.start()
+        return b
+
+    def open(
+        self, model: str | Backend, role: str = "task", max_concurrency: int | None = None
+    ) -> LLM:
+        backend = self.backend(model)
+        limit = max_concurrency or self.max_concurrency
+        capacity = getattr(backend, "capacity", None)  # local servers: one request per process
+        if capacity:
+            limit = min(limit, capacity)
+        return LLM(
+            backend,
+            role=role,
+            cache=self.cache,
+            usage=self.usage,
+            max_concurrency=limit,
+            rpm=self.rpm,
+            max_tries=self.max_tries,
+            on_call=self.on_call,
+        )
+
+    async def aclose(self) -> None:
+        for b in self._backends.values():
+            await b.aclose()
+        self._backends.clear()
+        self.close()
+
+    def close(self) -> None:
+        for s in self.servers.values():
+            s.stop()
+        self.servers.clear()
+
+    def __enter__(self) -> ModelHub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

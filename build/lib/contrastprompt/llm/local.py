@@ -1,0 +1,277 @@
+"""The embedded model: a real llama.cpp server process on a free loopback port.
+
+We start `llama_cpp.server` (llama-cpp-python's OpenAI-compatible server) rather than calling the
+bindings in-process, so the embedded model goes through exactly the same HTTP path, cache, limits
+and retries as any remote endpoint. See docs/adr/0001-local-server.md for why this build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from ..errors import UserError
+from .base import ChatRequest, ChatResponse
+from .openai_backend import OpenAIBackend
+
+log = logging.getLogger("contrastprompt.local")
+
+
+def local_model_path(name: str, models_dir: Path | None = None) -> Path:
+    """The verified GGUF of a named local model (see `catalogue.py`)."""
+    from .catalogue import gguf_path, lookup
+
+    return gguf_path(lookup(name), models_dir)
+
+
+def local_model_replicas(name: str) -> int | None:
+    from .catalogue import lookup
+
+    return lookup(name).replicas
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """Owns the llama.cpp server processes for one GGUF: start, wait until they answer, stop.
+
+    llama-cpp-python's server answers one request at a time, so on a multi-core machine we run
+    `replicas` processes with `threads` each and spread requests over them (measured on 2 cores:
+    two 1-thread servers gave 1.8 req/s vs 1.45 for one 2-thread server, identical answers).
+    """
+
+    def __init__(
+        self,
+        gguf: str | Path,
+        *,
+        n_ctx: int = 4096,
+        replicas: int | None = None,
+        threads: int | None = None,
+        startup_timeout: float = 120.0,
+        log_dir: str | Path | None = None,
+        fresh_kv: str | None = None,
+    ) -> None:
+        self.gguf = Path(gguf)
+        if not self.gguf.is_file():
+            raise UserError(
+                f"GGUF file '{self.gguf}' does not exist",
+                field="--model",
+                hint="give gguf:/path/to/model.gguf",
+            )
+        cores = os.cpu_count() or 1
+        env_replicas = os.environ.get("CONTRASTPROMPT_LOCAL_REPLICAS")
+        self.replicas = (int(env_replicas) if env_replicas else None) or replicas or min(2, cores)
+        self.threads = threads or max(1, cores // self.replicas)
+        self.n_ctx = n_ctx
+        # which requests start from an empty KV cache: sampled (default), all, none
+        self.fresh_kv = fresh_kv or os.environ.get("CONTRASTPROMPT_FRESH_KV", "sampled")
+        if self.fresh_kv not in ("sampled", "all", "none"):
+            raise UserError(
+                f"unknown value '{self.fresh_kv}'",
+                field="CONTRASTPROMPT_FRESH_KV",
+                hint="sampled, all or none",
+            )
+        self.startup_timeout = startup_timeout
+        self.ports: list[int] = []
+        self.procs: list[subprocess.Popen] = []
+        self._logs: list = []
+        self.log_path = Path(log_dir or tempfile.gettempdir()) / (
+            f"contrastprompt-llama-{self.gguf.stem}-{os.getpid()}.log"
+        )
+
+    @property
+    def base_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}/v1" for p in self.ports]
+
+    def _spawn(self) -> None:
+        port = _free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "contrastprompt.llm.llama_server",
+            "--model",
+            str(self.gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--model_alias",
+            "local",
+            "--verbose",
+            "False",
+        ]
+        env = dict(
+            os.environ,
+            CONTRASTPROMPT_FRESH_KV=self.fresh_kv,
+            CONTRASTPROMPT_PARENT_PID=str(os.getpid()),  # the server exits when we are gone
+        )
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self._logs.append(log)
+        self.procs.append(
+            subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        )
+        self.ports.append(port)
+
+    def start(self) -> LocalServer:
+        if self.procs:
+            return self
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "llama-cpp-python's server is not installed",
+                field="--model",
+                hint="pip install -e '.[local]'",
+            ) from None
+        atexit.register(self.stop)
+        for _ in range(self.replicas):
+            self._spawn()
+        deadline = time.monotonic() + self.startup_timeout
+        pending = set(range(self.replicas))
+        last_error: OSError | None = None
+        while pending and time.monotonic() < deadline:
+            for i in sorted(pending):
+                if self.procs[i].poll() is not None:
+                    code = self.procs[i].returncode
+                    self.stop()
+                    raise UserError(
+                        f"the local model server exited with code {code}",
+                        field="--model",
+                        hint=f"see {self.log_path}",
+                    )
+                try:
+                    with urllib.request.urlopen(self.base_urls[i] + "/models", timeout=2) as r:
+                        json.load(r)
+                        pending.discard(i)
+                except OSError as e:  # not listening yet: keep waiting, remember why
+                    last_error = e
+            if pending:
+                time.sleep(0.2)
+        if pending:
+            self.stop()
+            raise UserError(
+                f"the local model server did not answer in {self.startup_timeout:.0f}s "
+                f"({last_error})",
+                field="--model",
+                hint=f"see {self.log_path}",
+            )
+        log.info("local servers up on ports %s", self.ports)
+        return self
+
+    def stop(self) -> None:
+        procs, self.procs = self.procs, []
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for f in self._logs:
+            f.close()
+        self._logs.clear()
+        self.ports.clear()
+
+
+class LocalBackend:
+    """A local GGUF behind its own server processes, started on the first request (a run that
+    resumes entirely from its cache never loads the model) and stopped with the hub."""
+
+    def __init__(self, server: LocalServer, model_id: str, timeout: float) -> None:
+        # a request may wait behind others in the server and a 1.5B model on 2 busy cores takes
+        # a minute for a long answer: a short timeout only makes it answer the same twice
+        self.server, self.model_id, self.timeout = server, model_id, max(timeout, 600.0)
+        self._pool: PooledBackend | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        """Requests worth sending at once: each process answers one at a time, and one more
+        waiting per process hides the HTTP round trip; more would only queue (and time out)."""
+        return 2 * self.server.replicas
+
+    def start(self) -> PooledBackend:
+        """Start the servers if they are not running (blocking; safe from several threads)."""
+        with self._lock:
+            if self._pool is None:
+                self.server.start()
+                self._pool = PooledBackend(
+                    [
+                        OpenAIBackend(
+                            "local",
+                            base_url=url,
+                            model_id=self.model_id,
+                            timeout=self.timeout,
+                            extra_body=sampling_overrides(),
+                        )
+                        for url in self.server.base_urls
+                    ],
+                    self.model_id,
+                )
+            return self._pool
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        pool = self._pool or await asyncio.to_thread(self.start)
+        return await pool.complete(request)
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
+
+
+class PooledBackend:
+    """Sends each request to the least busy of several identical servers."""
+
+    def __init__(self, backends: list, model_id: str) -> None:
+        self.backends = backends
+        self.model_id = model_id
+        self._busy = [0] * len(backends)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        i = min(range(len(self.backends)), key=self._busy.__getitem__)
+        self._busy[i] += 1
+        try:
+            return await self.backends[i].complete(request)
+        finally:
+            self._busy[i] -= 1
+
+    async def aclose(self) -> None:
+        for b in self.backends:
+            await b.aclose()
+
+
+def sampling_overrides() -> dict:
+    """Neutral sampling for llama-cpp-python's server, whose defaults add a repeat penalty."""
+    return {"repeat_penalty": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}

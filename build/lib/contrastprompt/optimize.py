@@ -1,0 +1,502 @@
+"""`optimize()`: one call from a task and a prompt to the best prompt, with a durable run dir.
+
+The run dir holds the SQLite store and a response cache of its own, so re-running the same call
+on the same dir resumes: stored evaluations are reused and optimizer requests hit the cache, and
+with the same seed the run ends with the same prompts as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version as _dist_version
+from pathlib import Path
+from typing import Any
+
+from .data.task import Example, Task
+from .errors import UserError, redact
+from .evaluate import evaluate_async
+from .llm import (
+    LLM,
+    Backend,
+    ChatRequest,
+    ChatResponse,
+    ModelHub,
+    ResponseCache,
+    Usage,
+    canonical_model,
+    default_optimizer_model,
+)
+from .llm.usage import price_for
+from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
+from .optimizers.base import EventHook, RunContext, Stopper
+from .optimizers.engine import run_loop
+from .optimizers.selection import RULES
+from .optimizers.selection import select as choose
+from .session import resolve_task
+from .store import Store, prompt_hash
+
+
+@dataclass
+class OptimizeResult:
+    run_dir: Path
+    initial_prompt: str
+    best_prompt: str
+    last_prompt: str
+    best_train_score: float
+    last_train_score: float
+    initial_train_score: float
+    best_test_score: float | None
+    last_test_score: float | None
+    initial_test_score: float | None
+    stop_reason: str
+    usage: dict[str, dict]
+    candidates: list[dict] = field(default_factory=list)
+    # the prompt each selection rule picks, with train and test score; `best_*` is `select`'s
+    selections: dict[str, dict] = field(default_factory=dict)
+    select: str = "best"
+
+    def summary(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["run_dir"] = str(self.run_dir)
+        d.pop("candidates")
+        return d
+
+
+def project(
+    task: Task,
+    train: list[Example],
+    *,
+    iterations: int,
+    candidates: int,
+    max_failures: int,
+    budget: int | None,
+    model: str,
+    optimizer_model: str,
+    test_size: int,
+) -> dict[str, Any]:
+    """A rough forecast before spending anything: requests, tokens, money, time.
+
+    Assumes every iteration runs fully: (N + 1)·|train| task requests plus the initial prompt,
+    min(failures, |train|) reasons + N candidates + 1 contrast optimizer requests. Tokens assume
+    ~4 characters a token; time assumes 2 task requests/s and 6 s per optimizer request (the
+    embedded model on 2 cores); remote models are usually faster.
+    """
+    n = len(train)
+    task_requests = n * (1 + iterations * (candidates + 1))
+    if budget is not None:
+        task_requests = min(task_requests, budget)
+    opt_requests = iterations * (min(max_failures, n) + candidates + 1)
+    avg_in = sum(len(task.render(e)) for e in train) / max(n, 1) / 4 + 40
+    max_out, _ = task.limits()
+    task_tokens = int(task_requests * (avg_in + max_out / 2))
+    opt_tokens = int(opt_requests * (600 + 200))
+    test_requests = test_size * 3
+    cost = None
+    pt, po = price_for(model), price_for(optimizer_model)
+    if pt is not None and po is not None:
+        cost = (task_tokens + test_requests * (avg_in + max_out / 2)) * (
+            pt[0] + pt[1]
+        ) / 2e6 + opt_tokens * (po[0] + po[1]) / 2e6
+    return {
+        "task_requests": task_requests,
+        "optimizer_requests": opt_requests,
+        "test_requests": test_requests,
+        "tokens": task_tokens + opt_tokens,
+        "cost": cost,
+        "time_s": int((task_requests + test_requests) / 2 + opt_requests * 6),
+    }
+
+
+def _fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple[Store, int, bool]:
+    prev = store.find_run("optimize")
+    fp = _fingerprint(settings)
+    if prev is None:
+        return store, store.new_run("optimize", settings["task"], settings, fp), False
+    if prev["fingerprint"] == fp:
+        return store, prev["id"], True
+    old = json.loads(prev["settings"])
+    diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+    if not force:
+        raise UserError(
+            f"it holds a run with other settings (differs in: {', '.join(diff)})",
+            source=str(run_dir),
+            field="--run-dir",
+            hint="use another --run-dir, or --force to start over here",
+        )
+    store.close()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("store.sqlite", "store.sqlite-wal", "store.sqlite-shm"):
+        p = run_dir / name
+        if p.exists():
+            p.rename(run_dir / f"{name}.replaced-{stamp}")
+    store = Store(run_dir / "store.sqlite")
+    return store, store.new_run("optimize", settings["task"], settings, fp), False
+
+
+async def _score_stored(
+    store: Store,
+    run_id: int,
+    llm: LLM,
+    task: Task,
+    prompt: str,
+    examples: list[Example],
+    split: str,
+    placement: str,
+    seed: int,
+) -> float:
+    """Evaluate with per-example records in the store, so resuming skips what is done."""
+    phash = prompt_hash(prompt)
+    store.add_prompt(run_id, prompt, "external", -1)
+    done = store.records(run_id, phash, split)
+    res = await evaluate_async(
+        prompt,
+        examples,
+        task,
+        llm,
+        placement=placement,
+        seed=seed,
+        done=done,
+        on_record=lambda r: store.add_record(run_id, phash, split, r),
+    )
+    return res.score
+
+
+def optimize(
+    task: str | Task,
+    prompt: str,
+    *,
+    model: str | Backend = "local",
+    optimizer_model: str | Backend | None = None,
+    method: str = "lcp",
+    seed: int = 0,
+    iterations: int = 3,
+    candidates: int = 10,
+    top_k: int = 3,
+    budget: int | None = None,
+    max_optimizer_calls: int | None = None,
+    max_tokens: int | None = None,
+    max_cost: float | None = None,
+    max_time: float | None = None,
+    patience: int | None = None,
+    n_train: int | None = None,
+    placement: str = "user",
+    failure_threshold: float = 1.0,
+    select: str = "best",
+    selection_alpha: float = 0.1,
+    run_dir: str | Path | None = None,
+    force: bool = False,
+    data_root: str | Path | None = None,
+    metric: str | None = None,
+    evaluate_test: bool = True,
+    test_limit: int | None = None,
+    base_url: str | None = None,
+    concurrency: int = 4,
+    on_event: EventHook | None = None,
+    **method_settings: Any,
+) -> OptimizeResult:
+    """Optimize `prompt` for `task` with LCP (or another registered method) and return the
+    initial, last and best-on-train prompts with their train and test scores and usage.
+
+    Re-running with the same arguments and `run_dir` resumes an interrupted run.
+    """
+    if not prompt or not prompt.strip():
+        raise UserError("the initial prompt is empty", field="--prompt")
+    if method not in OPTIMIZERS:
+        raise UserError(
+            f"unknown method '{method}'", field="--method", hint="known: " + ", ".join(OPTIMIZERS)
+        )
+    t = resolve_task(task, data_root=data_root, metric=metric)
+    train, test = t.split(seed=seed, n_train=n_train)
+    if test_limit is not None:
+        test = test[:test_limit]
+    if budget is not None and budget < len(train):
+        raise UserError(
+            f"a budget of {budget} task requests cannot score even the initial "
+            f"prompt on {len(train)} training examples",
+            field="--budget",
+        )
+    if max_cost is not None:
+        unpriced = [
+            m
+            for m in (model, optimizer_model or default_optimizer_model(model))
+            if isinstance(m, str) and price_for(canonical_model(m)) is None
+        ]
+        if unpriced:
+            raise UserError(
+                f"no price is known for {', '.join(unpriced)}, so a cost limit cannot be kept",
+                field="--max-cost",
+                hint="use --max-tokens or --max-optimizer-calls instead",
+            )
+    if select not in RULES:
+        raise UserError(f"unknown rule '{select}'", field="--select", hint="best or paired")
+    if placement not in ("user", "system"):
+        raise UserError(
+            f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
+        )
+    for name, v in (("--iterations", iterations), ("--candidates", candidates), ("--top-k", top_k)):
+        if v < 1:
+            raise UserError(f"must be at least 1, got {v}", field=name)
+    optimizer_model = optimizer_model or default_optimizer_model(model)
+    model_name = canonical_model(model) if isinstance(model, str) else model.model_id
+    opt_name = (
+        canonical_model(optimizer_model)
+        if isinstance(optimizer_model, str)
+        else optimizer_model.model_id
+    )
+    opt = OPTIMIZERS[method](candidates=candidates, top_k=top_k, **method_settings)
+    run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
+    run_path.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "task": t.name,
+        "initial_prompt": prompt.strip(),
+        "model": model_name,
+        "optimizer_model": opt_name,
+        "method": method,
+        "seed": seed,
+        "n_train": len(train),
+        "train_ids": hashlib.sha256(",".join(e.id for e in train).encode()).hexdigest()[:12],
+        "placement": placement,
+        "failure_threshold": failure_threshold,
+        "method_settings": opt.settings(),
+    }
+    store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
+    stoppers: list[Stopper] = []
+    if budget is not None:
+        stoppers.append(TaskBudget(budget))
+    if max_optimizer_calls is not None:
+        stoppers.append(MaxOptimizerCalls(max_optimizer_calls))
+    if max_tokens is not None:
+        stoppers.append(MaxTokens(max_tokens))
+    if max_cost is not None:
+        stoppers.append(MaxCost(max_cost))
+    if max_time is not None:
+        stoppers.append(MaxTime(max_time))
+
+    def record_call(role: str, key: str, req: ChatRequest, resp: ChatResponse) -> None:
+        store.add_call(
+            run_id,
+            role,
+            models[role],
+            key,
+            resp.prompt_tokens,
+            resp.completion_tokens,
+            resp.finish_reason,
+            resp.latency,
+        )
+
+    models = {"task": model_name, "test": model_name, "optimizer": opt_name}
+    cache = ResponseCache(run_path / "cache.sqlite")
+    hub = ModelHub(
+        cache=cache,
+        base_url=base_url,
+        max_concurrency=concurrency,
+        on_call=record_call,
+        log_dir=run_path,
+    )
+    started = time.time()
+
+    async def run() -> OptimizeResult:
+        try:
+            task_llm = hub.open(model, role="task")
+            opt_llm = hub.open(optimizer_model, role="optimizer")
+            ctx = RunContext(
+                task=t,
+                train=train,
+                task_llm=task_llm,
+                optimizer=opt_llm,
+                store=store,
+                run_id=run_id,
+                seed=seed,
+                placement=placement,
+                failure_threshold=failure_threshold,
+                stoppers=stoppers,
+                on_event=on_event,
+            )
+            if resumed:
+                ctx.event(0, "resumed", {"train_records": ctx.train_requests()})
+            outcome = await run_loop(
+                opt, ctx, prompt.strip(), iterations=iterations, patience=patience
+            )
+            if outcome.initial is None:
+                raise UserError(
+                    f"the run stopped before the initial prompt was scored ({outcome.stop_reason})",
+                    field="--budget",
+                )
+            picks = {
+                rule: choose(ctx.ranked(), outcome.initial, rule, selection_alpha) for rule in RULES
+            }
+            best = picks[select]
+            last = outcome.last or best
+            scores: dict[str, float | None] = {"initial": None, "last": None, "best": None}
+            test_of: dict[str, float | None] = {}
+            if evaluate_test:
+                test_llm = task_llm.with_role("test")
+                if on_event:
+                    on_event("testing", {"n": len(test)})
+                todo = {"initial": outcome.initial, "last": last, "best": best}
+                todo |= {f"select:{r}": c for r, c in picks.items()}
+                for name, cand in todo.items():  # a prompt already scored reuses its records
+                    test_of[cand.hash] = await _score_stored(
+                        store, run_id, test_llm, t, cand.text, test, "test", placement, seed
+                    )
+                    scores[name] = test_of[cand.hash]
+            return OptimizeResult(
+                run_dir=run_path,
+                initial_prompt=outcome.initial.text,
+                best_prompt=best.text,
+                last_prompt=last.text,
+                best_train_score=best.score,
+                last_train_score=last.score,
+                initial_train_score=outcome.initial.score,
+                best_test_score=scores["best"],
+                last_test_score=scores["last"],
+                initial_test_score=scores["initial"],
+                stop_reason=outcome.stop_reason,
+                select=select,
+                selections={
+                    rule: {
+                        "prompt": c.text,
+                        "hash": c.hash,
+                        "train": c.score,
+                        "test": test_of.get(c.hash),
+                    }
+                    for rule, c in picks.items()
+                },
+                usage=run_usage(store, run_id, opt_llm, hub.usage),
+                candidates=[
+                    {
+                        "hash": c.hash,
+                        "origin": c.origin,
+                        "iteration": c.iteration,
+                        "seq": c.seq,
+                        "score": c.score,
+                        "parents": c.parents,
+                        "text": c.text,
+                        "meta": c.meta,
+                    }
+                    for c in ctx.pool
+                ],
+            )
+        finally:
+            await hub.aclose()
+
+    try:
+        result = asyncio.run(run())
+    except BaseException as exc:  # Ctrl-C, a dead endpoint, a bug: the store says so, closed
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+        store.finish_run(run_id, "stopped", f"{why}: {redact(str(exc))[:300]}")
+        store.close()
+        raise
+    finally:
+        hub.close()
+        cache.close()
+    store.finish_run(run_id, "done", result.stop_reason)
+    write_outputs(
+        result,
+        store,
+        run_id,
+        settings,
+        {
+            "iterations": iterations,
+            "budget": budget,
+            "max_optimizer_calls": max_optimizer_calls,
+            "max_tokens": max_tokens,
+            "max_cost": max_cost,
+            "max_time": max_time,
+            "patience": patience,
+            "select": select,
+            "selection_alpha": selection_alpha,
+            "test_size": len(test),
+            "wall_time_s": time.time() - started,
+        },
+    )
+    store.close()
+    return result
+
+
+def run_usage(
+    store: Store, run_id: int, opt_llm: LLM | None = None, session: Usage | None = None
+) -> dict[str, dict]:
+    """Usage per role over the whole run (every session): requests, calls, hits, tokens, cost.
+
+    Task and test requests are the stored evaluations (one per example and prompt, so a resumed
+    run counts exactly what an uninterrupted one would); optimizer requests are this session's
+    count, which replays the earlier sessions' requests through the cache.
+    """
+    totals = store.call_totals(run_id)
+    requests = {
+        "task": store.count_split(run_id, "train"),
+        "test": store.count_split(run_id, "test"),
+    }
+    if opt_llm is not None:
+        requests["optimizer"] = opt_llm.stats.requests
+    else:
+        requests["optimizer"] = store.get_state(run_id, "optimizer_requests", 0)
+    out = {}
+    for role in ("task", "optimizer", "test"):
+        t = totals.get(
+            role,
+            {
+                "calls": 0,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "length_stops": 0,
+                "models": [],
+                "cost": 0.0,
+            },
+        )
+        req = max(requests.get(role, 0), t["calls"])
+        out[role] = {
+            "requests": req,
+            "calls": t["calls"],
+            "cache_hits": req - t["calls"],
+            "prompt_tokens": t["prompt_tokens"],
+            "completion_tokens": t["completion_tokens"],
+            "tokens": t["prompt_tokens"] + t["completion_tokens"],
+            "length_stops": t["length_stops"],
+            "retries": session.role(role).retries if session else 0,
+            "cost": t["cost"],
+        }
+    store.set_state(run_id, "optimizer_requests", requests["optimizer"])
+    return out
+
+
+def write_outputs(
+    result: OptimizeResult, store: Store, run_id: int, settings: dict, limits: dict
+) -> None:
+    from .report import write_report
+
+    d = result.run_dir
+    (d / "best_prompt.txt").write_text(result.best_prompt + "\n", encoding="utf-8")
+    (d / "last_prompt.txt").write_text(result.last_prompt + "\n", encoding="utf-8")
+    contrasts = store.events(run_id, "contrast")
+    run_json = {
+        "contrastprompt": _dist_version("contrastprompt"),
+        "python": platform.python_version(),
+        "settings": settings,
+        "limits": limits,
+        "stop_reason": result.stop_reason,
+        "results": result.summary(),
+        "candidates": [
+            c
+            | {
+                "contrast": next(
+                    (e["data"] for e in contrasts if e["data"].get("result") == c["hash"]), None
+                )
+            }
+            for c in result.candidates
+        ],
+        "usage": result.usage,
+    }
+    (d / "run.json").write_text(json.dumps(run_json, indent=2, ensure_ascii=False), "utf-8")
+    write_report(d)

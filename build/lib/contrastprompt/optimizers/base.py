@@ -1,0 +1,351 @@
+"""What every optimizer shares: the run context (scoring with store + cache, asking the optimizer
+model, budgets, events) and the small interface an optimizer implements.
+
+An optimizer only proposes prompts. It never evaluates, caches, counts or stores by itself: it
+calls `ctx.score(...)` and `ctx.ask(...)`, so budgets and resume mean the same for every method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ..data.task import Example, Task, render
+from ..evaluate import Record, evaluate_async
+from ..llm import LLM, ChatRequest, ChatResponse, Message
+from ..store import Store
+
+TEMPLATES = Path(__file__).with_name("templates")
+T = TypeVar("T")
+
+
+def template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+class StopRun(Exception):
+    """Raised inside a step when a budget or stop condition says no more work may start."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Candidate:
+    """A scored prompt in the pool. `seq` is its creation order in the run (for tie-breaks)."""
+
+    text: str
+    hash: str
+    origin: str
+    iteration: int
+    seq: int
+    score: float
+    records: list[Record] = field(default_factory=list, repr=False)
+    parents: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def rank_key(self) -> tuple:
+        """Higher train score, then earlier created, then shorter (method.md defaults)."""
+        return (-self.score, self.seq, len(self.text))
+
+
+# ---- stop conditions: small objects that compose -------------------------------------------
+
+
+class Stopper(Protocol):
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        """Why the next unit of work (`kind` = "score" | "ask", `cost` task requests) may not
+        start, or None."""
+        ...
+
+
+@dataclass
+class TaskBudget:
+    """Task-model requests on the training side (cache hits included): the unit every method is
+    compared on. A candidate is only scored when its whole evaluation fits."""
+
+    limit: int
+
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        if kind == "score" and ctx.train_requests() + cost > self.limit:
+            return f"budget: {ctx.train_requests()} of {self.limit} task requests used"
+        return None
+
+
+@dataclass
+class MaxOptimizerCalls:
+    limit: int
+
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        calls = ctx.optimizer.stats.requests
+        if kind == "ask" and calls >= self.limit:
+            return f"max optimizer calls: {calls} of {self.limit}"
+        return None
+
+
+@dataclass
+class MaxTokens:
+    limit: int
+
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        used = sum(t["prompt_tokens"] + t["completion_tokens"] for t in ctx.totals().values())
+        return f"max tokens: {used} of {self.limit}" if used >= self.limit else None
+
+
+@dataclass
+class MaxCost:
+    limit: float
+
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        total = ctx.cost()
+        if total is None:
+            return None  # unknown prices: the CLI warns before the run starts
+        return f"max cost: ${total:.4f} of ${self.limit:.4f}" if total >= self.limit else None
+
+
+@dataclass
+class MaxTime:
+    seconds: float
+
+    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+        elapsed = time.monotonic() - ctx.started
+        return (
+            f"max time: {elapsed:.0f}s of {self.seconds:.0f}s" if elapsed >= self.seconds else None
+        )
+
+
+# ---- the run context ----------------------------------------------------------------------
+
+EventHook = Callable[[str, dict], None]
+
+
+class RunContext:
+    """Everything an optimizer may use during a run."""
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        train: list[Example],
+        task_llm: LLM,
+        optimizer: LLM,
+        store: Store,
+        run_id: int,
+        seed: int,
+        placement: str = "user",
+        failure_threshold: float = 1.0,
+        stoppers: list[Stopper] | None = None,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.task, self.train = task, train
+        self.task_llm, self.optimizer = task_llm, optimizer
+        self.store, self.run_id, self.seed = store, run_id, seed
+        self.placement = placement
+        self.failure_threshold = failure_threshold
+        self.stoppers = stoppers or []
+        self.on_event = on_event
+        self.started = time.monotonic()
+        self._pool: dict[str, Candidate] = {}
+        self._score_lock = asyncio.Lock()
+        self._ask_slots: asyncio.Semaphore | None = None
+
+    # randomness: one stream per purpose, so resuming replays the same choices
+    def rng(self, *label: object) -> random.Random:
+        digest = hashlib.sha256(repr((self.seed, *label)).encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def request_seed(self, *label: object) -> int:
+        return self.rng("request-seed", *label).randrange(2**31)
+
+    def check(self, kind: str, cost: int = 0) -> None:
+        for s in self.stoppers:
+            why = s.before(self, kind, cost)
+            if why:
+                raise StopRun(why)
+
+    def train_requests(self) -> int:
+        return self.store.count_split(self.run_id, "train")
+
+    def totals(self) -> dict[str, dict]:
+        return self.store.call_totals(self.run_id)
+
+    def cost(self) -> float | None:
+        """Money spent over the whole run (all sessions), or None if a price is unknown."""
+        costs = [t["cost"] for t in self.totals().values()]
+        return None if None in costs else sum(costs)
+
+    def event(self, iteration: int, kind: str, data: dict) -> None:
+        self.store.add_event(self.run_id, iteration, kind, data)
+        if self.on_event:
+            usage = {
+                role: {"requests": u.requests, "calls": u.calls, "tokens": u.tokens}
+                for role, u in self.task_llm.usage.roles.items()
+            }
+            usage["task"] = dict(usage.get("task", {}), requests=self.train_requests())
+            self.on_event(kind, {"iteration": iteration, **data, "usage": usage})
+
+    @property
+    def pool(self) -> list[Candidate]:
+        return sorted(self._pool.values(), key=lambda c: c.seq)
+
+    def ranked(self) -> list[Candidate]:
+        return sorted(self._pool.values(), key=Candidate.rank_key)
+
+    def best(self) -> Candidate:
+        return self.ranked()[0]
+
+    def failures(self, cand: Candidate) -> list[Record]:
+        return [r for r in cand.records if r.score < self.failure_threshold]
+
+    async def score(
+        self,
+        text: str,
+        *,
+        origin: str,
+        iteration: int,
+        parents: list[str] | None = None,
+        meta: dict | None = None,
+    ) -> Candidate:
+        """Score a prompt on the training set, once per run: records already in the store are
+        reused, so neither a duplicate prompt nor a resumed run asks the model again."""
+        async with self._score_lock:  # one candidate at a time keeps budget checks exact
+            phash, _ = self.store.add_prompt(self.run_id, text, origin, iteration, parents, meta)
+            if phash in self._pool:
+                return self._pool[phash]
+            done = self.store.records(self.run_id, phash, "train")
+            missing = len([e for e in self.train if e.id not in done])
+            if missing:
+                self.check("score", missing)
+            self.event(iteration, "scoring", {"hash": phash, "origin": origin})
+
+            def keep(rec: Record) -> None:
+                self.store.add_record(self.run_id, phash, "train", rec)
+
+            res = await evaluate_async(
+                text,
+                self.train,
+                self.task,
+                self.task_llm,
+                placement=self.placement,
+                seed=self.seed,
+                done=done,
+                on_record=keep,
+            )
+            row = self.store.prompt(self.run_id, phash)
+            cand = Candidate(
+                text=text,
+                hash=phash,
+                origin=row["origin"],
+                iteration=row["iteration"],
+                seq=row["seq"],
+                score=res.score,
+                records=res.records,
+                parents=row["parents"],
+                meta=row["meta"],
+            )
+            self._pool[phash] = cand
+            self.event(
+                iteration,
+                "scored",
+                {"hash": phash, "origin": cand.origin, "score": cand.score, "seq": cand.seq},
+            )
+            return cand
+
+    async def ask(
+        self,
+        template_text: str,
+        fields: dict[str, Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        label: tuple,
+        sample: int = 0,
+        stop: tuple[str, ...] = (),
+    ) -> ChatResponse:
+        """One optimizer-model request built from a template file and `{field}` values.
+
+        The stop conditions are checked once a slot is free, not when the request is queued:
+        otherwise every request of a step passes the check at once, before any of them has used
+        tokens, and a token or cost limit is overshot by a whole step."""
+        if self._ask_slots is None:
+            self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
+        async with self._ask_slots:
+            self.check("ask")
+            content = render(template_text, fields)
+            req = ChatRequest(
+                messages=(Message("user", content),),
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=self.request_seed(*label, sample),
+                sample=sample,
+                stop=stop,
+            )
+            return await self.optimizer.chat(req)
+
+    async def ask_parsed(
+        self,
+        template_text: str,
+        fields: dict[str, Any],
+        parse: Callable[[str], Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        label: tuple,
+        retries: int,
+        retry_temperature: float | None = None,
+        stop: tuple[str, ...] = (),
+    ) -> tuple[Any, str]:
+        """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
+        `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
+        Returns (parsed or None, last raw answer)."""
+        raw = ""
+        for attempt in range(retries + 1):
+            temp = temperature if attempt == 0 or retry_temperature is None else retry_temperature
+            resp = await self.ask(
+                template_text,
+                fields,
+                temperature=temp,
+                max_tokens=max_tokens,
+                label=label,
+                sample=attempt,
+                stop=stop,
+            )
+            raw = resp.text
+            parsed = parse(raw)
+            if parsed:
+                return parsed, raw
+        return None, raw
+
+
+async def gather_or_cancel(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Like `asyncio.gather`, but when one fails (a `StopRun`, an error) the others are cancelled
+    and awaited before the error propagates: no request keeps running, unaccounted, after the
+    step has ended."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class Optimizer(Protocol):
+    """One prompt-optimization method. `step` runs one iteration from the current prompt and
+    returns the next current prompt (already scored), or None when it has nothing to add."""
+
+    name: str
+
+    def settings(self) -> dict: ...
+
+    async def step(
+        self, ctx: RunContext, iteration: int, current: Candidate
+    ) -> Candidate | None: ...

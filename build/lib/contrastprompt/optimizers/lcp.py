@@ -1,0 +1,204 @@
+"""Learning from Contrastive Prompts (LCP), after Li et al. 2024 (arXiv 2409.15199).
+
+One iteration from the current prompt p_t (see docs/method.md):
+  1. score p_t on the training set and collect its failures;
+  2. ask the optimizer model for one short reason per failure (at most `max_failures`, seeded);
+  3. N times: give a different seeded random subset of `subset_size` reasons and ask, at a
+     creative temperature, for a prompt that fixes what those failures have in common;
+  4. score every new candidate; the pool keeps every prompt of the run with its score (history);
+  5. contrast: show the top-k prompts against the bottom-k and ask what separates them and for a
+     new prompt p_{t+1} built on that; score it. Last and best-on-train are both reported.
+
+Choices the paper leaves open, and ours (all parameters): the defaults table in docs/method.md.
+The meta-prompts are ours and were shaped on what a 1.5B optimizer does with them (README): they
+say that one instruction is placed before every question, so it can only give general advice,
+must not copy a question or ask for facts, and must state the answer form (taken from the task's
+answer type, e.g. "an option letter such as (A)"; a prompt that asks for the wrong format scores
+zero whatever its advice); the reason request shows the question, the model's reply, the answer
+we read from it and the correct answer, and says it was scored wrong (without that, the
+optimizer called chatty but correct-looking replies right). Answers stop at the closing tag; the
+contrast answer must mark its prompt (its first paragraph is the analysis). A candidate identical
+to a prompt already in the pool is dropped (it would only repeat its score); an unusable
+optimizer answer is retried `max_retries` times with a new sample index, then recorded as
+skipped; when the pool holds fewer than 2 distinct prompts the contrast is skipped and the best
+prompt carried forward, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .base import Candidate, RunContext, gather_or_cancel, template
+from .parsing import parse_prompt, parse_reason, parse_strict, tagged
+
+
+@dataclass
+class LCPSettings:
+    candidates: int = 10  # N
+    top_k: int = 3
+    subset_size: int = 5  # reasons per candidate
+    max_failures: int = 20  # failures sent for reasons per iteration
+    reason_temperature: float = 0.0
+    candidate_temperature: float = 1.0
+    contrast_temperature: float = 0.7
+    max_retries: int = 2  # extra tries for an unusable optimizer answer
+    reason_max_tokens: int = 120
+    candidate_max_tokens: int = 320
+    contrast_max_tokens: int = 600
+    shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
+
+
+class LCP:
+    name = "lcp"
+
+    def __init__(self, settings: LCPSettings | None = None, **overrides: object) -> None:
+        self.s = settings or LCPSettings()
+        for k, v in overrides.items():
+            if not hasattr(self.s, k):
+                raise TypeError(f"unknown LCP setting {k}")
+            setattr(self.s, k, v)
+        self.t_reason = template("lcp_reason.txt")
+        self.t_candidate = template("lcp_candidate.txt")
+        self.t_contrast = template("lcp_contrast.txt")
+
+    def settings(self) -> dict:
+        return asdict(self.s)
+
+    async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
+        s = self.s
+        failures = ctx.failures(current)
+        if not failures:
+            ctx.event(iteration, "no_failures", {"hash": current.hash})
+            return None
+        rng = ctx.rng("failures", iteration)
+        chosen = rng.sample(failures, min(s.max_failures, len(failures)))
+        reasons = await self._reasons(ctx, iteration, current, chosen)
+        if reasons:
+            await self._candidates(ctx, iteration, current, reasons)
+        else:
+            ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
+        return await self._contrast(ctx, iteration)
+
+    async def _reasons(
+        self, ctx: RunContext, it: int, cur: Candidate, failures: list
+    ) -> list[dict]:
+        async def one(rec) -> dict | None:  # noqa: ANN001
+            fields = {
+                "prompt": cur.text,
+                "input": rec.input,
+                "output": rec.output[: self.s.shown_output_chars] or "(empty)",
+                "extracted": rec.extracted or "(no answer found in the reply)",
+                "target": rec.target,
+                "answer_format": ctx.task.answer_format(),
+            }
+            reason, raw = await ctx.ask_parsed(
+                self.t_reason,
+                fields,
+                parse_reason,
+                temperature=self.s.reason_temperature,
+                max_tokens=self.s.reason_max_tokens,
+                label=("reason", it, cur.hash, rec.example_id),
+                retries=self.s.max_retries,
+                retry_temperature=max(0.7, self.s.reason_temperature),
+                stop=("</reason>",),
+            )
+            if reason:
+                return {"example_id": rec.example_id, "reason": reason}
+            ctx.event(
+                it, "skipped", {"step": "reason", "example_id": rec.example_id, "raw": raw[:500]}
+            )
+            return None
+
+        got = [r for r in await gather_or_cancel(one(r) for r in failures) if r]
+        ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
+        return got
+
+    async def _candidates(
+        self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict]
+    ) -> None:
+        s = self.s
+        shared = {"answer_format": ctx.task.answer_format()}
+
+        async def write(i: int) -> tuple[int, str | None, list[str], str]:
+            subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
+            listed = "\n".join(f"- {r['reason']}" for r in subset)
+            fields = {"prompt": cur.text, "reasons": listed, **shared}
+            text, raw = await ctx.ask_parsed(
+                self.t_candidate,
+                fields,
+                parse_prompt,
+                temperature=s.candidate_temperature,
+                max_tokens=s.candidate_max_tokens,
+                label=("candidate", it, cur.hash, i),
+                retries=s.max_retries,
+                stop=("</prompt>",),
+            )
+            return i, text, [r["example_id"] for r in subset], raw
+
+        written = await gather_or_cancel(write(i) for i in range(s.candidates))
+        seen = {c.text.strip() for c in ctx.pool}
+        for i, text, subset, raw in written:  # score in a fixed order: runs repeat
+            if text is None:
+                ctx.event(it, "skipped", {"step": "candidate", "index": i, "raw": raw[:500]})
+                continue
+            if text.strip() in seen:
+                ctx.event(it, "duplicate", {"step": "candidate", "index": i})
+                continue
+            seen.add(text.strip())
+            await ctx.score(
+                text,
+                origin="candidate",
+                iteration=it,
+                parents=[cur.hash],
+                meta={"index": i, "reasons": subset},
+            )
+
+    def split_good_bad(self, ranked: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+        """Top k and bottom k, disjoint; equal halves when the pool is smaller than 2k."""
+        k = min(self.s.top_k, len(ranked) // 2)
+        return ranked[:k], ranked[-k:] if k else []
+
+    async def _contrast(self, ctx: RunContext, it: int) -> Candidate:
+        s = self.s
+        ranked = ctx.ranked()
+        distinct = {c.text.strip() for c in ranked}
+        if len(distinct) < 2:
+            ctx.event(it, "skipped", {"step": "contrast", "why": "fewer than 2 distinct prompts"})
+            return ranked[0]
+        good, bad = self.split_good_bad(ranked)
+
+        def show(cs: list[Candidate]) -> str:
+            return "\n\n".join(
+                f"Instruction {n} (score {c.score:.2f}):\n<prompt>\n{c.text}\n</prompt>"
+                for n, c in enumerate(cs, 1)
+            )
+
+        fields = {"good": show(good), "bad": show(bad), "answer_format": ctx.task.answer_format()}
+        text, raw = await ctx.ask_parsed(
+            self.t_contrast,
+            fields,
+            parse_strict,
+            temperature=s.contrast_temperature,
+            max_tokens=s.contrast_max_tokens,
+            label=("contrast", it),
+            retries=s.max_retries,
+            stop=("</prompt>",),
+        )
+        info = {
+            "good": [[c.hash, c.score] for c in good],
+            "bad": [[c.hash, c.score] for c in bad],
+            "patterns": tagged(raw, "patterns") or "",
+            "raw": raw[:2000],
+        }
+        if text is None:
+            ctx.event(it, "skipped", {"step": "contrast", "why": "no prompt in the answer", **info})
+            return ranked[0]
+        new = await ctx.score(
+            text,
+            origin="contrast",
+            iteration=it,
+            parents=[c.hash for c in good + bad],
+            meta={"patterns": info["patterns"]},
+        )
+        ctx.event(it, "contrast", {**info, "result": new.hash, "score": new.score})
+        return new

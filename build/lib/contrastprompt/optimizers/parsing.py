@@ -1,0 +1,106 @@
+"""Lenient parsing of optimizer-model output: tagged blocks first, fallbacks after.
+
+Small optimizer models forget closing tags, wrap prompts in code fences or headings, or echo the
+meta-prompt. We take the most specific thing that is there and reject what cannot be a prompt.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HEADINGS = re.compile(
+    r"(?:improved|new|revised|final|updated)\s+(?:prompt|instruction)\s*[:\-]\s*", re.I
+)
+# The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
+# other angle-bracket words, such as the answer convention "Answer: <option>".
+STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", "example")
+# a wrapper a small optimizer puts around the prompt by itself (<instruction>, <query>, …): any
+# tag that encloses the whole text, or one of the words it mirrors from us left unclosed
+_WRAPPER = re.compile(r"^\s*<([a-z_]+)>\s*(.*?)\s*</\1>\s*$", re.S | re.I)
+_OPEN_WRAPPER = re.compile(
+    r"^\s*<(?:instructions?|new_instruction|query|answer)>\s*(.*)$", re.S | re.I
+)
+# a first line that only announces what follows ("Here is the new instruction:")
+_INTRO = re.compile(
+    r"^\s*(?:here|below|this|the new|new|improved|updated|revised|sure)\b[^\n]{0,100}:\s*\n", re.I
+)
+_STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
+
+
+def tagged(text: str, tag: str) -> str | None:
+    """Content of the last complete <tag>…</tag>; else what follows a lone opening tag."""
+    blocks = re.findall(rf"<{tag}>\s*(.*?)\s*</{tag}>", text, re.S | re.I)
+    blocks = [b for b in blocks if b.strip() and "{" + tag + "}" not in b]
+    if blocks:
+        return blocks[-1].strip()
+    m = re.search(rf"<{tag}>\s*(.+)", text, re.S | re.I)
+    if m:  # a lone opening tag (the answer was stopped at the closing one): up to the next
+        return _STRUCTURAL.split(m.group(1))[0].strip() or None  # structural tag, if any
+    return None
+
+
+def clean(text: str) -> str:
+    text = text.strip().strip("`").strip()
+    text = _INTRO.sub("", text, count=1).strip()
+    m = _WRAPPER.match(text)
+    if m:
+        text = m.group(2)
+    else:
+        m = _OPEN_WRAPPER.match(text)
+        text = m.group(1) if m else text
+    text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
+    text = text.strip().strip('"').strip("'").strip()
+    return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 3000) -> str | None:
+    """A prompt we are willing to score, or None."""
+    if not text:
+        return None
+    text = clean(text)
+    if not (min_chars <= len(text) <= max_chars) or len(text.split()) < 3:
+        return None
+    if text.endswith(":"):  # an introduction to something that never came ("Let's analyze:")
+        return None
+    if _STRUCTURAL.search(text):
+        return None
+    if re.fullmatch(r"[(\[]?(?:the )?(?:new|improved) prompt[)\]]?\.?", text, re.I):
+        return None  # the placeholder of the answer form, copied
+    return text
+
+
+def parse_prompt(output: str, strict: bool = False) -> str | None:
+    """The new prompt in an optimizer answer: <prompt> block, a heading, a code fence, or (not
+    when `strict`) the whole answer when it is short and plain, or its first short paragraph.
+
+    `strict` is for answers that put an analysis before the prompt (the contrast step): there the
+    first paragraph is the analysis, so an answer without a marked prompt is unusable."""
+    found = tagged(output, "prompt")
+    if found:
+        return usable_prompt(found)
+    parts = _HEADINGS.split(output)
+    if len(parts) > 1:
+        return usable_prompt(parts[-1].strip().split("\n\n")[0])
+    fence = re.findall(r"```(?:\w+)?\n(.*?)```", output, re.S)
+    if fence:
+        return usable_prompt(fence[-1])
+    if strict:
+        return None
+    if len(output) <= 600 and not _STRUCTURAL.search(output):
+        return usable_prompt(output)
+    # last resort for small models that ignore the format: the first paragraph, if it is short
+    first = next((p for p in re.split(r"\n\s*\n", output) if p.strip()), "")
+    if not _STRUCTURAL.search(first) and len(first.split()) <= 80:
+        return usable_prompt(first)
+    return None
+
+
+def parse_reason(output: str, max_chars: int = 500) -> str | None:
+    found = tagged(output, "reason") or output
+    found = " ".join(clean(found).split())
+    return found[:max_chars] if len(found) >= 8 else None
+
+
+def parse_strict(output: str) -> str | None:
+    """`parse_prompt` without the plain-text fallbacks (see there)."""
+    return parse_prompt(output, strict=True)

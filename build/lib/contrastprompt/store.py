@@ -1,0 +1,255 @@
+"""The run's durable record in SQLite (WAL): prompts, per-example evaluations, LLM calls, events
+and iteration state. Each finished unit of work is one transaction, so a killed run loses at most
+the requests that were in flight, and a resumed run reads back everything else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .evaluate import Record
+from .llm.usage import price_for
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT, task TEXT, settings TEXT,
+    fingerprint TEXT, created REAL, updated REAL, status TEXT, stop_reason TEXT);
+CREATE TABLE IF NOT EXISTS prompts (run_id INTEGER, hash TEXT, text TEXT, origin TEXT,
+    iteration INTEGER, parents TEXT, meta TEXT, seq INTEGER, PRIMARY KEY (run_id, hash));
+CREATE TABLE IF NOT EXISTS evaluations (run_id INTEGER, prompt_hash TEXT, split TEXT,
+    example_id TEXT, input TEXT, output TEXT, extracted TEXT, target TEXT, score REAL,
+    finish_reason TEXT, created REAL, PRIMARY KEY (run_id, prompt_hash, split, example_id));
+CREATE TABLE IF NOT EXISTS llm_calls (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER,
+    role TEXT, model TEXT, key TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+    finish_reason TEXT, latency REAL, created REAL);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER,
+    iteration INTEGER, kind TEXT, data TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS state (run_id INTEGER, key TEXT, value TEXT,
+    PRIMARY KEY (run_id, key));
+"""
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.db.execute(sql, args)
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    # runs
+    def new_run(self, kind: str, task: str, settings: dict, fingerprint: str = "") -> int:
+        now = time.time()
+        cur = self._exec(
+            "INSERT INTO runs (kind, task, settings, fingerprint, created, updated, "
+            "status) VALUES (?,?,?,?,?,?,?)",
+            (kind, task, json.dumps(settings, sort_keys=True), fingerprint, now, now, "running"),
+        )
+        return int(cur.lastrowid)
+
+    def find_run(self, kind: str) -> sqlite3.Row | None:
+        rows = self._query("SELECT * FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,))
+        return rows[0] if rows else None
+
+    def finish_run(self, run_id: int, status: str, stop_reason: str | None) -> None:
+        self._exec(
+            "UPDATE runs SET status=?, stop_reason=?, updated=? WHERE id=?",
+            (status, stop_reason, time.time(), run_id),
+        )
+
+    # prompts
+    def add_prompt(
+        self,
+        run_id: int,
+        text: str,
+        origin: str,
+        iteration: int,
+        parents: list[str] | None = None,
+        meta: dict | None = None,
+    ) -> tuple[str, bool]:
+        """Returns (hash, is_new). An identical prompt is stored once (dedup by content)."""
+        h = prompt_hash(text)
+        with self._lock:
+            exists = self.db.execute(
+                "SELECT 1 FROM prompts WHERE run_id=? AND hash=?", (run_id, h)
+            ).fetchone()
+            if exists:
+                return h, False
+            seq = self.db.execute(
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM prompts WHERE run_id=?", (run_id,)
+            ).fetchone()[0]
+            self.db.execute(
+                "INSERT INTO prompts VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    h,
+                    text,
+                    origin,
+                    iteration,
+                    json.dumps(parents or []),
+                    json.dumps(meta or {}),
+                    seq,
+                ),
+            )
+        return h, True
+
+    def prompts(self, run_id: int) -> list[dict]:
+        rows = self._query("SELECT * FROM prompts WHERE run_id=? ORDER BY seq", (run_id,))
+        return [
+            dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
+            for r in rows
+        ]
+
+    # evaluations
+    def add_record(self, run_id: int, phash: str, split: str, rec: Record) -> None:
+        self._exec(
+            "INSERT OR IGNORE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                phash,
+                split,
+                rec.example_id,
+                rec.input,
+                rec.output,
+                rec.extracted,
+                rec.target,
+                rec.score,
+                rec.finish_reason,
+                time.time(),
+            ),
+        )
+
+    def records(self, run_id: int, phash: str, split: str) -> dict[str, Record]:
+        rows = self._query(
+            "SELECT * FROM evaluations WHERE run_id=? AND prompt_hash=? AND split=?",
+            (run_id, phash, split),
+        )
+        return {
+            r["example_id"]: Record(
+                example_id=r["example_id"],
+                input=r["input"],
+                output=r["output"],
+                extracted=r["extracted"],
+                target=r["target"],
+                score=r["score"],
+                finish_reason=r["finish_reason"],
+                cached=True,
+            )
+            for r in rows
+        }
+
+    def count_split(self, run_id: int, split: str) -> int:
+        return self._query(
+            "SELECT count(*) FROM evaluations WHERE run_id=? AND split=?", (run_id, split)
+        )[0][0]
+
+    def prompt(self, run_id: int, phash: str) -> dict:
+        r = self._query("SELECT * FROM prompts WHERE run_id=? AND hash=?", (run_id, phash))[0]
+        return dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
+
+    def call_totals(self, run_id: int) -> dict[str, dict]:
+        """Real endpoint calls per role over the whole run, across resumed sessions, with their
+        cost priced per model (None when a model's price is unknown)."""
+        rows = self._query(
+            "SELECT role, model, count(*) AS calls, sum(prompt_tokens) AS pt, "
+            "sum(completion_tokens) AS ct, sum(finish_reason='length') AS ls "
+            "FROM llm_calls WHERE run_id=? GROUP BY role, model",
+            (run_id,),
+        )
+        out: dict[str, dict] = {}
+        for r in rows:
+            d = out.setdefault(
+                r["role"],
+                {
+                    "calls": 0,
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "length_stops": 0,
+                    "models": [],
+                    "cost": 0.0,
+                },
+            )
+            d["calls"] += r["calls"]
+            d["prompt_tokens"] += r["pt"] or 0
+            d["completion_tokens"] += r["ct"] or 0
+            d["length_stops"] += r["ls"] or 0
+            d["models"].append(r["model"])
+            price = price_for(r["model"])
+            d["cost"] = (
+                None
+                if price is None or d["cost"] is None
+                else d["cost"] + ((r["pt"] or 0) * price[0] + (r["ct"] or 0) * price[1]) / 1e6
+            )
+        return out
+
+    # llm calls and events
+    def add_call(
+        self,
+        run_id: int,
+        role: str,
+        model: str,
+        key: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        finish_reason: str,
+        latency: float,
+    ) -> None:
+        self._exec(
+            "INSERT INTO llm_calls (run_id, role, model, key, prompt_tokens, "
+            "completion_tokens, finish_reason, latency, created) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                role,
+                model,
+                key,
+                prompt_tokens,
+                completion_tokens,
+                finish_reason,
+                latency,
+                time.time(),
+            ),
+        )
+
+    def add_event(self, run_id: int, iteration: int, kind: str, data: dict) -> None:
+        self._exec(
+            "INSERT INTO events (run_id, iteration, kind, data, created) VALUES (?,?,?,?,?)",
+            (run_id, iteration, kind, json.dumps(data), time.time()),
+        )
+
+    def events(self, run_id: int, kind: str | None = None) -> list[dict]:
+        sql = (
+            "SELECT * FROM events WHERE run_id=?" + (" AND kind=?" if kind else "") + " ORDER BY id"
+        )
+        rows = self._query(sql, (run_id, kind) if kind else (run_id,))
+        return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
+
+    # state
+    def set_state(self, run_id: int, key: str, value: Any) -> None:
+        self._exec("INSERT OR REPLACE INTO state VALUES (?,?,?)", (run_id, key, json.dumps(value)))
+
+    def get_state(self, run_id: int, key: str, default: Any = None) -> Any:
+        rows = self._query("SELECT value FROM state WHERE run_id=? AND key=?", (run_id, key))
+        return json.loads(rows[0][0]) if rows else default
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
