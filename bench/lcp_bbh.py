@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sqlite3
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from judge import is_instruction
 
 from contrastprompt import optimize
 from contrastprompt.data import load_task
+from contrastprompt.optimizers.selection import sign_test_p
 
 PROMPTS = {
     "choice": "Answer the question. End with 'Answer: <option>'.",
@@ -30,6 +32,19 @@ PROMPTS = {
     "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
     "integer": "Answer the question. End with 'Answer: <number>'.",
 }
+
+
+def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:
+    """Test items prompt `a` gets right and `b` wrong, the reverse, and the two-sided exact sign
+    test p-value: is the difference on the same test items more than noise?"""
+    db = sqlite3.connect(run_dir / "store.sqlite")
+    q = "SELECT e.example_id, e.score FROM evaluations e JOIN prompts p ON p.hash = e.prompt_hash "
+    q += "WHERE e.split = 'test' AND p.text = ?"
+    sa, sb = dict(db.execute(q, (a,)).fetchall()), dict(db.execute(q, (b,)).fetchall())
+    db.close()
+    wins = sum(1 for k in sa if k in sb and sa[k] > sb[k])
+    losses = sum(1 for k in sa if k in sb and sa[k] < sb[k])
+    return wins, losses, min(1.0, 2 * sign_test_p(max(wins, losses), min(wins, losses)))
 
 
 def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
@@ -51,6 +66,7 @@ def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
     row["paired_test_score"] = paired["test"]
     row["paired_train_score"] = paired["train"]
     row["paired_is_initial"] = paired["prompt"] == r.initial_prompt
+    row["best_vs_initial_test"] = test_pairs(r.run_dir, r.best_prompt, r.initial_prompt)
     return row
 
 
@@ -58,8 +74,9 @@ def tables(rows: list[dict], partial: bool) -> str:
     lines = [
         "PARTIAL: not every (task, seed) has finished.\n" if partial else "",
         "| task | seed | test initial | test best-on-train | test paired | test last | "
-        "train initial → best | task req | optimizer calls / tokens | instructions | wall min |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "best vs initial on test (+/−, p) | train initial → best | task req | "
+        "optimizer calls / tokens | instructions | wall min |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         u = r["usage"]
@@ -69,6 +86,8 @@ def tables(rows: list[dict], partial: bool) -> str:
             f"| {r['task']} | {r['seed']} | {r['initial_test_score']:.1%} ({li:.0%}–{hi_i:.0%}) | "
             f"{r['best_test_score']:.1%} ({lo:.0%}–{hi:.0%}) | {r['paired_test_score']:.1%}"
             f"{' (= initial)' if r['paired_is_initial'] else ''} | {r['last_test_score']:.1%} | "
+            f"+{r['best_vs_initial_test'][0]}/−{r['best_vs_initial_test'][1]} "
+            f"(p {r['best_vs_initial_test'][2]:.2g}) | "
             f"{r['initial_train_score']:.1%} → {r['best_train_score']:.1%} | "
             f"{u['task']['requests']} | {u['optimizer']['calls']} / {u['optimizer']['tokens']:,} | "
             f"{r['instructions']}/{r['written']} | {r['wall_s'] / 60:.1f} |"
