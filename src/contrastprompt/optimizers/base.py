@@ -52,8 +52,9 @@ class Candidate:
     meta: dict = field(default_factory=dict)
 
     def rank_key(self) -> tuple:
-        """Higher train score, then earlier created, then shorter (method.md defaults)."""
-        return (-self.score, self.seq, len(self.text))
+        """Higher train score, then earlier created. `seq` is unique within a run, so no third
+        key could ever decide (docs/method.md)."""
+        return (-self.score, self.seq)
 
 
 # ---- stop conditions: small objects that compose -------------------------------------------

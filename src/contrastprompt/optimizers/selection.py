@@ -1,6 +1,6 @@
 """Which scored prompt a run returns as its best.
 
-`best` is the paper's rule: the highest training score (ties: earlier, then shorter). On a small
+`best` is the paper's rule: the highest training score (ties: the earlier one). On a small
 training set with a noisy task model, the top of a pool of ~30 prompts is often a prompt that was
 lucky on a few examples, and it scores worse on test than the prompt it replaced. `paired` keeps
 the initial prompt unless a candidate beats it beyond the noise: the candidate must win a
