@@ -211,3 +211,34 @@ def test_token_limit_stops_within_one_round_of_requests(tmp_path):
     assert res.stop_reason.startswith("max tokens")
     assert backend.counts["reason"] == 4, backend.counts
     assert backend.counts["candidate"] == 0
+
+
+def test_split_seed_fixes_the_split_while_the_optimizer_seed_varies(tmp_path):
+    task, backend = make()
+
+    def train_ids(run_dir) -> set[str]:
+        db = sqlite3.connect(run_dir / "store.sqlite")
+        ids = {r[0] for r in db.execute("SELECT example_id FROM evaluations WHERE split='train'")}
+        db.close()
+        return ids
+
+    runs = {}
+    for name, seed, split_seed in (("a", 1, 7), ("b", 2, 7), ("c", 2, None)):
+        optimize(
+            task,
+            "Answer the question.",
+            model=backend,
+            seed=seed,
+            split_seed=split_seed,
+            iterations=1,
+            candidates=2,
+            n_train=10,
+            test_limit=4,
+            run_dir=tmp_path / name,
+        )
+        runs[name] = train_ids(tmp_path / name)
+    assert runs["a"] == runs["b"]  # same split seed, other optimizer seeds
+    assert runs["c"] != runs["b"]  # the split follows --seed when no split seed is given
+    settings = json.loads((tmp_path / "a" / "run.json").read_text())["settings"]
+    assert settings["split_seed"] == 7 and settings["seed"] == 1
+    assert "split_seed" not in json.loads((tmp_path / "c" / "run.json").read_text())["settings"]

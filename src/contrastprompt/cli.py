@@ -254,7 +254,10 @@ def optimize(
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
     candidates: int = typer.Option(10, "--candidates", help="Candidates N per iteration."),
     top_k: int = typer.Option(3, "--top-k", help="Good and bad prompts shown in the contrast."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of the split)."),
+    split_seed: int | None = typer.Option(
+        None, "--split-seed", help="Seed of the train/test split only (default: --seed)."
+    ),
     budget: int | None = typer.Option(
         None, "--budget", help="Max task-model requests on the training side (cache hits count)."
     ),
@@ -309,7 +312,7 @@ def optimize(
         if v < 1:  # before the projection, which would print negative numbers
             raise UserError(f"must be at least 1, got {v}", field=name)
     t = resolve_task(task, data_root=data_root, metric=metric)
-    train, test = t.split(seed=seed, n_train=n_train)
+    train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
     run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"
     proj = project(
         t,
@@ -369,6 +372,7 @@ def optimize(
                 optimizer_model=optimizer_model,
                 method=method,
                 seed=seed,
+                split_seed=split_seed,
                 iterations=iterations,
                 candidates=candidates,
                 top_k=top_k,

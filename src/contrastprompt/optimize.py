@@ -179,6 +179,7 @@ def optimize(
     optimizer_model: str | Backend | None = None,
     method: str = "lcp",
     seed: int = 0,
+    split_seed: int | None = None,
     iterations: int = 3,
     candidates: int = 10,
     top_k: int = 3,
@@ -216,7 +217,9 @@ def optimize(
             f"unknown method '{method}'", field="--method", hint="known: " + ", ".join(OPTIMIZERS)
         )
     t = resolve_task(task, data_root=data_root, metric=metric)
-    train, test = t.split(seed=seed, n_train=n_train)
+    # one seed for the split and the optimizer unless told otherwise: a benchmark varies the
+    # optimizer's seed on a fixed split with `split_seed`
+    train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
     if test_limit is not None:
         test = test[:test_limit]
     if budget is not None and budget < len(train):
@@ -269,6 +272,8 @@ def optimize(
         "failure_threshold": failure_threshold,
         "method_settings": opt.settings(),
     }
+    if split_seed is not None:  # only when given: runs made before the option keep resuming
+        settings["split_seed"] = split_seed
     store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
     stoppers: list[Stopper] = []
     if budget is not None:
