@@ -47,26 +47,30 @@ def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:
     return wins, losses, min(1.0, 2 * sign_test_p(max(wins, losses), min(wins, losses)))
 
 
-def row_for(name: str, seed: int, r, wall: float) -> dict:  # noqa: ANN001
-    data = json.loads((r.run_dir / "run.json").read_text())
+def row_for(name: str, seed: int, run_dir: Path, wall: float | None = None) -> dict:
+    """One table row from a finished run dir (its run.json and store), so tables can be rebuilt
+    at any time without running anything."""
+    data = json.loads((run_dir / "run.json").read_text())
+    res = data["results"]
     n_test = data["limits"]["test_size"]
     written = [c for c in data["candidates"] if c["origin"] in ("candidate", "contrast")]
     row = {
         "task": name,
         "seed": seed,
-        "wall_s": wall,
+        "wall_s": data["limits"]["wall_time_s"] if wall is None else wall,
         "n_test": n_test,
         "written": len(written),
         "instructions": sum(is_instruction(c["text"]) for c in written),
-        **r.summary(),
+        **res,
+        "usage": data["usage"],
     }
     for k in ("initial", "last", "best"):
         row[f"{k}_test_ci95"] = wilson((row[f"{k}_test_score"] or 0) * n_test, n_test)
-    paired = r.selections["paired"]
+    paired = res["selections"]["paired"]
     row["paired_test_score"] = paired["test"]
     row["paired_train_score"] = paired["train"]
-    row["paired_is_initial"] = paired["prompt"] == r.initial_prompt
-    row["best_vs_initial_test"] = test_pairs(r.run_dir, r.best_prompt, r.initial_prompt)
+    row["paired_is_initial"] = paired["prompt"] == res["initial_prompt"]
+    row["best_vs_initial_test"] = test_pairs(run_dir, res["best_prompt"], res["initial_prompt"])
     return row
 
 
@@ -121,11 +125,23 @@ def main() -> None:
         default=str(Path(__file__).with_name("results") / "lcp_bbh_1.5b"),
         help="run dirs and tables (default: the committed snapshot, so a re-run resumes it)",
     )
+    ap.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rebuild the tables from the finished run dirs; run nothing",
+    )
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     todo = [(n, s) for n in a.tasks for s in a.seeds]
+    if a.tables_only:
+        for name, seed in todo:
+            if (out / f"{name}-s{seed}" / "run.json").is_file():
+                rows.append(row_for(name, seed, out / f"{name}-s{seed}"))
+        write_tables(out, a, rows, partial=len(rows) < len(todo))
+        print(tables(rows, len(rows) < len(todo)))
+        return
     for name, seed in todo:
         t0 = time.time()
         task = load_task(f"bbh:{name}")
@@ -142,7 +158,7 @@ def main() -> None:
             test_limit=a.test_limit,
             run_dir=out / f"{name}-s{seed}",
         )
-        rows.append(row_for(name, seed, r, time.time() - t0))
+        rows.append(row_for(name, seed, r.run_dir, time.time() - t0))
         u = r.usage
         print(
             f"{name} s{seed}: test initial {r.initial_test_score:.1%} -> best "
@@ -153,11 +169,14 @@ def main() -> None:
             f"{rows[-1]['wall_s'] / 60:.1f} min; stop: {r.stop_reason}",
             flush=True,
         )
-        partial = len(rows) < len(todo)
-        meta = {"machine": platform.platform(), "args": vars(a), "partial": partial}
-        (out / "lcp_bbh.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
-        (out / "lcp_bbh.md").write_text(tables(rows, partial))
+        write_tables(out, a, rows, partial=len(rows) < len(todo))
     print(tables(rows, False))
+
+
+def write_tables(out: Path, a: argparse.Namespace, rows: list[dict], partial: bool) -> None:
+    meta = {"machine": platform.platform(), "args": vars(a), "partial": partial}
+    (out / "lcp_bbh.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
+    (out / "lcp_bbh.md").write_text(tables(rows, partial))
 
 
 if __name__ == "__main__":
