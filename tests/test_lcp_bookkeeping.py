@@ -242,3 +242,24 @@ def test_split_seed_fixes_the_split_while_the_optimizer_seed_varies(tmp_path):
     settings = json.loads((tmp_path / "a" / "run.json").read_text())["settings"]
     assert settings["split_seed"] == 7 and settings["seed"] == 1
     assert "split_seed" not in json.loads((tmp_path / "c" / "run.json").read_text())["settings"]
+
+
+def test_failure_threshold_and_correct_agree_for_float_metrics(tmp_path):
+    import asyncio
+
+    from contrastprompt.evaluate import evaluate_async
+    from contrastprompt.llm import LLM
+
+    task, backend = make()
+    task.metric = lambda pred, ex: 0.6  # a float metric: every answer is "60% right"
+    recs = asyncio.run(
+        evaluate_async("Answer.", task.examples[:4], task, LLM(backend), threshold=0.5)
+    ).records
+    assert all(r.correct and r.to_dict()["correct"] for r in recs)
+    # the optimizer sees no failure at that threshold, and stops before asking anything
+    res = run(tmp_path, backend, task, failure_threshold=0.5)
+    assert res.stop_reason == "the initial prompt is already perfect on the training set"
+    assert backend.counts["reason"] == 0
+    # at the default threshold of 1.0 the same answers are failures and get reasons
+    run(tmp_path / "strict", backend, task, iterations=1, candidates=1)
+    assert backend.counts["reason"] > 0

@@ -23,10 +23,12 @@ class Record:
     score: float
     finish_reason: str = "stop"
     cached: bool = False
+    threshold: float = 1.0  # the score that counts as correct (the run's failure threshold)
 
     @property
     def correct(self) -> bool:
-        return self.score >= 1.0
+        """The same rule the optimizer uses for failures, so a float metric agrees with it."""
+        return self.score >= self.threshold
 
     def to_dict(self) -> dict:
         return asdict(self) | {"correct": self.correct}
@@ -72,14 +74,17 @@ async def evaluate_async(
     seed: int | None = 0,
     done: dict[str, Record] | None = None,
     on_record: Callable[[Record], None] | None = None,
+    threshold: float = 1.0,
 ) -> EvalResult:
     """Score `prompt` on `examples`. Records in `done` (from a run store) are reused as they are,
-    so a resumed run never asks again for an example it already scored."""
+    so a resumed run never asks again for an example it already scored. A record is correct
+    when its score reaches `threshold`."""
     t0 = time.monotonic()
     done = done or {}
 
     async def one(ex: Example) -> Record:
         if ex.id in done:
+            done[ex.id].threshold = threshold
             return done[ex.id]
         resp = await llm.chat(build_request(prompt, ex, task, placement, seed))
         pred = task.extract(resp.text, ex)
@@ -92,6 +97,7 @@ async def evaluate_async(
             score=float(task.metric(pred, ex)),
             finish_reason=resp.finish_reason,
             cached=resp.cached,
+            threshold=threshold,
         )
         if on_record is not None:
             on_record(rec)

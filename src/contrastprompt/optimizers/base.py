@@ -203,7 +203,7 @@ class RunContext:
         return self.ranked()[0]
 
     def failures(self, cand: Candidate) -> list[Record]:
-        return [r for r in cand.records if r.score < self.failure_threshold]
+        return [r for r in cand.records if not r.correct]
 
     async def score(
         self,
@@ -238,6 +238,7 @@ class RunContext:
                 seed=self.seed,
                 done=done,
                 on_record=keep,
+                threshold=self.failure_threshold,
             )
             row = self.store.prompt(self.run_id, phash)
             cand = Candidate(
