@@ -143,6 +143,12 @@ def main() -> None:
         print(tables(rows, len(rows) < len(todo)))
         return
     for name, seed in todo:
+        if (out / f"{name}-s{seed}" / "run.json").is_file():
+            # finished: read it, do not replay it (a replay through a newer parser could take
+            # another path and change a finished result)
+            rows.append(row_for(name, seed, out / f"{name}-s{seed}"))
+            print(f"{name} s{seed}: finished earlier, read from its run dir", flush=True)
+            continue
         t0 = time.time()
         task = load_task(f"bbh:{name}")
         r = optimize(
