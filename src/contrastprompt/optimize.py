@@ -228,10 +228,11 @@ def optimize(
             f"prompt on {len(train)} training examples",
             field="--budget",
         )
+    optimizer_model = optimizer_model or default_optimizer_model(model)
     if max_cost is not None:
         unpriced = [
             m
-            for m in (model, optimizer_model or default_optimizer_model(model))
+            for m in (model, optimizer_model)
             if isinstance(m, str) and price_for(canonical_model(m)) is None
         ]
         if unpriced:
@@ -249,7 +250,6 @@ def optimize(
     for name, v in (("--iterations", iterations), ("--candidates", candidates), ("--top-k", top_k)):
         if v < 1:
             raise UserError(f"must be at least 1, got {v}", field=name)
-    optimizer_model = optimizer_model or default_optimizer_model(model)
     model_name = canonical_model(model) if isinstance(model, str) else model.model_id
     opt_name = (
         canonical_model(optimizer_model)
@@ -350,10 +350,11 @@ def optimize(
                     on_event("testing", {"n": len(test)})
                 todo = {"initial": outcome.initial, "last": last, "best": best}
                 todo |= {f"select:{r}": c for r, c in picks.items()}
-                for name, cand in todo.items():  # a prompt already scored reuses its records
-                    test_of[cand.hash] = await _score_stored(
-                        store, run_id, test_llm, t, cand.text, test, "test", placement, seed
-                    )
+                for name, cand in todo.items():  # each distinct prompt is scored once
+                    if cand.hash not in test_of:
+                        test_of[cand.hash] = await _score_stored(
+                            store, run_id, test_llm, t, cand.text, test, "test", placement, seed
+                        )
                     scores[name] = test_of[cand.hash]
             return OptimizeResult(
                 run_dir=run_path,

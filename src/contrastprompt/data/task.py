@@ -69,17 +69,17 @@ class Task:
     def __post_init__(self) -> None:
         if not self.examples and not self.fixed_split:
             raise UserError("the data set is empty", source=self.source or self.name)
+        seen: set[str] = set()
         for i, ex in enumerate(self.examples):
             if not ex.id:
                 ex.id = str(i)
-        ids = [e.id for e in self.examples]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise UserError(
-                f"duplicate example id '{dup}': ids key the stored evaluations",
-                source=self.source or self.name,
-                field="id",
-            )
+            if ex.id in seen:
+                raise UserError(
+                    f"duplicate example id '{ex.id}': ids key the stored evaluations",
+                    source=self.source or self.name,
+                    field="id",
+                )
+            seen.add(ex.id)
         if not self.answer_type:
             pool = self.examples or self.fixed_split[0]  # type: ignore[index]
             self.answer_type = infer_answer_type([e.target for e in pool])

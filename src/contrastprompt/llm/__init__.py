@@ -13,8 +13,9 @@ from pathlib import Path
 from ..errors import UserError
 from .base import Backend, ChatRequest, ChatResponse, Message, chat
 from .cache import ResponseCache
+from .catalogue import gguf_path, lookup
 from .client import LLM, CallHook
-from .local import LocalBackend, LocalServer, local_model_path, local_model_replicas
+from .local import LocalBackend, LocalServer
 from .openai_backend import OpenAIBackend
 from .usage import RoleUsage, Usage
 
@@ -126,8 +127,9 @@ class ModelHub:
         if provider in ("local", "gguf"):
             replicas = None
             if provider == "local":
-                path, model_id = local_model_path(name, self.models_dir), f"local:{name}"
-                replicas = local_model_replicas(name)
+                entry = lookup(name)
+                path, model_id = gguf_path(entry, self.models_dir), f"local:{name}"
+                replicas = entry.replicas
             else:
                 path = Path(name).expanduser()
                 model_id = f"gguf:{path.name}"

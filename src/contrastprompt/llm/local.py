@@ -36,12 +36,6 @@ def local_model_path(name: str, models_dir: Path | None = None) -> Path:
     return gguf_path(lookup(name), models_dir)
 
 
-def local_model_replicas(name: str) -> int | None:
-    from .catalogue import lookup
-
-    return lookup(name).replicas
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
