@@ -250,10 +250,16 @@ def optimize(
         help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
         "model, else --model).",
     ),
-    method: str = typer.Option("lcp", "--method", help="Optimizer: lcp."),
+    method: str = typer.Option(
+        "lcp", "--method", help="lcp, apo, opro, autohint, ape, or a fixed prompt: cot, initial."
+    ),
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
-    candidates: int = typer.Option(10, "--candidates", help="Candidates N per iteration."),
-    top_k: int = typer.Option(3, "--top-k", help="Good and bad prompts shown in the contrast."),
+    candidates: int | None = typer.Option(
+        None, "--candidates", help="New prompts per iteration (LCP 10, OPRO 8, APE 20)."
+    ),
+    top_k: int | None = typer.Option(
+        None, "--top-k", help="LCP: good and bad prompts shown in the contrast (3)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of the split)."),
     split_seed: int | None = typer.Option(
         None, "--split-seed", help="Seed of the train/test split only (default: --seed)."
@@ -271,8 +277,8 @@ def optimize(
         None, "--patience", help="Stop after this many iterations without a better prompt."
     ),
     n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
-    max_failures: int = typer.Option(
-        20, "--max-failures", help="Failures sent for reasons per iteration."
+    max_failures: int | None = typer.Option(
+        None, "--max-failures", help="LCP: failures sent for reasons per iteration (20)."
     ),
     select: str = typer.Option(
         "best",
@@ -294,32 +300,27 @@ def optimize(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Optimize a prompt with LCP; resumable, budgeted, with a report in the run dir."""
+    """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
     from rich.live import Live
 
     from .llm import default_optimizer_model
     from .optimize import optimize as run_optimize
     from .optimize import project
+    from .optimizers import build_optimizer
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
-    for name, v in (
-        ("--iterations", iterations),
-        ("--candidates", candidates),
-        ("--top-k", top_k),
-        ("--max-failures", max_failures),
-    ):
-        if v < 1:  # before the projection, which would print negative numbers
-            raise UserError(f"must be at least 1, got {v}", field=name)
-    t = resolve_task(task, data_root=data_root, metric=metric)
+    if iterations < 1:  # before the projection, which would print negative numbers
+        raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
+    opt = build_optimizer(method, candidates=candidates, top_k=top_k, max_failures=max_failures)
+    t = opt.adapt_task(resolve_task(task, data_root=data_root, metric=metric))
     train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
     run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"
     proj = project(
         t,
         train,
+        optimizer=opt,
         iterations=iterations,
-        candidates=candidates,
-        max_failures=max_failures,
         budget=budget,
         model=model,
         optimizer_model=optimizer_model or default_optimizer_model(model),

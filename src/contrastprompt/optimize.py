@@ -33,8 +33,8 @@ from .llm import (
     default_optimizer_model,
 )
 from .llm.usage import price_for
-from .optimizers import OPTIMIZERS, MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget
-from .optimizers.base import EventHook, RunContext, Stopper
+from .optimizers import MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget, build_optimizer
+from .optimizers.base import EventHook, Optimizer, RunContext, Stopper
 from .optimizers.engine import run_loop
 from .optimizers.selection import RULES
 from .optimizers.selection import select as choose
@@ -72,9 +72,8 @@ def project(
     task: Task,
     train: list[Example],
     *,
+    optimizer: Optimizer,
     iterations: int,
-    candidates: int,
-    max_failures: int,
     budget: int | None,
     model: str,
     optimizer_model: str,
@@ -82,16 +81,15 @@ def project(
 ) -> dict[str, Any]:
     """A rough forecast before spending anything: requests, tokens, money, time.
 
-    Assumes every iteration runs fully: (N + 1)·|train| task requests plus the initial prompt,
-    min(failures, |train|) reasons + N candidates + 1 contrast optimizer requests. Tokens assume
-    ~4 characters a token; time assumes 2 task requests/s and 6 s per optimizer request (the
-    embedded model on 2 cores); remote models are usually faster.
+    The method forecasts its own requests (every iteration run in full, capped by the budget).
+    Tokens assume ~4 characters a token; time assumes 2 task requests/s and 6 s per optimizer
+    request (the embedded models on 2 cores); remote models are usually faster.
     """
     n = len(train)
-    task_requests = n * (1 + iterations * (candidates + 1))
+    own = optimizer.project(n, iterations)
+    task_requests, opt_requests = own["task_requests"], own["optimizer_requests"]
     if budget is not None:
         task_requests = min(task_requests, budget)
-    opt_requests = iterations * (min(max_failures, n) + candidates + 1)
     avg_in = sum(len(task.render(e)) for e in train) / max(n, 1) / 4 + 40
     max_out, _ = task.limits()
     task_tokens = int(task_requests * (avg_in + max_out / 2))
@@ -181,8 +179,8 @@ def optimize(
     seed: int = 0,
     split_seed: int | None = None,
     iterations: int = 3,
-    candidates: int = 10,
-    top_k: int = 3,
+    candidates: int | None = None,
+    top_k: int | None = None,
     budget: int | None = None,
     max_optimizer_calls: int | None = None,
     max_tokens: int | None = None,
@@ -203,6 +201,7 @@ def optimize(
     base_url: str | None = None,
     concurrency: int = 4,
     on_event: EventHook | None = None,
+    cache_path: str | Path | None = None,
     **method_settings: Any,
 ) -> OptimizeResult:
     """Optimize `prompt` for `task` with LCP (or another registered method) and return the
@@ -212,11 +211,8 @@ def optimize(
     """
     if not prompt or not prompt.strip():
         raise UserError("the initial prompt is empty", field="--prompt")
-    if method not in OPTIMIZERS:
-        raise UserError(
-            f"unknown method '{method}'", field="--method", hint="known: " + ", ".join(OPTIMIZERS)
-        )
-    t = resolve_task(task, data_root=data_root, metric=metric)
+    opt = build_optimizer(method, candidates=candidates, top_k=top_k, **method_settings)
+    t = opt.adapt_task(resolve_task(task, data_root=data_root, metric=metric))
     # one seed for the split and the optimizer unless told otherwise: a benchmark varies the
     # optimizer's seed on a fixed split with `split_seed`
     train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
@@ -247,16 +243,14 @@ def optimize(
         raise UserError(
             f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
         )
-    for name, v in (("--iterations", iterations), ("--candidates", candidates), ("--top-k", top_k)):
-        if v < 1:
-            raise UserError(f"must be at least 1, got {v}", field=name)
+    if iterations < 1:
+        raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
     model_name = canonical_model(model) if isinstance(model, str) else model.model_id
     opt_name = (
         canonical_model(optimizer_model)
         if isinstance(optimizer_model, str)
         else optimizer_model.model_id
     )
-    opt = OPTIMIZERS[method](candidates=candidates, top_k=top_k, **method_settings)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -300,7 +294,7 @@ def optimize(
         )
 
     models = {"task": model_name, "test": model_name, "optimizer": opt_name}
-    cache = ResponseCache(run_path / "cache.sqlite")
+    cache = ResponseCache(Path(cache_path) if cache_path else run_path / "cache.sqlite")
     hub = ModelHub(
         cache=cache,
         base_url=base_url,
@@ -315,7 +309,7 @@ def optimize(
             task_llm = hub.open(model, role="task")
             opt_llm = hub.open(optimizer_model, role="optimizer")
             ctx = RunContext(
-                task=t,
+                task=t.restricted(train),  # the optimizer never sees a test example
                 train=train,
                 task_llm=task_llm,
                 optimizer=opt_llm,

@@ -9,9 +9,18 @@ import json
 from pathlib import Path
 
 from .errors import UserError
+from .optimizers import OPTIMIZERS
 from .store import Store
 
-COLORS = {"initial": "#444444", "candidate": "#4c78a8", "contrast": "#e45756"}
+COLORS = {
+    "initial": "#444444",
+    "candidate": "#4c78a8",
+    "contrast": "#e45756",
+    "proposal": "#54a24b",
+    "edit": "#f58518",
+    "beam": "#b279a2",
+    "hinted": "#9d755d",
+}
 
 
 def load_run(run_dir: str | Path) -> tuple[dict, Store, int]:
@@ -160,32 +169,12 @@ def render_report(run_dir: str | Path) -> str:
         by_hash = {c["hash"]: c for c in cands}
         res = data["results"]
         e = html.escape
-        contrasts, reasons = [], []
-        for ev in store.events(run_id, "contrast"):
-            d = ev["data"]
-
-            def lst(items: list) -> str:
-                return "".join(
-                    f"<li><b>{s:.2f}</b> <pre>{e(by_hash.get(h, {}).get('text', h))}</pre></li>"
-                    for h, s in items
-                )
-
-            result = by_hash.get(d["result"], {})
-            contrasts.append(
-                f"<section class='contrast'><h3>Iteration {ev['iteration']}</h3>"
-                f"<h4>High-scoring prompts</h4><ol>{lst(d['good'])}</ol>"
-                f"<h4>Low-scoring prompts</h4><ol>{lst(d['bad'])}</ol>"
-                f"<h4>Patterns the optimizer named</h4><pre>{e(d.get('patterns') or '(none given)')}"
-                f"</pre><h4>New prompt (train {d['score']:.2f})</h4>"
-                f"<pre>{e(result.get('text', ''))}</pre></section>"
-            )
-        for ev in store.events(run_id, "reasons"):
-            items = "".join(f"<li>{e(r['reason'])}</li>" for r in ev["data"]["reasons"])
-            reasons.append(
-                f"<details><summary>Iteration {ev['iteration']}: "
-                f"{len(ev['data']['reasons'])} failure reasons</summary><ul>{items}</ul>"
-                "</details>"
-            )
+        method = OPTIMIZERS.get(data["settings"]["method"])
+        section = (
+            method().report_section(lambda kind: store.events(run_id, kind), by_hash)
+            if method
+            else ""
+        )
         skipped = len(store.events(run_id, "skipped"))
         rows = "".join(
             f"<tr><td>{c['seq']}</td><td>{c['iteration']}</td><td>{c['origin']}</td>"
@@ -215,8 +204,7 @@ seed {s["seed"]}, {s["n_train"]} training examples. Stopped because: <b id="stop
 <h2>Score of every candidate</h2>{_scatter(cands)}
 <h2>Best so far</h2>{_best_curve(cands, s["n_train"])}
 <h2>Initial vs best prompt</h2><p class="diff">{_diff(res["initial_prompt"], res["best_prompt"]) if res["initial_prompt"] != res["best_prompt"] else "No prompt beat the initial one on the training set: " + e(res["initial_prompt"])}</p>
-<h2>Contrast steps</h2>{"".join(contrasts) or "<p>No contrast step completed.</p>"}
-<h2>Failure reasons</h2>{"".join(reasons) or "<p>None.</p>"}
+{section}
 <h2>Usage</h2><table id="usage"><tr><th>role</th><th>requests</th><th>calls</th><th>cache hits</th>
 <th>prompt tokens</th><th>completion tokens</th><th>length stops</th><th>cost $</th></tr>
 {_usage_rows(data["usage"])}</table>

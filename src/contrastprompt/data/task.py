@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -86,6 +87,11 @@ class Task:
         if self.answer_type == LABEL and not self.labels:
             pool = self.examples or self.fixed_split[0]  # type: ignore[index]
             self.labels = closed_labels([e.target for e in pool])
+
+    def restricted(self, examples: Sequence[Example]) -> Task:
+        """The same task holding only `examples`: what an optimizer is given, so that no test
+        example can reach a meta-prompt."""
+        return dataclasses.replace(self, examples=list(examples), fixed_split=None)
 
     def answer_format(self) -> str:
         """How answers look, in words, for meta-prompts."""

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..data.task import Example, Task, render
-from ..evaluate import Record, evaluate_async
+from ..evaluate import EvalResult, Record, evaluate_async
 from ..llm import LLM, ChatRequest, ChatResponse, Message
 from ..store import Store
 
@@ -214,32 +215,14 @@ class RunContext:
         parents: list[str] | None = None,
         meta: dict | None = None,
     ) -> Candidate:
-        """Score a prompt on the training set, once per run: records already in the store are
-        reused, so neither a duplicate prompt nor a resumed run asks the model again."""
-        async with self._score_lock:  # one candidate at a time keeps budget checks exact
+        """Score a prompt on the whole training set, once per run: records already in the store
+        are reused, so neither a duplicate prompt nor a resumed run asks the model again."""
+        async with self._score_lock:  # one prompt at a time keeps budget checks exact
             phash, _ = self.store.add_prompt(self.run_id, text, origin, iteration, parents, meta)
             if phash in self._pool:
                 return self._pool[phash]
-            done = self.store.records(self.run_id, phash, "train")
-            missing = len([e for e in self.train if e.id not in done])
-            if missing:
-                self.check("score", missing)
             self.event(iteration, "scoring", {"hash": phash, "origin": origin})
-
-            def keep(rec: Record) -> None:
-                self.store.add_record(self.run_id, phash, "train", rec)
-
-            res = await evaluate_async(
-                text,
-                self.train,
-                self.task,
-                self.task_llm,
-                placement=self.placement,
-                seed=self.seed,
-                done=done,
-                on_record=keep,
-                threshold=self.failure_threshold,
-            )
+            res = await self._evaluate(phash, text, self.train)
             row = self.store.prompt(self.run_id, phash)
             cand = Candidate(
                 text=text,
@@ -256,9 +239,56 @@ class RunContext:
             self.event(
                 iteration,
                 "scored",
-                {"hash": phash, "origin": cand.origin, "score": cand.score, "seq": cand.seq},
+                {
+                    "hash": phash,
+                    "origin": cand.origin,
+                    "score": cand.score,
+                    "seq": cand.seq,
+                    "requests": self.train_requests(),
+                },
             )
             return cand
+
+    async def evaluate(
+        self,
+        text: str,
+        examples: list[Example],
+        *,
+        origin: str,
+        iteration: int,
+        parents: list[str] | None = None,
+        meta: dict | None = None,
+    ) -> list[Record]:
+        """Score a prompt on some training examples only (a minibatch, a bandit pull). The
+        records are stored like any others, count against the budget, and are reused when the
+        prompt is later scored on the whole training set. The prompt does not join the pool."""
+        known = {e.id for e in self.train}
+        if any(e.id not in known for e in examples):
+            raise ValueError("an optimizer may only evaluate training examples")
+        async with self._score_lock:
+            phash, _ = self.store.add_prompt(self.run_id, text, origin, iteration, parents, meta)
+            return (await self._evaluate(phash, text, examples)).records
+
+    async def _evaluate(self, phash: str, text: str, examples: list[Example]) -> EvalResult:
+        done = self.store.records(self.run_id, phash, "train")
+        missing = len([e for e in examples if e.id not in done])
+        if missing:
+            self.check("score", missing)
+
+        def keep(rec: Record) -> None:
+            self.store.add_record(self.run_id, phash, "train", rec)
+
+        return await evaluate_async(
+            text,
+            examples,
+            self.task,
+            self.task_llm,
+            placement=self.placement,
+            seed=self.seed,
+            done=done,
+            on_record=keep,
+            threshold=self.failure_threshold,
+        )
 
     async def ask(
         self,
@@ -340,14 +370,104 @@ async def gather_or_cancel(coros: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
+def best_of(cands: list[Candidate]) -> Candidate | None:
+    return min(cands, key=Candidate.rank_key) if cands else None
+
+
+async def score_new(
+    ctx: RunContext,
+    iteration: int,
+    written: list[tuple[int, str | None, str]],
+    *,
+    origin: str,
+    parents: list[str],
+) -> list[Candidate]:
+    """Score each usable, new proposal in a fixed order (so runs repeat); record the rest."""
+    seen = {c.text.strip() for c in ctx.pool}
+    out = []
+    for i, text, raw in written:
+        if text is None:
+            ctx.event(iteration, "skipped", {"step": origin, "index": i, "raw": raw[:500]})
+            continue
+        if text.strip() in seen:
+            ctx.event(iteration, "duplicate", {"step": origin, "index": i})
+            continue
+        seen.add(text.strip())
+        out.append(
+            await ctx.score(
+                text, origin=origin, iteration=iteration, parents=parents, meta={"index": i}
+            )
+        )
+    return out
+
+
 class Optimizer(Protocol):
     """One prompt-optimization method. `step` runs one iteration from the current prompt and
-    returns the next current prompt (already scored), or None when it has nothing to add."""
+    returns the next current prompt (already scored), or None when it has nothing to add.
+
+    A fixed method (the initial prompt, chain of thought) has `fixed = True`: the run scores
+    `start(prompt)` and stops. `project` forecasts one run's requests before anything is spent,
+    so the CLI and the bench can print what a method will cost on its own schedule."""
 
     name: str
+    fixed: bool
 
     def settings(self) -> dict: ...
+
+    def start(self, prompt: str) -> str: ...
+
+    def adapt_task(self, task: Task) -> Task: ...
+
+    def project(self, n_train: int, iterations: int) -> dict[str, int]: ...
 
     async def step(
         self, ctx: RunContext, iteration: int, current: Candidate
     ) -> Candidate | None: ...
+
+
+class BaseOptimizer:
+    """Defaults shared by the methods: settings are a dataclass (`Settings`), overridden by
+    keyword; an unknown setting is an error naming the method, so a typo never runs silently."""
+
+    name = "base"
+    fixed = False
+    Settings: type = object
+
+    def __init__(self, settings: Any = None, **overrides: object) -> None:
+        self.s = settings or self.Settings()
+        for k, v in overrides.items():
+            if not hasattr(self.s, k):
+                known = ", ".join(f.name for f in fields(self.s))
+                raise TypeError(f"{self.name} has no setting '{k}' (its settings: {known})")
+            setattr(self.s, k, v)
+
+    def settings(self) -> dict:
+        return asdict(self.s)
+
+    def start(self, prompt: str) -> str:
+        return prompt
+
+    def adapt_task(self, task: Task) -> Task:
+        return task
+
+    def project(self, n_train: int, iterations: int) -> dict[str, int]:
+        return {"task_requests": n_train, "optimizer_requests": 0}
+
+    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
+        """HTML for the run report: what this method did that the shared tables do not show.
+        `events(kind)` lists the run's stored events of that kind; `by_hash` maps prompt
+        hashes to the scored prompts."""
+        return ""
+
+
+def html_details(title: str, items: list[str]) -> str:
+    """A collapsed list, for report sections (escaped here)."""
+    lis = "".join(f"<li>{html.escape(str(i))}</li>" for i in items)
+    return f"<details><summary>{html.escape(title)}</summary><ul>{lis}</ul></details>"
+
+
+def accepted_settings(cls: type, wanted: dict[str, Any]) -> dict[str, Any]:
+    """The subset of `wanted` that `cls`'s settings define (shared CLI options such as
+    --candidates apply only where a method has that knob)."""
+    names = {f.name for f in fields(cls.Settings)}
+    return {k: v for k, v in wanted.items() if k in names}

@@ -28,7 +28,10 @@ async def run_loop(
     initial = last = None
     done = 0
     try:
-        initial = last = await ctx.score(initial_prompt, origin="initial", iteration=0)
+        start = optimizer.start(initial_prompt)
+        initial = last = await ctx.score(start, origin="initial", iteration=0)
+        if optimizer.fixed:
+            return LoopOutcome(initial, last, f"{optimizer.name} is a fixed prompt", 0)
         if not ctx.failures(initial):
             return LoopOutcome(
                 initial, last, "the initial prompt is already perfect on the training set", 0

@@ -26,9 +26,18 @@ prompt carried forward, with the reason recorded.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from .base import Candidate, RunContext, gather_or_cancel, template
+from .base import (
+    BaseOptimizer,
+    Candidate,
+    RunContext,
+    gather_or_cancel,
+    html_details,
+    template,
+)
 from .parsing import parse_prompt, parse_reason, parse_strict, tagged
 
 
@@ -48,21 +57,58 @@ class LCPSettings:
     shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
 
 
-class LCP:
+class LCP(BaseOptimizer):
     name = "lcp"
+    Settings = LCPSettings
 
     def __init__(self, settings: LCPSettings | None = None, **overrides: object) -> None:
-        self.s = settings or LCPSettings()
-        for k, v in overrides.items():
-            if not hasattr(self.s, k):
-                raise TypeError(f"unknown LCP setting {k}")
-            setattr(self.s, k, v)
+        super().__init__(settings, **overrides)
         self.t_reason = template("lcp_reason.txt")
         self.t_candidate = template("lcp_candidate.txt")
         self.t_contrast = template("lcp_contrast.txt")
 
-    def settings(self) -> dict:
-        return asdict(self.s)
+    def project(self, n_train: int, iterations: int) -> dict[str, int]:
+        """Every iteration in full: N candidates and one contrast prompt scored on the whole
+        training set; min(failures, |train|) reasons, N candidates and one contrast asked."""
+        s = self.s
+        return {
+            "task_requests": n_train * (1 + iterations * (s.candidates + 1)),
+            "optimizer_requests": iterations * (min(s.max_failures, n_train) + s.candidates + 1),
+        }
+
+    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
+        e = html.escape
+        contrasts = []
+        for ev in events("contrast"):
+            d = ev["data"]
+
+            def lst(items: list) -> str:
+                return "".join(
+                    f"<li><b>{s:.2f}</b> <pre>{e(by_hash.get(h, {}).get('text', h))}</pre></li>"
+                    for h, s in items
+                )
+
+            result = by_hash.get(d["result"], {})
+            contrasts.append(
+                f"<section class='contrast'><h3>Iteration {ev['iteration']}</h3>"
+                f"<h4>High-scoring prompts</h4><ol>{lst(d['good'])}</ol>"
+                f"<h4>Low-scoring prompts</h4><ol>{lst(d['bad'])}</ol>"
+                f"<h4>Patterns the optimizer named</h4>"
+                f"<pre>{e(d.get('patterns') or '(none given)')}</pre>"
+                f"<h4>New prompt (train {d['score']:.2f})</h4>"
+                f"<pre>{e(result.get('text', ''))}</pre></section>"
+            )
+        reasons = [
+            html_details(
+                f"Iteration {ev['iteration']}: {len(ev['data']['reasons'])} failure reasons",
+                [r["reason"] for r in ev["data"]["reasons"]],
+            )
+            for ev in events("reasons")
+        ]
+        return (
+            f"<h2>Contrast steps</h2>{''.join(contrasts) or '<p>No contrast step completed.</p>'}"
+            f"<h2>Failure reasons</h2>{''.join(reasons) or '<p>None.</p>'}"
+        )
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         s = self.s

@@ -104,3 +104,15 @@ def parse_reason(output: str, max_chars: int = 500) -> str | None:
 def parse_strict(output: str) -> str | None:
     """`parse_prompt` without the plain-text fallbacks (see there)."""
     return parse_prompt(output, strict=True)
+
+
+def all_tagged(text: str, tag: str, max_chars: int = 500) -> list[str]:
+    """Every non-empty <tag>…</tag> block, in order; a last block left open (the answer hit its
+    token limit) counts too. For answers that list several items (APO's critiques)."""
+    blocks = re.findall(rf"<{tag}>\s*(.*?)\s*(?:</{tag}>|$)", text, re.S | re.I)
+    out = []
+    for b in blocks:
+        b = " ".join(clean(re.split(rf"<{tag}>", b, flags=re.I)[0]).split())
+        if len(b) >= 8 and "{" + tag + "}" not in b:
+            out.append(b[:max_chars])
+    return out
