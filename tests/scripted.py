@@ -16,13 +16,25 @@ from contrastprompt.data import Example
 from contrastprompt.llm import ChatRequest, ChatResponse
 
 
+MARKERS = {
+    "Why did the model get this wrong": "reason",
+    "Instructions with high scores": "contrast",
+    "Find what these notes have in common": "candidate",
+    "What is wrong with this instruction": "gradient",
+    "Rewrite the instruction to fix": "edit",
+    "Say the same instruction in other words": "paraphrase",
+    "Instructions tried so far": "opro",
+    "Here are questions and their correct answers": "induce",
+    "Write a variation of this instruction": "resample",
+    "Write one hint": "hint",
+    "Merge these hints": "summary",
+}
+
+
 def kind_of(text: str) -> str:
-    if "Why did the model get this wrong" in text:
-        return "reason"
-    if "Instructions with high scores" in text:
-        return "contrast"
-    if "Find what these notes have in common" in text:
-        return "candidate"
+    for marker, kind in MARKERS.items():
+        if marker in text:
+            return kind
     return "task"
 
 
@@ -65,6 +77,14 @@ def default_reply(kind: str, text: str, n: int) -> str:
         return f"<reason>The prompt does not say how to decide (case {n}).</reason>"
     if kind == "candidate":
         return f"<prompt>Decide carefully, GOOD{n % 10} variant {n}.</prompt>"
+    if kind == "gradient":
+        return "".join(f"<problem>It never says rule {n}.{k} clearly.</problem>" for k in range(4))
+    if kind in ("edit", "paraphrase", "opro", "induce", "resample"):
+        return f"<prompt>Answer with care, GOOD{n % 10} {kind} {n}.</prompt>"
+    if kind == "hint":
+        return f"<hint>Check every step of the question, case {n}.</hint>"
+    if kind == "summary":
+        return f"<hint>Check every step, merged advice GOOD{min(n + 5, 9)} round {n}.</hint>"
     return (
         "<patterns>Good ones are specific.</patterns>\n<prompt>Be specific: GOOD9 final.</prompt>"
     )

@@ -412,6 +412,115 @@ def optimize(
     )
 
 
+def _int_list(text: str, field: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"not a comma-separated list of integers: '{text}'", field=field) from None
+
+
+@app.command()
+def bench(
+    tasks: str = typer.Option(
+        ..., "--tasks", help="Comma-separated: bbh:<task>, bbh:all, xcopa:<lang>, .jsonl files."
+    ),
+    methods: str = typer.Option(
+        "lcp,apo,opro,autohint,ape,cot,initial", "--methods", help="Comma-separated methods."
+    ),
+    seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
+    profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),
+    budget: int | None = typer.Option(
+        None, "--budget", help="Task requests per run on the training side (profile's default)."
+    ),
+    n_train: int | None = typer.Option(None, "--n-train", help="Training examples (profile)."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Test items (profile)."),
+    max_optimizer_calls: int | None = typer.Option(
+        None, "--max-optimizer-calls", help="Cap on optimizer calls per run (profile)."
+    ),
+    model: str = ModelOpt,
+    optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
+    split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
+    run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
+    data_root: Path | None = DataRootOpt,
+    concurrency: int = typer.Option(4, "--concurrency"),
+    tables_only: bool = typer.Option(
+        False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
+    ),
+) -> None:
+    """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
+    from dataclasses import replace
+
+    from .bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks, run_bench
+    from .bench_report import rebuild
+    from .session import resolve_task
+
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile '{profile}'", field="--profile", hint="quick or full")
+    prof = PROFILES[profile]
+    for name, v in (("budget", budget), ("n_train", n_train), ("test_limit", test_limit)):
+        if v is not None and v < 1:
+            raise UserError(f"must be at least 1, got {v}", field="--" + name.replace("_", "-"))
+    prof = replace(
+        prof,
+        budget=budget or prof.budget,
+        n_train=n_train or prof.n_train,
+        test_limit=test_limit or prof.test_limit,
+        max_optimizer_calls=max_optimizer_calls or prof.max_optimizer_calls,
+    )
+    task_list = expand_tasks([t.strip() for t in tasks.split(",") if t.strip()], data_root)
+    cfg = BenchConfig(
+        tasks=task_list,
+        methods=check_methods([m.strip() for m in methods.split(",") if m.strip()]),
+        seeds=_int_list(seeds, "--seeds"),
+        root=run_dir,
+        profile=prof,
+        model=model,
+        optimizer_model=optimizer_model,
+        split_seed=split_seed,
+        data_root=data_root,
+        concurrency=concurrency,
+    )
+    loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
+    for t, task in loaded.items():
+        if not any(str(e.target).strip() for e in task.examples):
+            raise UserError("the task has no targets to score against", source=t, field="--tasks")
+    if tables_only:
+        md, partial = rebuild(cfg)
+        out.print(md, soft_wrap=True, highlight=False, markup=False)
+        return
+    est = estimate(cfg, loaded)
+    console.print(
+        f"bench: {est['runs']} runs, about {est['task_requests']:,} task requests (train) and "
+        f"{est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h on the "
+        f"embedded models here; results in {run_dir} (re-run to resume)",
+        highlight=False,
+    )
+    started = time.time()
+
+    def on_cell(cell, i: int, n: int, row) -> None:  # noqa: ANN001
+        if isinstance(row, str):
+            console.print(f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}: {row}")
+            return
+        console.print(
+            f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}: test best "
+            f"{_pct(row['best_test'])}, last {_pct(row['last_test'])}, "
+            f"{row['task_requests']} task req, {row['optimizer_calls']} optimizer calls "
+            f"({(time.time() - started) / 60:.0f} min so far)",
+            highlight=False,
+        )
+        rebuild(cfg)  # the tables are current after every cell
+
+    try:
+        run_bench(cfg, on_cell)
+    except KeyboardInterrupt:
+        rebuild(cfg)
+        console.print(f"stopped; finished runs are kept in {run_dir}: run the same command again")
+        raise typer.Exit(130) from None
+    md, _ = rebuild(cfg)
+    out.print(md, soft_wrap=True, highlight=False, markup=False)
+    out.print(f"wrote {run_dir}/bench.md, bench.json, bench.html")
+
+
 @app.command()
 def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Print the summary of a finished run."""

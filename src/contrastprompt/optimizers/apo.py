@@ -130,7 +130,7 @@ class APO(BaseOptimizer):
         )
         return await ctx.score(
             top.text,
-            origin="edit" if top.text not in beam else "beam",
+            origin="edit" if top.parent else "beam",
             iteration=iteration,
             parents=[top.parent] if top.parent else [],
             meta={"estimate": top.mean, "pulled": len(top.records)},
@@ -210,7 +210,8 @@ class APO(BaseOptimizer):
         async def pull(arm: Arm) -> None:
             fresh = [e for e in order[arm.text] if e.id not in arm.records][: s.bandit_sample]
             if fresh:
-                recs = await ctx.evaluate(arm.text, fresh, origin="arm", iteration=it)
+                origin = "edit" if arm.parent else "beam"
+                recs = await ctx.evaluate(arm.text, fresh, origin=origin, iteration=it)
                 arm.records.update({r.example_id: r for r in recs})
 
         for arm in arms:

@@ -1,0 +1,284 @@
+"""`bench`: every method on every task and seed at the same budget, resumable, then the tables.
+
+Each (task, method, seed) is an ordinary `optimize` run in `<root>/<task>/<method>/s<seed>`, so it
+resumes like any run; a finished one is read from its run dir, never replayed. All cells share
+one response cache (`<root>/cache.sqlite`): the same request (the initial prompt on the same test
+question, say) is answered once, and still counts as a request against the budget. The split is
+fixed by `split_seed` across seeds and methods, so every method is scored on the same test items
+and seeds vary only the optimizer's randomness.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .data.loaders import bbh_tasks
+from .data.task import Task
+from .errors import UserError
+from .optimize import optimize, project
+from .optimizers import OPTIMIZERS, build_optimizer
+from .session import resolve_task
+from .store import prompt_hash
+
+# the prompt every method starts from: the answer convention only, no advice
+PROMPTS = {
+    "choice": "Answer the question. End with 'Answer: <option>'.",
+    "yes/no": "Answer the question. End with 'Answer: Yes' or 'Answer: No'.",
+    "true/false": "Answer the question. End with 'Answer: True' or 'Answer: False'.",
+    "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
+    "integer": "Answer the question. End with 'Answer: <number>'.",
+}
+OPTIMIZING = ("lcp", "apo", "opro", "autohint", "ape")  # the headline compares LCP to these
+FIXED = ("cot", "initial")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one bench, stated in every table. `max_optimizer_calls` caps the second cost
+    the same for every method (without it, a method that takes cheap steps, like AutoHint, would
+    spend hundreds of optimizer calls within the same task budget)."""
+
+    name: str
+    n_train: int
+    test_limit: int | None
+    budget: int
+    max_optimizer_calls: int | None
+
+
+PROFILES = {
+    "quick": Profile("quick", n_train=20, test_limit=80, budget=240, max_optimizer_calls=40),
+    "full": Profile("full", n_train=50, test_limit=None, budget=600, max_optimizer_calls=None),
+}
+
+
+def default_prompt(task: Task) -> str:
+    return PROMPTS.get(task.answer_type, "Answer the question.")
+
+
+def expand_tasks(specs: list[str], data_root: str | Path | None = None) -> list[str]:
+    """`bbh:all` becomes every BBH task in the data; other specs stay as given."""
+    out: list[str] = []
+    for spec in specs:
+        if spec == "bbh:all":
+            found = bbh_tasks(data_root)
+            if not found:
+                raise UserError("no BBH tasks found in the data", field="--tasks")
+            out += [f"bbh:{t}" for t in found]
+        else:
+            out.append(spec)
+    return list(dict.fromkeys(out))
+
+
+def check_methods(methods: list[str]) -> list[str]:
+    unknown = [m for m in methods if m not in OPTIMIZERS]
+    if unknown:
+        raise UserError(
+            f"unknown method '{unknown[0]}'",
+            field="--methods",
+            hint="known: " + ", ".join(OPTIMIZERS),
+        )
+    return list(dict.fromkeys(methods))
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str
+    seed: int
+
+    def run_dir(self, root: Path) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.task).strip("-")
+        return root / slug / self.method / f"s{self.seed}"
+
+
+@dataclass
+class BenchConfig:
+    tasks: list[str]
+    methods: list[str]
+    seeds: list[int]
+    root: Path
+    profile: Profile
+    model: str = "local"
+    optimizer_model: str | None = None
+    split_seed: int = 0
+    iterations: int = 50  # the budget ends a run, not the iteration count
+    data_root: str | Path | None = None
+    concurrency: int = 4
+
+    def cells(self) -> list[Cell]:
+        return [Cell(t, m, s) for t in self.tasks for s in self.seeds for m in self.methods]
+
+
+def too_small(method: str, n_train: int, budget: int) -> str | None:
+    """Why a method cannot take one step within the budget, or None."""
+    if OPTIMIZERS[method].fixed:
+        return None
+    if budget < 2 * n_train:
+        return f"a budget of {budget} cannot score one new prompt after the initial one"
+    return None
+
+
+def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
+    """Forecast of the whole bench from each method's own projection (capped by the budget)."""
+    total = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
+    for cell in cfg.cells():
+        t = tasks[cell.task]
+        n = min(cfg.profile.n_train, len(t.examples) // 2 or cfg.profile.n_train)
+        opt = build_optimizer(cell.method)
+        test = cfg.profile.test_limit or max(len(t.examples) - n, 0)
+        p = project(
+            t,
+            t.examples[:n],
+            optimizer=opt,
+            iterations=1 if opt.fixed else cfg.iterations,
+            budget=cfg.profile.budget,
+            model=cfg.model,
+            optimizer_model=cfg.optimizer_model or "",
+            test_size=test,
+        )
+        if cfg.profile.max_optimizer_calls is not None:
+            p["optimizer_requests"] = min(p["optimizer_requests"], cfg.profile.max_optimizer_calls)
+        reqs = p["task_requests"] + p["test_requests"]
+        p["time_s"] = int(reqs / 2 + p["optimizer_requests"] * 7)
+        total["runs"] += 1
+        for k in ("task_requests", "optimizer_requests", "time_s"):
+            total[k] += p[k]
+    return total
+
+
+def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
+    """Run one (task, method, seed) unless its run dir already holds the finished run."""
+    d = cell.run_dir(cfg.root)
+    done = read_cell(cfg, cell)
+    if done is not None:
+        return done
+    optimize(
+        task,
+        default_prompt(task),
+        model=cfg.model,
+        optimizer_model=cfg.optimizer_model,
+        method=cell.method,
+        seed=cell.seed,
+        split_seed=cfg.split_seed,
+        iterations=cfg.iterations,
+        budget=cfg.profile.budget,
+        max_optimizer_calls=cfg.profile.max_optimizer_calls,
+        n_train=cfg.profile.n_train,
+        test_limit=cfg.profile.test_limit,
+        run_dir=d,
+        concurrency=cfg.concurrency,
+        cache_path=cfg.root / "cache.sqlite",
+    )
+    row = read_cell(cfg, cell)
+    assert row is not None
+    return row
+
+
+def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
+    """A finished cell's figures from its run dir, or None if it has not finished. A run dir
+    made with other sizes is refused rather than mixed into the table."""
+    d = cell.run_dir(cfg.root)
+    if not (d / "run.json").is_file():
+        return None
+    data = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    s, lim, res = data["settings"], data["limits"], data["results"]
+    if (lim.get("budget"), s.get("n_train")) != (cfg.profile.budget, cfg.profile.n_train):
+        raise UserError(
+            f"holds a run with budget {lim.get('budget')} and {s.get('n_train')} training "
+            f"examples, not this profile's {cfg.profile.budget} and {cfg.profile.n_train}",
+            source=str(d),
+            field="--run-dir",
+            hint="use another --run-dir for another profile",
+        )
+    best, last = res["best_prompt"], res["last_prompt"]
+    items = test_items(d, [best, last])
+    usage = data["usage"]
+    return {
+        **asdict(cell),
+        "best_test": res["best_test_score"],
+        "last_test": res["last_test_score"],
+        "initial_test": res["initial_test_score"],
+        "best_train": res["best_train_score"],
+        "best_items": items.get(prompt_hash(best), {}),
+        "last_items": items.get(prompt_hash(last), {}),
+        "task_requests": usage["task"]["requests"],
+        "optimizer_calls": usage["optimizer"]["requests"],
+        "optimizer_tokens": usage["optimizer"]["tokens"],
+        "prompt_chars": len(best),
+        "wall_s": lim.get("wall_time_s"),
+        "stop_reason": data["stop_reason"],
+        "curve": anytime_curve(data["candidates"], d, s["n_train"]),
+        "best_prompt": best,
+    }
+
+
+def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
+    """Per test item scores of the given prompts, from the run's store (for paired tests)."""
+    hashes = [prompt_hash(p) for p in prompts]
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        q = (
+            "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
+            f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
+        )
+        out: dict[str, dict[str, float]] = {}
+        for h, ex, sc in con.execute(q, hashes):
+            out.setdefault(h, {})[ex] = sc
+        return out
+    finally:
+        con.close()
+
+
+def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
+    """Best training score so far against task requests spent, one point per scored prompt.
+    Uses the requests stored with each 'scored' event (runs before that field: seq × |train|)."""
+    spent: dict[str, int] = {}
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        for (raw,) in con.execute("SELECT data FROM events WHERE kind='scored' ORDER BY id"):
+            ev = json.loads(raw)
+            if "requests" in ev:
+                spent.setdefault(ev["hash"], ev["requests"])
+    finally:
+        con.close()
+    best, pts = 0.0, []
+    for c in sorted(cands, key=lambda c: c["seq"]):
+        best = max(best, c["score"])
+        pts.append([spent.get(c["hash"], (c["seq"] + 1) * n_train), best])
+    return pts
+
+
+def run_bench(
+    cfg: BenchConfig,
+    on_cell: Callable[[Cell, int, int, dict | str], None] | None = None,
+) -> list[dict]:
+    """Run every cell in order (task, seed, method), storing each as it finishes."""
+    tasks = {t: resolve_task(t, data_root=cfg.data_root) for t in cfg.tasks}
+    rows = []
+    cells = cfg.cells()
+    for i, cell in enumerate(cells, 1):
+        why = too_small(cell.method, cfg.profile.n_train, cfg.profile.budget)
+        if why:
+            if on_cell:
+                on_cell(cell, i, len(cells), f"skipped: {why}")
+            continue
+        row = run_cell(cfg, cell, tasks[cell.task])
+        rows.append(row)
+        if on_cell:
+            on_cell(cell, i, len(cells), row)
+    return rows
+
+
+def collect(cfg: BenchConfig) -> tuple[list[dict], bool]:
+    """Every finished cell, and whether some are missing (the tables are then partial)."""
+    rows = [r for c in cfg.cells() if (r := read_cell(cfg, c)) is not None]
+    expected = [
+        c for c in cfg.cells() if not too_small(c.method, cfg.profile.n_train, cfg.profile.budget)
+    ]
+    return rows, len(rows) < len(expected)

@@ -1,0 +1,297 @@
+"""The bench's tables (Markdown, JSON) and page (self-contained HTML, inline SVG): accuracy with
+intervals per task and method, costs, paired differences against LCP, and win rates."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .bench import FIXED, OPTIMIZING, BenchConfig
+from .stats import bootstrap_interval, headline, mean_interval, paired_difference, win_rates
+
+PALETTE = ["#e45756", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#444"]
+
+
+def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
+    """Per task and method: mean test accuracy with its interval (over seeds; bootstrap over test
+    items when there is one seed), costs, the paired difference to LCP, and the win rates."""
+    by: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        by[(r["task"], r["method"])].append(r)
+    cells: dict[str, dict[str, dict]] = defaultdict(dict)
+    for (task, method), rs in by.items():
+        cells[task][method] = _cell_stats(rs)
+    for task, ms in cells.items():
+        if "lcp" in ms:
+            for m, c in ms.items():
+                if m != "lcp":
+                    c["lcp_minus"] = _paired(by[(task, "lcp")], by[(task, m)])
+    rates = {}
+    for which in ("best", "last"):
+        scores = {
+            m: {t: cells[t][m][which][0] for t in cells if m in cells[t]}
+            for m in methods
+            if any(m in cells[t] for t in cells)
+        }
+        r = win_rates(scores)
+        rates[which] = {
+            "matrix": r,
+            "lcp_vs_optimizers": headline(r, "lcp", [m for m in OPTIMIZING if m in scores]),
+            "lcp_vs_fixed": headline(r, "lcp", [m for m in FIXED if m in scores]),
+        }
+    return {"cells": cells, "win_rates": rates}
+
+
+def _cell_stats(rs: list[dict]) -> dict[str, Any]:
+    out: dict[str, Any] = {"seeds": sorted(r["seed"] for r in rs)}
+    for which in ("best", "last"):
+        vals = [r[f"{which}_test"] for r in rs if r[f"{which}_test"] is not None]
+        if len(vals) >= 2:
+            out[which] = mean_interval(vals)
+        elif vals:  # one seed: the interval comes from the test items
+            out[which] = bootstrap_interval(list(rs[0][f"{which}_items"].values()))
+        else:
+            out[which] = (math.nan, math.nan, math.nan)
+    for k in ("task_requests", "optimizer_calls", "optimizer_tokens", "prompt_chars", "wall_s"):
+        vals = [r[k] for r in rs if r.get(k) is not None]
+        out[k] = sum(vals) / len(vals) if vals else None
+    out["curves"] = [r["curve"] for r in rs]
+    out["stop_reasons"] = sorted({r["stop_reason"] for r in rs})
+    out["prompt"] = rs[0]["best_prompt"]
+    return out
+
+
+def _paired(a: list[dict], b: list[dict]) -> tuple[float, float, float, int]:
+    """LCP minus another method on the same test items, pooled over the seeds both ran."""
+    ia, ib = {}, {}
+    for r in a:
+        ia.update({(r["seed"], k): v for k, v in r["best_items"].items()})
+    for r in b:
+        ib.update({(r["seed"], k): v for k, v in r["best_items"].items()})
+    return paired_difference(ia, ib)
+
+
+def _pct(t: tuple | list | None) -> str:
+    if not t or t[0] is None or math.isnan(t[0]):
+        return "–"
+    m, lo, hi = t[:3]
+    if math.isnan(lo):
+        return f"{100 * m:.1f}%"
+    return f"{100 * m:.1f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+
+
+def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
+    p = cfg.profile
+    lines = []
+    if partial:
+        lines.append("**PARTIAL**: not every (task, method, seed) has finished.\n")
+    lines.append(header)
+    lines.append(
+        f"Profile `{p.name}`: {p.n_train} training examples, test "
+        f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
+        + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
+        + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
+        f"`{cfg.model}`, optimizer model `{cfg.optimizer_model or 'default'}`. Accuracy: mean "
+        "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
+        "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
+        "'noise' when it contains 0.\n"
+    )
+    for task, ms in summary["cells"].items():
+        lines += [
+            f"### {task}\n",
+            "| method | best-on-train | last | LCP − method | task req | optimizer calls / "
+            "tokens | prompt chars | wall min | stopped |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for m in cfg.methods:
+            if m not in ms:
+                continue
+            c = ms[m]
+            diff = c.get("lcp_minus")
+            d = "–"
+            if diff:
+                noise = " noise" if diff[1] <= 0 <= diff[2] else ""
+                d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
+            wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
+            lines.append(
+                f"| {m} | {_pct(c['best'])} | {_pct(c['last'])} | {d} | "
+                f"{c['task_requests']:.0f} | {c['optimizer_calls']:.0f} / "
+                f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
+                f"{'; '.join(c['stop_reasons'])[:60]} |"
+            )
+        lines.append("")
+    for which in ("best", "last"):
+        w = summary["win_rates"][which]
+        ms = [m for m in cfg.methods if m in w["matrix"]]
+        lines += [
+            f"### Win rates, {which} prompts (row against column; per task win 1, tie 0.5)\n",
+            "| | " + " | ".join(ms) + " |",
+            "|---" * (len(ms) + 1) + "|",
+        ]
+        for a in ms:
+            cells = [
+                "–" if a == b or b not in w["matrix"][a] else f"{100 * w['matrix'][a][b]:.0f}%"
+                for b in ms
+            ]
+            lines.append(f"| {a} | " + " | ".join(cells) + " |")
+        h, f = w["lcp_vs_optimizers"], w["lcp_vs_fixed"]
+        opponents = ", ".join(m for m in OPTIMIZING if m != "lcp" and m in ms) or "none run"
+        lines.append(
+            f"\nLCP against the optimizers ({opponents}): "
+            f"{'–' if h is None else f'{100 * h:.0f}%'}; against fixed prompts: "
+            f"{'–' if f is None else f'{100 * f:.0f}%'}.\n"
+        )
+    return "\n".join(lines)
+
+
+# ---- the page -------------------------------------------------------------------------------
+
+
+def _bars(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
+    pad, names = 40, [m for m in methods if m in ms]
+    bw = (w - 2 * pad) / max(len(names), 1)
+    parts = []
+    for i, m in enumerate(names):
+        mean, lo, hi = ms[m]["best"]
+        if math.isnan(mean):
+            continue
+        x = pad + i * bw
+        y = h - pad - mean * (h - 2 * pad)
+        parts.append(
+            f'<rect class="bar" data-method="{m}" x="{x + 4:.1f}" y="{y:.1f}" '
+            f'width="{bw - 8:.1f}" height="{h - pad - y:.1f}" fill="{PALETTE[i % 8]}">'
+            f"<title>{m}: {100 * mean:.1f}%</title></rect>"
+            f'<text x="{x + bw / 2:.1f}" y="{h - pad + 14}" font-size="11" '
+            f'text-anchor="middle">{m}</text>'
+        )
+        if not math.isnan(lo):
+            y1, y2 = (h - pad - v * (h - 2 * pad) for v in (lo, hi))
+            parts.append(
+                f'<line x1="{x + bw / 2:.1f}" x2="{x + bw / 2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" '
+                'stroke="#000"/>'
+            )
+    return _svg(task + " test accuracy", w, h, pad, parts)
+
+
+def _curves(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
+    pad = 40
+    xmax = max((p[0] for m in ms.values() for cv in m["curves"] for p in cv), default=1) or 1
+    parts = []
+    for i, m in enumerate(methods):
+        if m not in ms:
+            continue
+        for cv in ms[m]["curves"]:
+            pts = " ".join(
+                f"{pad + x / xmax * (w - 2 * pad):.1f},{h - pad - y * (h - 2 * pad):.1f}"
+                for x, y in cv
+            )
+            parts.append(
+                f'<polyline class="curve" data-method="{m}" points="{pts}" fill="none" '
+                f'stroke="{PALETTE[i % 8]}" stroke-width="2"><title>{m}</title></polyline>'
+            )
+    parts.append(
+        f'<text x="{w / 2}" y="{h - 6}" font-size="11" text-anchor="middle">'
+        f"task requests (0–{xmax:.0f})</text>"
+    )
+    return _svg(task + " best-so-far train score", w, h, pad, parts)
+
+
+def _heat(w: dict, methods: list[str], cell: int = 54) -> str:
+    ms = [m for m in methods if m in w]
+    size = cell * (len(ms) + 1) + 10
+    parts = []
+    for i, a in enumerate(ms):
+        parts.append(f'<text x="4" y="{cell * (i + 1.6):.0f}" font-size="11">{a}</text>')
+        parts.append(
+            f'<text x="{cell * (i + 1.2):.0f}" y="{cell * 0.6:.0f}" font-size="11">{a}</text>'
+        )
+        for j, b in enumerate(ms):
+            v = w[a].get(b)
+            if v is None:
+                continue
+            red, blue = int(255 * (1 - v)), int(255 * v)
+            parts.append(
+                f'<rect class="heat" x="{cell * (j + 1)}" y="{cell * (i + 1)}" width="{cell - 2}" '
+                f'height="{cell - 2}" fill="rgb({red},{min(red, blue) + 60},{blue})">'
+                f"<title>{a} vs {b}: {100 * v:.0f}%</title></rect>"
+                f'<text x="{cell * (j + 1.5)}" y="{cell * (i + 1.6)}" font-size="11" '
+                f'text-anchor="middle" fill="#fff">{100 * v:.0f}</text>'
+            )
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
+        f'aria-label="win rates">{"".join(parts)}</svg>'
+    )
+
+
+def _svg(label: str, w: int, h: int, pad: int, parts: list[str]) -> str:
+    axes = (
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#333"/>'
+    )
+    ticks = "".join(
+        f'<text x="{pad - 4}" y="{h - pad - v * (h - 2 * pad) + 4:.1f}" font-size="10" '
+        f'text-anchor="end">{v:.1f}</text>'
+        for v in (0, 0.5, 1.0)
+    )
+    return (
+        f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-label="{html.escape(label)}">{axes}{ticks}{"".join(parts)}</svg>'
+    )
+
+
+def page(summary: dict, cfg: BenchConfig, table_md: str, partial: bool) -> str:
+    e = html.escape
+    blocks = []
+    for task, ms in summary["cells"].items():
+        blocks.append(
+            f"<h2>{e(task)}</h2>{_bars(task, ms, cfg.methods)}{_curves(task, ms, cfg.methods)}"
+        )
+    heat = "".join(
+        f"<h2>Win rates, {which} prompts</h2>"
+        f"{_heat(summary['win_rates'][which]['matrix'], cfg.methods)}"
+        for which in ("best", "last")
+    )
+    flag = "<p><b>PARTIAL</b>: not every cell has finished.</p>" if partial else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>contrastprompt bench</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+svg{{border:1px solid #ddd;margin:.3em}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5em}}
+</style></head><body><h1>Bench: {e(", ".join(cfg.methods))}</h1>{flag}
+{"".join(blocks)}{heat}<h2>Tables</h2><pre>{e(table_md)}</pre></body></html>
+"""
+
+
+def write(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
+    """bench.md, bench.json and bench.html in the bench root; returns the Markdown."""
+    md = markdown(summary, cfg, partial, header)
+    root = cfg.root
+    (root / "bench.md").write_text(md, encoding="utf-8")
+    slim = {
+        "partial": partial,
+        "profile": cfg.profile.__dict__,
+        "model": cfg.model,
+        "optimizer_model": cfg.optimizer_model,
+        "seeds": cfg.seeds,
+        "split_seed": cfg.split_seed,
+        "cells": {
+            t: {m: {k: v for k, v in c.items() if k != "curves"} for m, c in ms.items()}
+            for t, ms in summary["cells"].items()
+        },
+        "win_rates": summary["win_rates"],
+    }
+    (root / "bench.json").write_text(json.dumps(slim, indent=2, default=str), encoding="utf-8")
+    (root / "bench.html").write_text(page(summary, cfg, md, partial), encoding="utf-8")
+    return md
+
+
+def rebuild(cfg: BenchConfig) -> tuple[str, bool]:
+    """Tables and page from whatever cells have finished (any time, marked partial)."""
+    from .bench import collect
+
+    Path(cfg.root).mkdir(parents=True, exist_ok=True)
+    rows, partial = collect(cfg)
+    return write(summarize(rows, cfg.methods), cfg, partial), partial

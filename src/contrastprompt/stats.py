@@ -1,0 +1,77 @@
+"""Statistics for comparing methods: intervals over seeds or test items, paired differences, and
+the win-rate rule of docs/method.md (per task: win 1, tie 0.5, loss 0; averaged over tasks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats as _st
+
+
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval over independent runs (seeds). One value: no interval."""
+    a = np.asarray(values, dtype=float)
+    m = float(a.mean())
+    if len(a) < 2:
+        return m, float("nan"), float("nan")
+    half = float(_st.t.ppf(0.5 + level / 2, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
+    return m, m - half, m + half
+
+
+def bootstrap_interval(
+    per_item: Sequence[float], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of per-item scores (or per-item differences) and a percentile bootstrap interval
+    over the items: the interval when there is one seed, and for paired differences."""
+    a = np.asarray(per_item, dtype=float)
+    if len(a) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = a[rng.integers(0, len(a), size=(resamples, len(a)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(a.mean()), float(lo), float(hi)
+
+
+def paired_difference(
+    a: dict[str, float], b: dict[str, float], level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """A minus B on the items both scored: mean difference, bootstrap interval, item count."""
+    common = sorted(set(a) & set(b))
+    m, lo, hi = bootstrap_interval([a[k] - b[k] for k in common], level)
+    return m, lo, hi, len(common)
+
+
+def within_noise(lo: float, hi: float) -> bool:
+    """True when an interval of a difference contains 0: no difference can be claimed."""
+    return bool(lo <= 0 <= hi)
+
+
+Scores = dict[str, dict[str, float]]
+
+
+def win_rates(scores: Scores, tol: float = 1e-9) -> Scores:
+    """`scores[method][task]` → `rate[a][b]`: over the tasks both have, 1 per task where a's mean
+    is higher, 0.5 per tie, averaged. Undefined (absent) when they share no task."""
+    rate: dict[str, dict[str, float]] = {}
+    for a, sa in scores.items():
+        rate[a] = {}
+        for b, sb in scores.items():
+            if a == b:
+                continue
+            tasks = sorted(set(sa) & set(sb))
+            if not tasks:
+                continue
+            pts = [
+                1.0 if sa[t] > sb[t] + tol else 0.5 if abs(sa[t] - sb[t]) <= tol else 0.0
+                for t in tasks
+            ]
+            rate[a][b] = sum(pts) / len(pts)
+    return rate
+
+
+def headline(rate: Scores, method: str, against: Sequence[str]) -> float | None:
+    """One method's win rate pooled over the given opponents (the paper's headline number)."""
+    vals = [rate.get(method, {}).get(b) for b in against if b != method]
+    vals = [v for v in vals if v is not None]
+    return sum(vals) / len(vals) if vals else None
