@@ -15,7 +15,6 @@ from collections.abc import Callable
 from contrastprompt.data import Example
 from contrastprompt.llm import ChatRequest, ChatResponse
 
-
 MARKERS = {
     "Why did the model get this wrong": "reason",
     "Instructions with high scores": "contrast",

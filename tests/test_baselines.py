@@ -10,7 +10,6 @@ import sqlite3
 import pytest
 
 from contrastprompt import Task, optimize
-from contrastprompt.data import Example
 from contrastprompt.errors import UserError
 from contrastprompt.optimizers import OPTIMIZERS, build_optimizer
 

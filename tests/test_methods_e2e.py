@@ -1,0 +1,119 @@
+"""Every baseline end to end through the `bench` command on the embedded model (real llama.cpp
+server over HTTP, real SQLite stores, the CLI as a subprocess): each method runs at a small equal
+budget, the tables and page are written, and a second run of the same command asks nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ["apo", "opro", "autohint", "ape", "cot", "initial"]
+BUDGET, OPT_CALLS = 24, 6
+ARGS = [
+    "--tasks",
+    "examples/reviews.jsonl",
+    "--methods",
+    ",".join(METHODS),
+    "--budget",
+    str(BUDGET),
+    "--n-train",
+    "6",
+    "--test-limit",
+    "6",
+    "--max-optimizer-calls",
+    str(OPT_CALLS),
+    "--optimizer-model",
+    "local:smollm2-135m",  # plumbing on the fast model; the 1.5B runs in bench/
+]
+
+
+def bench(*args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "bench", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def calls(root: Path) -> int:
+    total = 0
+    for store in root.glob("*/*/s*/store.sqlite"):
+        con = sqlite3.connect(store)
+        total += con.execute("SELECT COUNT(*) FROM llm_calls").fetchone()[0]
+        con.close()
+    return total
+
+
+@pytest.fixture(scope="module")
+def bench_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bench") / "b"
+    p = bench(*ARGS, "--run-dir", str(root))
+    assert p.returncode == 0, p.stderr[-3000:]
+    return root
+
+
+def test_every_method_ran_within_the_budget(bench_root):
+    for m in METHODS:
+        run = json.loads((bench_root / "examples-reviews.jsonl" / m / "s0" / "run.json").read_text())
+        assert run["settings"]["method"] == m
+        u = run["usage"]
+        assert 6 <= u["task"]["requests"] <= BUDGET
+        assert u["optimizer"]["requests"] <= OPT_CALLS
+        if m in ("cot", "initial"):
+            assert u["optimizer"]["requests"] == 0 and len(run["candidates"]) == 1
+        else:  # an optimizer that never asked its model did not run its method
+            assert u["optimizer"]["requests"] > 0, (m, run["stop_reason"])
+        assert run["results"]["best_test_score"] is not None
+
+
+def test_tables_and_page(bench_root):
+    summary = json.loads((bench_root / "bench.json").read_text())
+    assert summary["partial"] is False
+    assert set(summary["cells"]["examples/reviews.jsonl"]) == set(METHODS)
+    md = (bench_root / "bench.md").read_text()
+    assert "Win rates, best prompts" in md and "| apo |" in md
+    page = (bench_root / "bench.html").read_text()
+    for m in METHODS:
+        assert f'data-method="{m}"' in page
+
+
+def test_second_run_reads_finished_cells_and_asks_nothing(bench_root):
+    before = calls(bench_root)
+    p = bench(*ARGS, "--run-dir", str(bench_root))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert calls(bench_root) == before
+    assert "Win rates" in p.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    p = bench("--tasks", "bbh:navigate", "--methods", "lcp,nope", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "--methods" in p.stderr and "Traceback" not in p.stderr
+    p = bench("--tasks", "bbh:no_such_task", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "unknown BBH task" in p.stderr
+    p = bench("--tasks", "bbh:navigate", "--seeds", "0,x", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "--seeds" in p.stderr
+
+
+def test_a_budget_too_small_for_a_step_is_skipped_with_a_note(tmp_path):
+    p = bench(
+        "--tasks",
+        "examples/reviews.jsonl",
+        "--methods",
+        "opro",
+        "--budget",
+        "8",
+        "--n-train",
+        "6",
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "skipped: a budget of 8 cannot score one new prompt" in p.stderr

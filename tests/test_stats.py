@@ -1,0 +1,54 @@
+"""Statistics on hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from contrastprompt.stats import (
+    bootstrap_interval,
+    headline,
+    mean_interval,
+    paired_difference,
+    win_rates,
+    within_noise,
+)
+
+
+def test_win_rate_rule_win_tie_loss_averaged_over_shared_tasks():
+    scores = {
+        "lcp": {"t1": 0.5, "t2": 0.7, "t3": 0.2},
+        "apo": {"t1": 0.5, "t2": 0.6, "t3": 0.3},
+        "ape": {"t1": 0.1},  # only t1 in common
+    }
+    r = win_rates(scores)
+    assert r["lcp"]["apo"] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert r["apo"]["lcp"] == pytest.approx((0.5 + 0 + 1) / 3)
+    assert r["lcp"]["ape"] == 1.0 and r["ape"]["lcp"] == 0.0
+    assert headline(r, "lcp", ["apo", "ape", "lcp"]) == pytest.approx((0.5 + 1) / 2)
+    assert headline(r, "lcp", ["opro"]) is None
+
+
+def test_mean_interval_is_student_t_over_seeds():
+    m, lo, hi = mean_interval([0.4, 0.6])
+    half = 12.7062 * math.sqrt(0.02) / math.sqrt(2)  # t(0.975, 1 df) · s / √n
+    assert m == pytest.approx(0.5)
+    assert (lo, hi) == pytest.approx((0.5 - half, 0.5 + half), rel=1e-4)
+    m, lo, hi = mean_interval([0.3])
+    assert m == 0.3 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_bootstrap_interval_over_items():
+    assert bootstrap_interval([1.0] * 20) == (1.0, 1.0, 1.0)
+    m, lo, hi = bootstrap_interval([0.0, 1.0] * 50)
+    # binomial standard error 0.05: the 95% interval is about ±0.1
+    assert m == 0.5 and 0.38 < lo < 0.45 and 0.55 < hi < 0.62
+
+
+def test_paired_difference_uses_common_items_only():
+    a = {"x": 1.0, "y": 1.0, "z": 0.0}
+    b = {"x": 0.0, "y": 1.0}
+    m, lo, hi, n = paired_difference(a, b)
+    assert (m, n) == (0.5, 2) and lo <= m <= hi
+    assert within_noise(-0.1, 0.2) and not within_noise(0.01, 0.2)
