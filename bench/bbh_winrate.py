@@ -26,7 +26,7 @@ TASKS = ",".join(
         "boolean_expressions",
     )
 )
-METHODS = "lcp,apo,opro,autohint,ape,cot,initial"
+METHODS = "lcp,apo,opro,autohint,ape,gepa,cot,initial"
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

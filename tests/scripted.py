@@ -27,6 +27,7 @@ MARKERS = {
     "Write a variation of this instruction": "resample",
     "Write one hint": "hint",
     "Merge these hints": "summary",
+    "I provided an assistant with the following instructions": "gepa",
 }
 
 
@@ -80,6 +81,8 @@ def default_reply(kind: str, text: str, n: int) -> str:
         return "".join(f"<problem>It never says rule {n}.{k} clearly.</problem>" for k in range(4))
     if kind in ("edit", "paraphrase", "opro", "induce", "resample"):
         return f"<prompt>Answer with care, GOOD{n % 10} {kind} {n}.</prompt>"
+    if kind == "gepa":
+        return f"Here it is:\n```\nAnswer with care, GOOD{min(n + 4, 9)} gepa {n}.\n```"
     if kind == "hint":
         return f"<hint>Check every step of the question, case {n}.</hint>"
     if kind == "summary":

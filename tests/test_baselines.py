@@ -120,6 +120,31 @@ def test_autohint_hints_per_failure_summarised_onto_the_initial_prompt(tmp_path)
     assert hinted[-1]["text"].count("Hint:") == 1
 
 
+def test_gepa_runs_through_our_store_budget_and_optimizer_model(tmp_path):
+    task, backend = make()
+    res = run(tmp_path, backend, task, "gepa", iterations=3, budget=120)
+    reflections = sent(backend, "gepa")
+    assert reflections, "GEPA never asked the optimizer model"
+    # our per-example feedback reached GEPA's reflection prompt
+    assert "The correct answer:" in reflections[0] and "Scored as wrong" in reflections[0]
+    # every task request went through our store: none beyond the budget, none unrecorded
+    counts = train_records_per_prompt(res.run_dir)
+    assert sum(counts.values()) <= 120
+    assert sum(counts.values()) == backend.counts["task"]
+    gepa = [c for c in res.candidates if c["origin"] == "gepa"]
+    assert gepa and res.best_train_score > res.initial_train_score
+    assert res.stop_reason.startswith("gepa:")
+
+
+def test_gepa_overshooting_our_budget_stops_cleanly(tmp_path):
+    task, backend = make()
+    # 20 for the initial prompt, then 8: GEPA's first candidate cannot be scored on all of train
+    res = run(tmp_path, backend, task, "gepa", iterations=3, budget=28)
+    assert sum(train_records_per_prompt(res.run_dir).values()) <= 28
+    assert "budget" in res.stop_reason
+    assert [c["origin"] for c in res.candidates] == ["initial"]
+
+
 @pytest.mark.parametrize("method", ["initial", "cot"])
 def test_fixed_methods_score_one_prompt_and_ask_nothing(tmp_path, method):
     task, backend = make()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ["apo", "opro", "autohint", "ape", "cot", "initial"]
+METHODS = ["apo", "opro", "autohint", "ape", "gepa", "cot", "initial"]
 BUDGET, OPT_CALLS = 24, 6
 ARGS = [
     "--tasks",
@@ -62,7 +62,9 @@ def bench_root(tmp_path_factory) -> Path:
 
 def test_every_method_ran_within_the_budget(bench_root):
     for m in METHODS:
-        run = json.loads((bench_root / "examples-reviews.jsonl" / m / "s0" / "run.json").read_text())
+        run = json.loads(
+            (bench_root / "examples-reviews.jsonl" / m / "s0" / "run.json").read_text()
+        )
         assert run["settings"]["method"] == m
         u = run["usage"]
         assert 6 <= u["task"]["requests"] <= BUDGET

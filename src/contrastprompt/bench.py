@@ -34,7 +34,7 @@ PROMPTS = {
     "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
     "integer": "Answer the question. End with 'Answer: <number>'.",
 }
-OPTIMIZING = ("lcp", "apo", "opro", "autohint", "ape")  # the headline compares LCP to these
+OPTIMIZING = ("lcp", "apo", "opro", "autohint", "ape", "gepa")  # the headline compares LCP to these
 FIXED = ("cot", "initial")
 
 

@@ -251,7 +251,7 @@ def optimize(
         "model, else --model).",
     ),
     method: str = typer.Option(
-        "lcp", "--method", help="lcp, apo, opro, autohint, ape, or a fixed prompt: cot, initial."
+        "lcp", "--method", help="lcp, apo, opro, autohint, ape, gepa, or a fixed prompt: cot, initial."
     ),
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
     candidates: int | None = typer.Option(
@@ -425,7 +425,7 @@ def bench(
         ..., "--tasks", help="Comma-separated: bbh:<task>, bbh:all, xcopa:<lang>, .jsonl files."
     ),
     methods: str = typer.Option(
-        "lcp,apo,opro,autohint,ape,cot,initial", "--methods", help="Comma-separated methods."
+        "lcp,apo,opro,autohint,ape,gepa,cot,initial", "--methods", help="Comma-separated methods."
     ),
     seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
     profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),

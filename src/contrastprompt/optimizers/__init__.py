@@ -21,6 +21,7 @@ from .base import (
     accepted_settings,
 )
 from .fixed import ChainOfThought, Initial
+from .gepa_peer import GEPAPeer
 from .lcp import LCP, LCPSettings
 from .opro import OPRO
 
@@ -31,6 +32,7 @@ OPTIMIZERS: dict[str, type[BaseOptimizer]] = {
     "opro": OPRO,
     "autohint": AutoHint,
     "ape": APE,
+    "gepa": GEPAPeer,
     "cot": ChainOfThought,
     "initial": Initial,
 }

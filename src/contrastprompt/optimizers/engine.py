@@ -41,7 +41,8 @@ async def run_loop(
             ctx.event(t, "iteration", {"current": last.hash, "best": ctx.best().score})
             nxt = await optimizer.step(ctx, t, last)
             if nxt is None:
-                return LoopOutcome(initial, last, "no failures left on the training set", done)
+                why = getattr(optimizer, "why", "") or "no failures left on the training set"
+                return LoopOutcome(initial, last, why, done)
             last, done = nxt, t
             if not ctx.failures(ctx.best()):
                 return LoopOutcome(initial, last, "a prompt is perfect on the training set", done)
