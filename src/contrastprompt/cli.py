@@ -251,7 +251,9 @@ def optimize(
         "model, else --model).",
     ),
     method: str = typer.Option(
-        "lcp", "--method", help="lcp, apo, opro, autohint, ape, gepa, or a fixed prompt: cot, initial."
+        "lcp",
+        "--method",
+        help="lcp, apo, opro, autohint, ape, gepa, or a fixed prompt: cot, initial.",
     ),
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
     candidates: int | None = typer.Option(
