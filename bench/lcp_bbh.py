@@ -22,16 +22,9 @@ from baseline_accuracy import wilson
 from judge import is_instruction
 
 from contrastprompt import optimize
+from contrastprompt.bench import PROMPTS
 from contrastprompt.data import load_task
 from contrastprompt.optimizers.selection import sign_test_p
-
-PROMPTS = {
-    "choice": "Answer the question. End with 'Answer: <option>'.",
-    "yes/no": "Answer the question. End with 'Answer: Yes' or 'Answer: No'.",
-    "true/false": "Answer the question. End with 'Answer: True' or 'Answer: False'.",
-    "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
-    "integer": "Answer the question. End with 'Answer: <number>'.",
-}
 
 
 def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:
@@ -176,7 +169,8 @@ def main() -> None:
             flush=True,
         )
         write_tables(out, a, rows, partial=len(rows) < len(todo))
-    print(tables(rows, False))
+    write_tables(out, a, rows, partial=len(rows) < len(todo))
+    print(tables(rows, len(rows) < len(todo)))
 
 
 def write_tables(out: Path, a: argparse.Namespace, rows: list[dict], partial: bool) -> None:
