@@ -263,3 +263,41 @@ def test_failure_threshold_and_correct_agree_for_float_metrics(tmp_path):
     # at the default threshold of 1.0 the same answers are failures and get reasons
     run(tmp_path / "strict", backend, task, iterations=1, candidates=1)
     assert backend.counts["reason"] > 0
+
+
+def test_changed_label_or_metric_is_not_resumed_from_stale_scores(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    exs = yes_no_examples(40)
+    exs[3].target = "Yes" if exs[3].target == "No" else "No"  # a fixed label
+    with pytest.raises(UserError) as e:
+        run(tmp_path, ScriptedBackend(exs), Task("scripted", exs), iterations=1, candidates=2)
+    assert "data_hash" in str(e.value)
+
+    def lenient(pred, ex):  # noqa: ANN001, ANN202
+        return float((pred or "").lower() == ex.target.lower())
+
+    t2 = Task("scripted", yes_no_examples(40), metric=lenient)
+    with pytest.raises(UserError) as e:
+        run(tmp_path, ScriptedBackend(t2.examples), t2, iterations=1, candidates=2)
+    assert "scoring" in str(e.value)
+
+
+def test_run_stored_before_the_scoring_keys_resumes_and_gains_them(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    db = tmp_path / "run" / "store.sqlite"
+    con = sqlite3.connect(db)
+    settings = json.loads(con.execute("SELECT settings FROM runs").fetchone()[0])
+    for k in ("scoring", "data_hash"):
+        settings.pop(k)
+    con.execute("UPDATE runs SET settings=?, fingerprint='old'", (json.dumps(settings),))
+    con.commit()
+    con.close()
+    calls = backend.counts["task"]
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert backend.counts["task"] == calls  # resumed: nothing asked again
+    con = sqlite3.connect(db)
+    stored = json.loads(con.execute("SELECT settings FROM runs").fetchone()[0])
+    con.close()
+    assert "data_hash" in stored and "scoring" in stored

@@ -115,6 +115,36 @@ def _fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# keys added to the settings after runs had been stored: a run that has none of them resumes
+# when every key it does have agrees, and gains them (it was made by code that could not record
+# them; refusing would strand every earlier run dir)
+LATER_KEYS = ("scoring", "data_hash")
+
+
+def scoring_settings(task: Task) -> dict[str, Any]:
+    """What decides a stored score besides the prompt: metric, input template, answer type and
+    generation limits. A change in any of these makes stored evaluations stale."""
+    m = task.metric
+    max_tokens, stop = task.limits()
+    return {
+        "metric": f"{getattr(m, '__module__', '?')}:{getattr(m, '__qualname__', repr(m))}",
+        "input_template": task.input_template or "",
+        "answer_type": task.answer_type,
+        "labels": list(task.labels),
+        "max_tokens": max_tokens,
+        "stop": list(stop),
+    }
+
+
+def data_hash(examples: list[Example], task: Task) -> str:
+    """Content of the examples as the model sees them, with their targets: fixing a label or an
+    input changes it, so stale scores are never reused."""
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(json.dumps([e.id, task.render(e), e.target], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
 def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple[Store, int, bool]:
     prev = store.find_run("optimize")
     fp = _fingerprint(settings)
@@ -123,6 +153,9 @@ def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple
     if prev["fingerprint"] == fp:
         return store, prev["id"], True
     old = json.loads(prev["settings"])
+    if not any(k in old for k in LATER_KEYS) and all(settings.get(k) == v for k, v in old.items()):
+        store.update_run_settings(prev["id"], settings, fp)
+        return store, prev["id"], True
     diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
     if not force:
         raise UserError(
@@ -216,6 +249,7 @@ def optimize(
     # one seed for the split and the optimizer unless told otherwise: a benchmark varies the
     # optimizer's seed on a fixed split with `split_seed`
     train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
+    content = data_hash(train + test, t)  # before --test-limit: a limit alone is not new data
     if test_limit is not None:
         test = test[:test_limit]
     if budget is not None and budget < len(train):
@@ -265,6 +299,8 @@ def optimize(
         "placement": placement,
         "failure_threshold": failure_threshold,
         "method_settings": opt.settings(),
+        "scoring": scoring_settings(t),
+        "data_hash": content,
     }
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed

@@ -66,6 +66,13 @@ class Store:
         )
         return int(cur.lastrowid)
 
+    def update_run_settings(self, run_id: int, settings: dict, fingerprint: str) -> None:
+        """Rewrite a run's settings (a run made before a settings key existed gains it)."""
+        self._exec(
+            "UPDATE runs SET settings=?, fingerprint=?, updated=? WHERE id=?",
+            (json.dumps(settings, sort_keys=True), fingerprint, time.time(), run_id),
+        )
+
     def find_run(self, kind: str) -> sqlite3.Row | None:
         rows = self._query("SELECT * FROM runs WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,))
         return rows[0] if rows else None
