@@ -414,6 +414,89 @@ def optimize(
     )
 
 
+@app.command()
+def adapt(
+    task: str = typer.Option(
+        ..., "--task", "-t", help="Target data (e.g. xcopa:sw, bbh:navigate)."
+    ),
+    prompt: str | None = typer.Option(None, "--prompt", "-p", help="The source prompt."),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
+    source_task: str | None = typer.Option(
+        None, "--source-task", help="Source data for language adaptation (parallel items)."
+    ),
+    source_model: str | None = typer.Option(
+        None, "--source-model", help="Source task model for model adaptation (default --model)."
+    ),
+    model: str = typer.Option(
+        "local", "--target-model", "--model", "-m", help="Target task model."
+    ),
+    optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
+    prompt_language: str = typer.Option(
+        "source",
+        "--prompt-language",
+        help="Language adaptation: keep the prompt's language (source), have the optimizer "
+        "write in the target language (target), or run and compare both.",
+    ),
+    initial_prompt: str | None = typer.Option(
+        None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
+    ),
+    no_scratch: bool = typer.Option(False, "--no-scratch", help="Skip LCP from scratch."),
+    iterations: int = typer.Option(2, "--iterations"),
+    candidates: int | None = typer.Option(None, "--candidates"),
+    max_failures: int | None = typer.Option(None, "--max-failures"),
+    budget: int | None = typer.Option(None, "--budget", help="Target task requests per run."),
+    n_train: int | None = typer.Option(None, "--n-train"),
+    test_limit: int | None = typer.Option(None, "--test-limit"),
+    seed: int = typer.Option(0, "--seed"),
+    run_dir: Path = typer.Option(Path("runs/adapt"), "--run-dir", help="Resumable run dir."),
+    data_root: Path | None = DataRootOpt,
+    concurrency: int = typer.Option(4, "--concurrency"),
+) -> None:
+    """Adapt a prompt to another model or language; compare with the source prompt as is and
+    with LCP from scratch at the same budget."""
+    from .adapt import adapt as run_adapt
+    from .session import read_prompt
+
+    text = read_prompt(prompt, prompt_file)
+    if not text.strip():
+        raise UserError(
+            "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
+        )
+    console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
+    try:
+        res = run_adapt(
+            task,
+            text,
+            source_model=source_model,
+            model=model,
+            source_task=source_task,
+            optimizer_model=optimizer_model,
+            initial_prompt=initial_prompt,
+            prompt_language=prompt_language,
+            scratch=not no_scratch,
+            seed=seed,
+            iterations=iterations,
+            budget=budget,
+            n_train=n_train,
+            test_limit=test_limit,
+            candidates=candidates,
+            max_failures=max_failures,
+            run_dir=run_dir,
+            data_root=data_root,
+            concurrency=concurrency,
+        )
+    except KeyboardInterrupt:
+        console.print(f"stopped; finished work is kept in {run_dir}: run the same command again")
+        raise typer.Exit(130) from None
+    out.print((run_dir / "adapt.md").read_text(encoding="utf-8"), soft_wrap=True, markup=False)
+    if res.mode == "language":
+        for name, d in res.source.get("drift", {}).items():
+            out.print(
+                f"{name}: {d['in_other_language']} of {d['written']} written prompts are not in "
+                f"the expected language ({d['expected']})"
+            )
+
+
 def _int_list(text: str, field: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]

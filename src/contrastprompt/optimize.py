@@ -33,7 +33,15 @@ from .llm import (
     default_optimizer_model,
 )
 from .llm.usage import price_for
-from .optimizers import MaxCost, MaxOptimizerCalls, MaxTime, MaxTokens, TaskBudget, build_optimizer
+from .optimizers import (
+    BaseOptimizer,
+    MaxCost,
+    MaxOptimizerCalls,
+    MaxTime,
+    MaxTokens,
+    TaskBudget,
+    build_optimizer,
+)
 from .optimizers.base import EventHook, Optimizer, RunContext, Stopper
 from .optimizers.engine import run_loop
 from .optimizers.selection import RULES
@@ -208,7 +216,7 @@ def optimize(
     *,
     model: str | Backend = "local",
     optimizer_model: str | Backend | None = None,
-    method: str = "lcp",
+    method: str | BaseOptimizer = "lcp",
     seed: int = 0,
     split_seed: int | None = None,
     iterations: int = 3,
@@ -235,6 +243,7 @@ def optimize(
     concurrency: int = 4,
     on_event: EventHook | None = None,
     cache_path: str | Path | None = None,
+    extra_settings: dict[str, Any] | None = None,
     **method_settings: Any,
 ) -> OptimizeResult:
     """Optimize `prompt` for `task` with LCP (or another registered method) and return the
@@ -244,7 +253,11 @@ def optimize(
     """
     if not prompt or not prompt.strip():
         raise UserError("the initial prompt is empty", field="--prompt")
-    opt = build_optimizer(method, candidates=candidates, top_k=top_k, **method_settings)
+    opt = (
+        method
+        if isinstance(method, BaseOptimizer)
+        else build_optimizer(method, candidates=candidates, top_k=top_k, **method_settings)
+    )
     t = opt.adapt_task(resolve_task(task, data_root=data_root, metric=metric))
     # one seed for the split and the optimizer unless told otherwise: a benchmark varies the
     # optimizer's seed on a fixed split with `split_seed`
@@ -292,7 +305,7 @@ def optimize(
         "initial_prompt": prompt.strip(),
         "model": model_name,
         "optimizer_model": opt_name,
-        "method": method,
+        "method": opt.name,
         "seed": seed,
         "n_train": len(train),
         "train_ids": hashlib.sha256(",".join(e.id for e in train).encode()).hexdigest()[:12],
@@ -304,6 +317,7 @@ def optimize(
     }
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed
+    settings.update(extra_settings or {})  # e.g. adaptation's source setting
     store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
     stoppers: list[Stopper] = []
     if budget is not None:

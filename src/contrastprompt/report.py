@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from .errors import UserError
-from .optimizers import OPTIMIZERS
+from .optimizers import ALL_METHODS
 from .store import Store
 
 COLORS = {
@@ -169,7 +169,7 @@ def render_report(run_dir: str | Path) -> str:
         by_hash = {c["hash"]: c for c in cands}
         res = data["results"]
         e = html.escape
-        method = OPTIMIZERS.get(data["settings"]["method"])
+        method = ALL_METHODS.get(data["settings"]["method"])
         section = (
             method().report_section(lambda kind: store.events(run_id, kind), by_hash)
             if method

@@ -3,6 +3,7 @@
 from typing import Any
 
 from ..errors import UserError
+from .adapt_lcp import AdaptLCP
 from .ape import APE
 from .apo import APO
 from .autohint import AutoHint
@@ -36,6 +37,8 @@ OPTIMIZERS: dict[str, type[BaseOptimizer]] = {
     "cot": ChainOfThought,
     "initial": Initial,
 }
+# every method a stored run may name, for reports (adaptation is run by `adapt`, not by name)
+ALL_METHODS: dict[str, type[BaseOptimizer]] = {**OPTIMIZERS, "lcp-adapt": AdaptLCP}
 SHARED_OPTIONS = {
     "candidates": "--candidates",
     "top_k": "--top-k",
@@ -66,6 +69,8 @@ def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
 
 
 __all__ = [
+    "ALL_METHODS",
+    "AdaptLCP",
     "APE",
     "APO",
     "LCP",

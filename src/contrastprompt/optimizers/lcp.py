@@ -112,7 +112,7 @@ class LCP(BaseOptimizer):
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         s = self.s
-        failures = ctx.failures(current)
+        failures = self.failures(ctx, iteration, current)
         if not failures:
             ctx.event(iteration, "no_failures", {"hash": current.hash})
             return None
@@ -124,6 +124,14 @@ class LCP(BaseOptimizer):
         else:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
         return await self._contrast(ctx, iteration)
+
+    def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
+        """The failures that feed the reasons (adaptation narrows them)."""
+        return ctx.failures(current)
+
+    def answer_rule(self, ctx: RunContext) -> str:
+        """What the meta-prompts say about the answer (adaptation may add the language)."""
+        return ctx.task.answer_format()
 
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
@@ -163,7 +171,7 @@ class LCP(BaseOptimizer):
         self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict]
     ) -> None:
         s = self.s
-        shared = {"answer_format": ctx.task.answer_format()}
+        shared = {"answer_format": self.answer_rule(ctx)}
 
         async def write(i: int) -> tuple[int, str | None, list[str], str]:
             subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
@@ -219,7 +227,7 @@ class LCP(BaseOptimizer):
                 for n, c in enumerate(cs, 1)
             )
 
-        fields = {"good": show(good), "bad": show(bad), "answer_format": ctx.task.answer_format()}
+        fields = {"good": show(good), "bad": show(bad), "answer_format": self.answer_rule(ctx)}
         text, raw = await ctx.ask_parsed(
             self.t_contrast,
             fields,

@@ -1,0 +1,316 @@
+"""`adapt()`: carry a prompt that works in a source setting to a target setting, by LCP in
+adaptation mode, and compare it with the source prompt as it is and with LCP from scratch.
+
+A setting is (model, data). Model adaptation keeps the data and changes the task model; language
+adaptation keeps the model and changes the data's language, which needs parallel data (XCOPA:
+item i is the same item in every language), checked here. The run dir holds one ordinary run per
+part, each resumable on its own:
+
+    source/    the source prompt scored in the source setting on the training items (once)
+    adapted/   LCP in adaptation mode on the target, from the source prompt
+    adapted-<lang>/  the same, writing the prompt in the target language (--prompt-language)
+    scratch/   LCP on the target from the initial prompt, same budget
+    adapt.json, adapt.md   the side-by-side table
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data.task import Example, Task
+from .errors import UserError
+from .evaluate import Record, evaluate_async
+from .languages import guess, name_of
+from .llm import ModelHub, ResponseCache, canonical_model
+from .optimize import OptimizeResult, data_hash, optimize
+from .optimizers import AdaptLCP
+from .session import resolve_task
+from .store import Store, prompt_hash
+
+LANGUAGE_CHOICES = ("source", "target", "both")
+
+
+@dataclass
+class AdaptResult:
+    run_dir: Path
+    mode: str  # "model" or "language"
+    rows: list[dict]  # one per prompt compared on the target's test split
+    gap_before: float | None  # source prompt on target minus from-scratch
+    gap_after: float | None  # adapted prompt on target minus from-scratch
+    source: dict = field(default_factory=dict)  # source-side accuracy and requests
+
+    def table(self) -> str:
+        lines = [
+            "| prompt | target test | target train | task requests | optimizer calls |",
+            "|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            test = "–" if r["test"] is None else f"{100 * r['test']:.1f}%"
+            lines.append(
+                f"| {r['name']} | {test} | {100 * r['train']:.1f}% | {r['task_requests']} | "
+                f"{r['optimizer_calls']} |"
+            )
+        return "\n".join(lines)
+
+
+def language_of(task: Task) -> str:
+    """The XCOPA language code of a task name such as `xcopa:sw`, else ''."""
+    kind, _, rest = task.name.partition(":")
+    return rest.split(":")[0] if kind == "xcopa" else ""
+
+
+def parallel_source(target_train: list[Example], source: Task) -> list[Example]:
+    """The source task's items with the target's training ids, in the same order; refuses data
+    that are not parallel (an id missing, or a different answer for the same id)."""
+    pool = list(source.examples)
+    if source.fixed_split is not None:
+        pool = list(source.fixed_split[0]) + list(source.fixed_split[1])
+    by_id = {e.id: e for e in pool}
+    out = []
+    for e in target_train:
+        s = by_id.get(e.id)
+        if s is None:
+            raise UserError(
+                f"source and target data are not parallel: item '{e.id}' has no counterpart",
+                source=source.source or source.name,
+                field="--source-task",
+            )
+        if str(s.target) != str(e.target):
+            raise UserError(
+                f"source and target data are not parallel: item '{e.id}' has answer "
+                f"'{s.target}' in the source and '{e.target}' in the target",
+                source=source.source or source.name,
+                field="--source-task",
+            )
+        out.append(s)
+    return out
+
+
+def score_source(
+    run_dir: Path,
+    task: Task,
+    prompt: str,
+    examples: list[Example],
+    model: str,
+    seed: int,
+    concurrency: int,
+) -> tuple[list[Record], dict]:
+    """The source prompt in the source setting, per training item, stored (so a resumed adapt
+    asks nothing again) and counted apart from the target's budget."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(run_dir / "store.sqlite")
+    cache = ResponseCache(run_dir / "cache.sqlite")
+    hub = ModelHub(cache=cache, max_concurrency=concurrency, log_dir=run_dir)
+    row = store.find_run("source")
+    run_id = row["id"] if row else store.new_run("source", task.name, {"model": model})
+    phash = prompt_hash(prompt)
+    store.add_prompt(run_id, prompt, "source", 0)
+
+    async def go() -> list[Record]:
+        try:
+            llm = hub.open(model, role="task")
+            res = await evaluate_async(
+                prompt,
+                examples,
+                task,
+                llm,
+                seed=seed,
+                done=store.records(run_id, phash, "train"),
+                on_record=lambda r: store.add_record(run_id, phash, "train", r),
+            )
+            return res.records
+        finally:
+            await hub.aclose()
+
+    try:
+        records = asyncio.run(go())
+    finally:
+        hub.close()
+        cache.close()
+    store.finish_run(run_id, "done", "scored")
+    store.close()
+    right = sum(r.correct for r in records)
+    return records, {
+        "model": model,
+        "task": task.name,
+        "train_accuracy": right / max(len(records), 1),
+        "right": right,
+        "requests": len(records),
+    }
+
+
+def _row(name: str, res: OptimizeResult, which: str = "best") -> dict[str, Any]:
+    u = res.usage
+    return {
+        "name": name,
+        "prompt": getattr(res, f"{which}_prompt"),
+        "test": getattr(res, f"{which}_test_score"),
+        "train": getattr(res, f"{which}_train_score"),
+        "task_requests": u["task"]["requests"],
+        "optimizer_calls": u["optimizer"]["requests"],
+        "run_dir": str(res.run_dir),
+    }
+
+
+def _drift(res: OptimizeResult, expected: str, other: str) -> dict[str, Any]:
+    """How many written prompts are in the expected language rather than the other one."""
+    written = [c for c in res.candidates if c["origin"] in ("candidate", "contrast")]
+    guesses = [guess(c["text"], (expected, other)) for c in written]
+    wrong = sum(g == other for g in guesses)
+    return {"expected": expected, "written": len(written), "in_other_language": wrong}
+
+
+def adapt(
+    task: str | Task,
+    prompt: str,
+    *,
+    source_model: str | None = None,
+    model: str = "local",
+    source_task: str | Task | None = None,
+    optimizer_model: str | None = None,
+    initial_prompt: str | None = None,
+    prompt_language: str = "source",
+    scratch: bool = True,
+    seed: int = 0,
+    iterations: int = 2,
+    budget: int | None = None,
+    n_train: int | None = None,
+    test_limit: int | None = None,
+    candidates: int | None = None,
+    max_failures: int | None = None,
+    run_dir: str | Path = "runs/adapt",
+    data_root: str | Path | None = None,
+    concurrency: int = 4,
+) -> AdaptResult:
+    """Adapt `prompt` from the source setting to the target (`task` on `model`)."""
+    if not prompt or not prompt.strip():
+        raise UserError("the source prompt is empty", field="--prompt")
+    if prompt_language not in LANGUAGE_CHOICES:
+        raise UserError(
+            f"unknown choice '{prompt_language}'",
+            field="--prompt-language",
+            hint="source, target or both",
+        )
+    tgt = resolve_task(task, data_root=data_root)
+    src = resolve_task(source_task, data_root=data_root) if source_task else tgt
+    src_model = source_model or model
+    same_model = canonical_model(src_model) == canonical_model(model)
+    if src.name == tgt.name and same_model:
+        raise UserError(
+            "source and target are the same setting (same data, same model)",
+            field="--source-model" if not source_task else "--source-task",
+            hint="give another --source-model, or --source-task in another language",
+        )
+    mode = "model" if src.name == tgt.name else "language"
+    train, _ = tgt.split(seed=seed, n_train=n_train)
+    src_items = parallel_source(train, src) if mode == "language" else train
+    root = Path(run_dir)
+    src_records, source = score_source(
+        root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
+    )
+    right = {r.example_id for r in src_records if r.correct}
+    source_setting = {
+        "task": src.name,
+        "model": canonical_model(src_model),
+        "prompt": prompt_hash(prompt.strip()),
+        "data_hash": data_hash(src_items, src),
+        "right": sorted(right),
+    }
+    common = {
+        "model": model,
+        "optimizer_model": optimizer_model,
+        "seed": seed,
+        "iterations": iterations,
+        "budget": budget,
+        "n_train": n_train,
+        "test_limit": test_limit,
+        "concurrency": concurrency,
+    }
+    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    lang = language_of(tgt)
+    variants = {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]
+    if mode == "model" and prompt_language != "source":
+        raise UserError(
+            "--prompt-language applies to language adaptation only", field="--prompt-language"
+        )
+    rows, results = [], {}
+    for write_in in variants:
+        opt = AdaptLCP(right, write_in=name_of(write_in) if write_in else "", **knobs)
+        name = "adapted" if not write_in else f"adapted-{write_in}"
+        res = optimize(
+            tgt,
+            prompt.strip(),
+            method=opt,
+            run_dir=root / name,
+            extra_settings={"source": source_setting},
+            **common,
+        )
+        results[name] = res
+        if not rows:
+            rows.append(_row("source prompt as is", res, "initial"))
+        rows.append(_row(f"{name} (best on train)", res))
+        rows.append(_row(f"{name} (last)", res, "last"))
+    scratch_res = None
+    if scratch:
+        from .bench import default_prompt
+
+        scratch_res = optimize(
+            tgt,
+            (initial_prompt or default_prompt(tgt)).strip(),
+            method="lcp",
+            run_dir=root / "scratch",
+            candidates=candidates,
+            max_failures=max_failures,
+            **common,
+        )
+        rows.append(_row("LCP from scratch (best on train)", scratch_res))
+    base = scratch_res.best_test_score if scratch_res else None
+
+    def gap(v: float | None) -> float | None:
+        return None if v is None or base is None else v - base
+
+    first = results["adapted" if "adapted" in results else next(iter(results))]
+    out = AdaptResult(
+        run_dir=root,
+        mode=mode,
+        rows=rows,
+        gap_before=gap(first.initial_test_score),
+        gap_after=gap(first.best_test_score),
+        source=source,
+    )
+    if mode == "language":
+        own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
+        out.source["drift"] = {}
+        for name, r in results.items():
+            expected, other = (own, lang) if name == "adapted" else (lang, own)
+            out.source["drift"][name] = _drift(r, expected, other)
+    write_outputs(out)
+    return out
+
+
+def write_outputs(res: AdaptResult) -> None:
+    data = {
+        "mode": res.mode,
+        "rows": res.rows,
+        "gap_before": res.gap_before,
+        "gap_after": res.gap_after,
+        "source": res.source,
+    }
+    (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    lines = [f"Adaptation ({res.mode}); target test accuracy, side by side.\n", res.table(), ""]
+    if res.gap_before is not None:
+        lines.append(
+            f"Transfer gap against LCP from scratch: before {100 * res.gap_before:+.1f} points "
+            f"(source prompt as is), after {100 * (res.gap_after or 0):+.1f} (adapted, best on "
+            "train)."
+        )
+    s = res.source
+    lines.append(
+        f"Source side (not in the target budget): {s['requests']} requests, the source prompt "
+        f"answered {s['right']} of {s['requests']} training items right on {s['model']}."
+    )
+    (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

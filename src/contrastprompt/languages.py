@@ -1,0 +1,55 @@
+"""Language names and a small language guess, for adapting prompts across XCOPA's languages and
+for catching an optimizer that writes in the wrong one. The guess is deliberately simple: a
+script check for languages with their own script, and counts of very common function words
+for the Latin-script ones. It is meant for telling English from the target language in a short
+instruction, not as general language identification."""
+
+from __future__ import annotations
+
+import re
+
+NAMES = {
+    "en": "English",
+    "et": "Estonian",
+    "ht": "Haitian Creole",
+    "id": "Indonesian",
+    "it": "Italian",
+    "qu": "Quechua",
+    "sw": "Swahili",
+    "ta": "Tamil",
+    "th": "Thai",
+    "tr": "Turkish",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+}
+SCRIPTS = {"ta": r"[\u0B80-\u0BFF]", "th": r"[\u0E00-\u0E7F]", "zh": r"[\u4E00-\u9FFF]"}
+# a handful of frequent function words per language (ours, chosen by hand)
+WORDS = {
+    "en": "the and of to is in that it for with answer question",
+    "et": "ja on ei et see kui ning mis oli vastus",
+    "ht": "ak nan se pou li yo pa ki te kesyon",
+    "id": "dan yang di ini itu dengan untuk tidak adalah jawaban",
+    "it": "il la di che e è per non un una risposta",
+    "qu": "chay mana kay pay ima hina kan chaymanta",
+    "sw": "na ya wa kwa ni katika hii jibu swali la",
+    "tr": "ve bir bu için ile da de cevap soru değil",
+    "vi": "và của là có không một các cho câu trả",
+}
+
+
+def name_of(code: str) -> str:
+    return NAMES.get(code, code)
+
+
+def guess(text: str, among: tuple[str, ...]) -> str | None:
+    """The most likely of `among` for `text`, or None when nothing points anywhere."""
+    scores: dict[str, float] = {}
+    words = re.findall(r"\w+", text.lower())
+    for lang in among:
+        if lang in SCRIPTS:
+            scores[lang] = len(re.findall(SCRIPTS[lang], text)) / max(len(text), 1) * 10
+        elif lang in WORDS:
+            vocab = set(WORDS[lang].split())
+            scores[lang] = sum(w in vocab for w in words) / max(len(words), 1)
+    best = max(scores.items(), key=lambda kv: kv[1], default=(None, 0.0))
+    return best[0] if best[1] > 0 else None
