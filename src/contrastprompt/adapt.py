@@ -25,13 +25,18 @@ from .data.task import Example, Task
 from .errors import UserError
 from .evaluate import Record, evaluate_async
 from .languages import guess, name_of
-from .llm import ModelHub, ResponseCache, canonical_model
+from .llm import Backend, ModelHub, ResponseCache, canonical_model
 from .optimize import OptimizeResult, data_hash, optimize
 from .optimizers import AdaptLCP
 from .session import resolve_task
 from .store import Store, prompt_hash
 
 LANGUAGE_CHOICES = ("source", "target", "both")
+Model = str | Backend
+
+
+def model_name(m: Model) -> str:
+    return canonical_model(m) if isinstance(m, str) else m.model_id
 
 
 @dataclass
@@ -95,7 +100,7 @@ def score_source(
     task: Task,
     prompt: str,
     examples: list[Example],
-    model: str,
+    model: Model,
     seed: int,
     concurrency: int,
 ) -> tuple[list[Record], dict]:
@@ -106,7 +111,7 @@ def score_source(
     cache = ResponseCache(run_dir / "cache.sqlite")
     hub = ModelHub(cache=cache, max_concurrency=concurrency, log_dir=run_dir)
     row = store.find_run("source")
-    run_id = row["id"] if row else store.new_run("source", task.name, {"model": model})
+    run_id = row["id"] if row else store.new_run("source", task.name, {"model": model_name(model)})
     phash = prompt_hash(prompt)
     store.add_prompt(run_id, prompt, "source", 0)
 
@@ -135,7 +140,7 @@ def score_source(
     store.close()
     right = sum(r.correct for r in records)
     return records, {
-        "model": model,
+        "model": model_name(model),
         "task": task.name,
         "train_accuracy": right / max(len(records), 1),
         "right": right,
@@ -168,8 +173,8 @@ def adapt(
     task: str | Task,
     prompt: str,
     *,
-    source_model: str | None = None,
-    model: str = "local",
+    source_model: Model | None = None,
+    model: Model = "local",
     source_task: str | Task | None = None,
     optimizer_model: str | None = None,
     initial_prompt: str | None = None,
@@ -198,7 +203,7 @@ def adapt(
     tgt = resolve_task(task, data_root=data_root)
     src = resolve_task(source_task, data_root=data_root) if source_task else tgt
     src_model = source_model or model
-    same_model = canonical_model(src_model) == canonical_model(model)
+    same_model = model_name(src_model) == model_name(model)
     if src.name == tgt.name and same_model:
         raise UserError(
             "source and target are the same setting (same data, same model)",
@@ -215,7 +220,7 @@ def adapt(
     right = {r.example_id for r in src_records if r.correct}
     source_setting = {
         "task": src.name,
-        "model": canonical_model(src_model),
+        "model": model_name(src_model),
         "prompt": prompt_hash(prompt.strip()),
         "data_hash": data_hash(src_items, src),
         "right": sorted(right),

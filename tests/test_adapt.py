@@ -1,0 +1,165 @@
+"""Adaptation: the source-right/target-wrong filter and its fallback, the parallel-data check,
+bad input, and the bookkeeping of a scripted model-to-model run (what the optimizer was asked
+about). Real runs through the servers: test_adapt_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contrastprompt import Task
+from contrastprompt.adapt import adapt, parallel_source
+from contrastprompt.data.loaders import load_task
+from contrastprompt.errors import UserError
+from contrastprompt.evaluate import Record
+from contrastprompt.optimizers.adapt_lcp import transfer_failures
+
+from .scripted import ScriptedBackend, yes_no_examples
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rec(i: int, correct: bool) -> Record:
+    return Record(
+        example_id=f"q{i}",
+        input=f"Q{i}",
+        output="",
+        extracted=None,
+        target="Yes",
+        score=1.0 if correct else 0.0,
+    )
+
+
+def test_failures_are_source_right_and_target_wrong():
+    target = [rec(i, correct=i % 2 == 0) for i in range(20)]  # odd ids wrong at the target
+    source_right = {f"q{i}" for i in range(10)}
+    chosen, fell_back = transfer_failures(target, source_right, minimum=5)
+    assert not fell_back
+    assert sorted(r.example_id for r in chosen) == ["q1", "q3", "q5", "q7", "q9"]
+
+
+def test_fewer_than_the_minimum_falls_back_to_all_target_failures():
+    target = [rec(i, correct=i % 2 == 0) for i in range(20)]
+    chosen, fell_back = transfer_failures(target, {"q1", "q3"}, minimum=5)
+    assert fell_back and len(chosen) == 10
+
+
+def test_xcopa_languages_are_parallel_and_other_data_is_refused():
+    sw, idn = load_task("xcopa:sw"), load_task("xcopa:id")
+    train, _ = sw.split(seed=0, n_train=20)
+    src = parallel_source(train, idn)
+    assert [e.id for e in src] == [e.id for e in train]
+    assert src[0].input != train[0].input  # same item, other language
+    with pytest.raises(UserError, match="not parallel"):
+        parallel_source(train, load_task("bbh:navigate"))
+    broken = Task(
+        "broken", [], fixed_split=([e for e in idn.fixed_split[0]], []), answer_type="choice"
+    )
+    flip = next(e for e in broken.fixed_split[0] if e.id == train[0].id)
+    flip.target = "(B)" if flip.target == "(A)" else "(A)"
+    with pytest.raises(UserError, match="answer"):
+        parallel_source(train, broken)
+
+
+class SourceBackend(ScriptedBackend):
+    """Answers right exactly on the examples in `right` (a different model than the target)."""
+
+    def __init__(self, examples, right: set[int]) -> None:  # noqa: ANN001
+        super().__init__(examples)
+        self.model_id = "scripted:source"
+        self.right = right
+
+    def _answer(self, text: str) -> str:
+        for inp, (i, target) in self.targets.items():
+            if text.endswith(inp):
+                wrong = "No" if target == "Yes" else "Yes"
+                return f"Answer: {target if i in self.right else wrong}"
+        raise AssertionError("unknown input")
+
+
+def asked_about(backend: ScriptedBackend) -> set[str]:
+    """The questions the optimizer was asked reasons for."""
+    out = set()
+    for kind, r in backend.requests:
+        if kind == "reason":
+            text = r.messages[0].content
+            out |= {e for e in text.split("\n") if e.startswith("Question number")}
+    return out
+
+
+@pytest.mark.parametrize("right_count", [30, 2])
+def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_count):
+    exs = yes_no_examples(40)
+    task = Task("scripted", exs)
+    right = set(range(right_count))
+    source = SourceBackend(exs, right)
+    target = ScriptedBackend(exs)  # the initial prompt gets everything wrong on the target
+    kw = dict(source_model=source, model=target, n_train=20, iterations=1, candidates=2)
+    adapt(task, "Answer the question.", run_dir=tmp_path / "a", scratch=False, **kw)
+    train, _ = task.split(seed=0, n_train=20)
+    asked = asked_about(target)
+    expected_ids = {int(e.id[1:]) for e in train if int(e.id[1:]) in right}
+    if right_count == 30:
+        assert asked and asked <= {f"Question number {i}?" for i in expected_ids}
+    else:  # fewer than 5 source-right items: every target failure may be asked about
+        assert len(asked) > len(expected_ids)
+    # the same command with the from-scratch run: the adapted run resumes, scratch is added
+    before = source.counts["task"]
+    res = adapt(task, "Answer the question.", run_dir=tmp_path / "a", scratch=True, **kw)
+    assert source.counts["task"] == before  # the source side is stored, not asked again
+    names = [r["name"] for r in res.rows]
+    assert names[0] == "source prompt as is" and names[-1].startswith("LCP from scratch")
+    assert res.mode == "model" and res.source["requests"] == 20
+    saved = json.loads((tmp_path / "a" / "adapt.json").read_text())
+    assert saved["source"]["right"] == len([e for e in train if int(e.id[1:]) in right])
+    settings = json.loads((tmp_path / "a" / "adapted" / "run.json").read_text())["settings"]
+    assert settings["source"]["model"] == "scripted:source" and settings["method"] == "lcp-adapt"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "adapt", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    cases = [
+        (["--task", "bbh:navigate", "--prompt", "Answer."], "same setting"),
+        (
+            ["--task", "xcopa:xx", "--source-task", "xcopa:id", "--prompt", "Answer."],
+            "unknown XCOPA",
+        ),
+        (["--task", "xcopa:sw", "--source-task", "bbh:navigate", "--prompt", "A."], "not parallel"),
+        (["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt-file", str(empty)], "empty"),
+        (
+            ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt-file", "nope.txt"],
+            "does not exist",
+        ),
+        (
+            [
+                "--task",
+                "xcopa:sw",
+                "--source-task",
+                "xcopa:id",
+                "--prompt",
+                "A.",
+                "--prompt-language",
+                "klingon",
+            ],
+            "--prompt-language",
+        ),
+    ]
+    for args, message in cases:
+        p = cli(*args, "--run-dir", str(tmp_path / "r"))
+        assert p.returncode == 2, (args, p.stderr)
+        assert message in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)

@@ -1,0 +1,94 @@
+"""Adaptation end to end through the CLI and the real model servers, at small budgets: one
+language pair (XCOPA Indonesian → Swahili, both prompt languages) and one model pair (SmolLM2-135M
+→ Qwen2.5-Coder-1.5B as the task model)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = [
+    "--n-train",
+    "6",
+    "--test-limit",
+    "6",
+    "--iterations",
+    "1",
+    "--candidates",
+    "2",
+    "--max-failures",
+    "3",
+    "--optimizer-model",
+    "local:smollm2-135m",
+]
+
+
+def adapt(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "adapt", *args, *SMALL],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def test_language_pair_both_prompt_languages(tmp_path):
+    run = tmp_path / "copa"
+    p = adapt(
+        "--task",
+        "xcopa:sw",
+        "--source-task",
+        "xcopa:id",
+        "--model",
+        "local",
+        "--prompt",
+        "Pick the more plausible option. End with 'Answer: (A)' or 'Answer: (B)'.",
+        "--prompt-language",
+        "both",
+        "--run-dir",
+        str(run),
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    data = json.loads((run / "adapt.json").read_text())
+    names = [r["name"] for r in data["rows"]]
+    assert names[0] == "source prompt as is"
+    assert any(n.startswith("adapted (") for n in names)
+    assert any(n.startswith("adapted-sw") for n in names)
+    assert names[-1].startswith("LCP from scratch")
+    assert all(r["test"] is not None for r in data["rows"])
+    assert data["mode"] == "language" and set(data["source"]["drift"]) == {"adapted", "adapted-sw"}
+    # the source side: the Indonesian items with the Swahili training ids, scored once
+    con = sqlite3.connect(run / "source" / "store.sqlite")
+    ids = [r[0] for r in con.execute("SELECT example_id FROM evaluations")]
+    con.close()
+    target = json.loads((run / "adapted" / "run.json").read_text())
+    assert len(ids) == 6 and target["settings"]["source"]["task"] == "xcopa:id"
+    assert "in the expected language" in p.stdout
+
+
+def test_model_pair(tmp_path):
+    run = tmp_path / "models"
+    p = adapt(
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt-file",
+        "examples/reviews_prompt.txt",
+        "--source-model",
+        "local:smollm2-135m",
+        "--target-model",
+        "local:qwen2.5-coder-1.5b",
+        "--run-dir",
+        str(run),
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    data = json.loads((run / "adapt.json").read_text())
+    assert data["mode"] == "model" and data["gap_before"] is not None
+    settings = json.loads((run / "adapted" / "run.json").read_text())["settings"]
+    assert settings["model"] == "local:qwen2.5-coder-1.5b"
+    assert settings["source"]["model"] == "local:smollm2-135m"
+    assert "Transfer gap" in p.stdout
