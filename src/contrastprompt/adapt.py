@@ -319,3 +319,46 @@ def write_outputs(res: AdaptResult) -> None:
         f"answered {s['right']} of {s['requests']} training items right on {s['model']}."
     )
     (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
+    """The transfer matrix of one source prompt across targets: source prompt as is, adapted
+    (best on train), LCP from scratch, the gaps, and the target-side calls; with `spread`, the
+    range of accuracy across the targets (languages) before and after adaptation."""
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    def pts(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:+.1f}"
+
+    lines = [
+        "| target | source prompt as is | adapted | from scratch | gap before | gap after | "
+        "task req adapted / scratch | optimizer calls adapted / scratch | source req |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    before, after = [], []
+    for name, res in entries:
+        rows = {r["name"]: r for r in res.rows}
+        as_is = rows["source prompt as is"]
+        ad = rows.get("adapted (best on train)") or next(
+            r for r in res.rows if r["name"].startswith("adapted")
+        )
+        sc = rows.get("LCP from scratch (best on train)")
+        before.append(as_is["test"])
+        after.append(ad["test"])
+        lines.append(
+            f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
+            f"{pct(sc['test'] if sc else None)} | {pts(res.gap_before)} | {pts(res.gap_after)} | "
+            f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
+            f"{ad['optimizer_calls']} / {sc['optimizer_calls'] if sc else '–'} | "
+            f"{res.source['requests']} |"
+        )
+    if spread and len(entries) > 1:
+        b = [v for v in before if v is not None]
+        a = [v for v in after if v is not None]
+        lines.append(
+            f"\nSpread across targets (max − min): source prompt as is "
+            f"{100 * (max(b) - min(b)):.1f} points, adapted {100 * (max(a) - min(a)):.1f} points."
+        )
+    return "\n".join(lines)
