@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .config import Config
 from .data.task import Example, Task, take
 from .errors import UserError
 from .evaluate import EvalResult, evaluate_async
@@ -160,12 +160,13 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
             "installed": ok,
         }
         candidates.append((name, ok, m.title if ok else f"not installed: {m.install_hint()}"))
-    url = base_url or os.environ.get("OPENAI_BASE_URL")
-    if os.environ.get("OPENAI_API_KEY") or url:
+    config = Config.from_env()
+    url = base_url or config.openai_base_url
+    if config.openai_api_key or url:
         candidates.append(
             ("openai:gpt-4o-mini" if not url else "openai:default", True, url or "api.openai.com")
         )
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if config.anthropic_api_key:
         ok = find_spec("anthropic") is not None
         candidates.append(
             (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from platformdirs import user_cache_dir
+
+from .config import Config
 from .data.loaders import load_task
 from .data.task import Task
 from .errors import UserError
@@ -12,15 +14,12 @@ from .llm import ResponseCache
 from .metrics import load_metric
 
 
-def default_cache_path() -> Path:
-    env = os.environ.get("CONTRASTPROMPT_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return (
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "contrastprompt"
-        / "responses.sqlite"
-    )
+def default_cache_path(config: Config | None = None) -> Path:
+    """CONTRASTPROMPT_CACHE, else the platform's user cache dir (XDG_CACHE_HOME on Linux)."""
+    c = config or Config.from_env()
+    if c.cache_path:
+        return c.cache_path
+    return Path(user_cache_dir("contrastprompt")) / "responses.sqlite"
 
 
 def open_cache(path: str | Path | None, enabled: bool = True) -> ResponseCache | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 from ..errors import UserError
@@ -23,12 +22,13 @@ PACKAGED = Path(__file__).resolve().with_name("benchmarks")
 
 
 def data_root(explicit: str | Path | None = None) -> Path:
+    """`--data-root` if given, else CONTRASTPROMPT_DATA (through `Config`), else the data in the
+    package."""
     if explicit:
         return Path(explicit).expanduser()
-    env = os.environ.get("CONTRASTPROMPT_DATA")
-    if env:
-        return Path(env).expanduser()
-    return PACKAGED
+    from ..config import Config
+
+    return Config.from_env().data_root or PACKAGED
 
 
 def _bbh_dir(root: Path) -> Path | None:

@@ -7,9 +7,9 @@ SmolLM2-135M), `gguf:/path/file.gguf`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..config import Config
 from ..errors import UserError
 from .base import Backend, ChatRequest, ChatResponse, Message, chat
 from .cache import ResponseCache
@@ -100,7 +100,9 @@ class ModelHub:
         on_call: CallHook | None = None,
         log_dir: str | Path | None = None,
         models_dir: Path | None = None,
+        config: Config | None = None,
     ) -> None:
+        self.config = config or Config.from_env()
         self.models_dir = models_dir
         self.cache = cache
         self.usage = usage if usage is not None else Usage()
@@ -135,12 +137,17 @@ class ModelHub:
                 model_id = f"gguf:{path.name}"
             server = self.servers.get(path)
             if server is None:  # one server (set of processes) per model, started on first use
-                server = LocalServer(path, log_dir=self.log_dir, replicas=replicas)
+                server = LocalServer(
+                    path,
+                    log_dir=self.log_dir,
+                    replicas=self.config.local_replicas or replicas,
+                    fresh_kv=self.config.fresh_kv,
+                )
                 self.servers[path] = server
             b = LocalBackend(server, model_id, self.timeout)
         elif provider == "openai":
-            base_url = self.base_url or os.environ.get("OPENAI_BASE_URL")
-            key = self.api_key or os.environ.get("OPENAI_API_KEY")
+            base_url = self.base_url or self.config.openai_base_url
+            key = self.api_key or self.config.openai_api_key
             if not key and not base_url:
                 raise UserError(
                     "OPENAI_API_KEY is not set",
@@ -157,7 +164,7 @@ class ModelHub:
         elif provider in ("anthropic", "bedrock"):
             from .anthropic_backend import AnthropicBackend
 
-            key = self.api_key or os.environ.get("ANTHROPIC_API_KEY")
+            key = self.api_key or self.config.anthropic_api_key
             if provider == "anthropic" and not key:
                 raise UserError(
                     "ANTHROPIC_API_KEY is not set",

@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ..config import FRESH_KV_CHOICES
 from ..errors import UserError
 from .base import ChatRequest, ChatResponse
 from .openai_backend import OpenAIBackend
@@ -69,13 +70,12 @@ class LocalServer:
                 hint="give gguf:/path/to/model.gguf",
             )
         cores = os.cpu_count() or 1
-        env_replicas = os.environ.get("CONTRASTPROMPT_LOCAL_REPLICAS")
-        self.replicas = (int(env_replicas) if env_replicas else None) or replicas or min(2, cores)
+        self.replicas = replicas or min(2, cores)
         self.threads = threads or max(1, cores // self.replicas)
         self.n_ctx = n_ctx
         # which requests start from an empty KV cache: sampled (default), all, none
-        self.fresh_kv = fresh_kv or os.environ.get("CONTRASTPROMPT_FRESH_KV", "sampled")
-        if self.fresh_kv not in ("sampled", "all", "none"):
+        self.fresh_kv = fresh_kv or "sampled"
+        if self.fresh_kv not in FRESH_KV_CHOICES:
             raise UserError(
                 f"unknown value '{self.fresh_kv}'",
                 field="CONTRASTPROMPT_FRESH_KV",

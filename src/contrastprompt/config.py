@@ -1,0 +1,60 @@
+"""Configuration from the environment, read in this one place and passed down.
+
+Library code takes these values as parameters; the CLI and the top-level API functions call
+`Config.from_env()` once and hand the result to what they build. Keys are kept out of `repr`, so
+a config printed in a log or an exception never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FRESH_KV_CHOICES = ("sampled", "all", "none")
+
+
+@dataclass(frozen=True)
+class Config:
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    data_root: Path | None = None  # CONTRASTPROMPT_DATA; None: the data in the package
+    cache_path: Path | None = None  # CONTRASTPROMPT_CACHE; None: the platform's cache dir
+    local_replicas: int | None = None  # CONTRASTPROMPT_LOCAL_REPLICAS
+    fresh_kv: str = "sampled"  # CONTRASTPROMPT_FRESH_KV: which local requests start fresh
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        from .errors import UserError
+
+        e = os.environ if env is None else env
+
+        def path(name: str) -> Path | None:
+            return Path(e[name]).expanduser() if e.get(name) else None
+
+        replicas = e.get("CONTRASTPROMPT_LOCAL_REPLICAS")
+        if replicas and not replicas.isdigit():
+            raise UserError(
+                f"not a whole number: '{replicas}'", field="CONTRASTPROMPT_LOCAL_REPLICAS"
+            )
+        fresh = e.get("CONTRASTPROMPT_FRESH_KV") or "sampled"
+        if fresh not in FRESH_KV_CHOICES:
+            raise UserError(
+                f"unknown value '{fresh}'",
+                field="CONTRASTPROMPT_FRESH_KV",
+                hint="sampled, all or none",
+            )
+        cache = path("CONTRASTPROMPT_CACHE")
+        if cache is None and e.get("XDG_CACHE_HOME"):
+            cache = Path(e["XDG_CACHE_HOME"]).expanduser() / "contrastprompt" / "responses.sqlite"
+        return cls(
+            openai_base_url=e.get("OPENAI_BASE_URL") or None,
+            openai_api_key=e.get("OPENAI_API_KEY") or None,
+            anthropic_api_key=e.get("ANTHROPIC_API_KEY") or None,
+            data_root=path("CONTRASTPROMPT_DATA"),
+            cache_path=path("CONTRASTPROMPT_CACHE"),
+            local_replicas=int(replicas) if replicas else None,
+            fresh_kv=fresh,
+        )

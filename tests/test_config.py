@@ -1,0 +1,53 @@
+"""Configuration is read from the environment in one place (`Config.from_env`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from contrastprompt.config import Config
+from contrastprompt.errors import UserError
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "contrastprompt"
+
+
+def test_values_parsed_and_keys_kept_out_of_repr(tmp_path):
+    c = Config.from_env(
+        {
+            "OPENAI_API_KEY": "sk-secret-123",
+            "ANTHROPIC_API_KEY": "ak-secret-456",
+            "CONTRASTPROMPT_DATA": str(tmp_path),
+            "CONTRASTPROMPT_LOCAL_REPLICAS": "3",
+            "CONTRASTPROMPT_FRESH_KV": "all",
+        }
+    )
+    assert c.data_root == tmp_path and c.local_replicas == 3 and c.fresh_kv == "all"
+    assert "secret" not in repr(c)
+    assert Config.from_env({}) == Config()
+
+
+@pytest.mark.parametrize(
+    "env,field",
+    [
+        ({"CONTRASTPROMPT_LOCAL_REPLICAS": "two"}, "CONTRASTPROMPT_LOCAL_REPLICAS"),
+        ({"CONTRASTPROMPT_FRESH_KV": "sometimes"}, "CONTRASTPROMPT_FRESH_KV"),
+    ],
+)
+def test_bad_values_name_the_variable(env, field):
+    with pytest.raises(UserError) as e:
+        Config.from_env(env)
+    assert e.value.field == field
+
+
+def test_no_module_but_config_reads_the_environment():
+    readers = [
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if re.search(r"os\.environ(\.get|\[)|os\.getenv", p.read_text(encoding="utf-8"))
+    ]
+    # llama_server.py is the server subprocess's own entry point, reading what its parent passed;
+    # config.py reads the whole mapping once (`Config.from_env`)
+    assert readers == ["llm/llama_server.py"]
+    assert "os.environ if env is None" in (SRC / "config.py").read_text()
