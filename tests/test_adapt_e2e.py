@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 SMALL = [
     "--n-train",

@@ -301,3 +301,55 @@ def test_run_stored_before_the_scoring_keys_resumes_and_gains_them(tmp_path):
     stored = json.loads(con.execute("SELECT settings FROM runs").fetchone()[0])
     con.close()
     assert "data_hash" in stored and "scoring" in stored
+
+
+def priced(n: int = 40) -> tuple[Task, ScriptedBackend]:
+    task, backend = make(n)
+    backend.model_id = "openai:gpt-4o-mini"  # a model with a known price
+    return task, backend
+
+
+def test_cost_limit_stops_the_run_once_reached(tmp_path):
+    task, backend = priced()
+    # 10 task requests cost 10·(10·0.15 + 2·0.60)/1e6 = $0.000027; one optimizer answer more
+    res = run(tmp_path, backend, task, iterations=3, candidates=4, max_cost=0.00003)
+    assert res.stop_reason.startswith("max cost")
+    assert backend.counts["candidate"] == 0  # stopped during the first reasons
+    unlimited = run(tmp_path / "u", priced()[1], task, iterations=3, candidates=4)
+    assert not unlimited.stop_reason.startswith("max cost")
+
+
+def test_time_limit_zero_stops_before_anything_is_scored(tmp_path):
+    task, backend = make()
+    with pytest.raises(UserError, match="max time"):
+        run(tmp_path, backend, task, iterations=2, candidates=2, max_time=0)
+    assert backend.counts["task"] == 0
+
+
+def test_patience_stops_after_iterations_without_gain(tmp_path):
+    task, _ = make()
+
+    def never_better(kind: str, text: str, n: int) -> str:
+        if kind == "reason":
+            return "<reason>It does not say how to decide.</reason>"
+        return f"<patterns>x</patterns><prompt>Decide, plain variant {n}.</prompt>"
+
+    backend = ScriptedBackend(task.examples, never_better)
+    res = run(tmp_path, backend, task, iterations=5, candidates=2, patience=2)
+    assert res.stop_reason == "patience: no gain in 2 iterations"
+    without = run(
+        tmp_path / "w",
+        ScriptedBackend(task.examples, never_better),
+        task,
+        iterations=3,
+        candidates=2,
+    )
+    assert without.stop_reason.startswith("iterations")
+
+
+def test_system_placement_puts_the_prompt_in_the_system_message(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=1, placement="system")
+    tasks = [r for k, r in backend.requests if k == "task"]
+    assert tasks and all(r.messages[0].role == "system" for r in tasks)
+    assert all("Answer the question." not in r.messages[-1].content for r in tasks)

@@ -17,6 +17,8 @@ import pytest
 
 from .proxy import CountingProxy
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 SMALL = [
     "--task",

@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 ASKS_FOR_INFO = re.compile(
     r"please provide|provide me|current date|could you|can you tell|ask the (customer|user)", re.I

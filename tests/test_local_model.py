@@ -13,6 +13,8 @@ from contrastprompt import Example, Task, evaluate_prompt, load_task
 from contrastprompt.evaluate import evaluate_async
 from contrastprompt.llm import LLM, ResponseCache
 
+pytestmark = pytest.mark.model
+
 PROMPT = "Answer the question. End with 'Answer: <option>'."
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ["apo", "opro", "autohint", "ape", "gepa", "cot", "initial"]
 BUDGET, OPT_CALLS = 24, 6
