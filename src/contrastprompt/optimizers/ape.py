@@ -31,6 +31,7 @@ from .base import (
     Candidate,
     RunContext,
     best_of,
+    fresh,
     gather_or_cancel,
     html_details,
     template,
@@ -146,16 +147,8 @@ class APE(BaseOptimizer):
         fairly), then the best `keep` on the whole training set."""
         s = self.s
         sub = ctx.rng("eval-subset", it).sample(ctx.train, min(s.eval_examples, len(ctx.train)))
-        seen = {c.text.strip() for c in ctx.pool}
         rough: list[tuple[float, int, str]] = []
-        for i, text, raw in written:
-            if text is None:
-                ctx.event(it, "skipped", {"step": "proposal", "index": i, "raw": raw[:500]})
-                continue
-            if text.strip() in seen:
-                ctx.event(it, "duplicate", {"step": "proposal", "index": i})
-                continue
-            seen.add(text.strip())
+        for i, text in fresh(ctx, it, written, "proposal"):
             recs = await ctx.evaluate(
                 text, sub, origin="proposal", iteration=it, parents=parents, meta={"index": i}
             )

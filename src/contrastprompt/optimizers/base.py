@@ -374,6 +374,24 @@ def best_of(cands: list[Candidate]) -> Candidate | None:
     return min(cands, key=Candidate.rank_key) if cands else None
 
 
+def fresh(
+    ctx: RunContext, iteration: int, written: list[tuple[int, str | None, str]], step: str
+) -> list[tuple[int, str]]:
+    """The usable proposals not already in the pool, in a fixed order (so runs repeat); the
+    unusable and the duplicates are recorded as events."""
+    seen = {c.text.strip() for c in ctx.pool}
+    out = []
+    for i, text, raw in written:
+        if text is None:
+            ctx.event(iteration, "skipped", {"step": step, "index": i, "raw": raw[:500]})
+        elif text.strip() in seen:
+            ctx.event(iteration, "duplicate", {"step": step, "index": i})
+        else:
+            seen.add(text.strip())
+            out.append((i, text))
+    return out
+
+
 async def score_new(
     ctx: RunContext,
     iteration: int,
@@ -382,23 +400,13 @@ async def score_new(
     origin: str,
     parents: list[str],
 ) -> list[Candidate]:
-    """Score each usable, new proposal in a fixed order (so runs repeat); record the rest."""
-    seen = {c.text.strip() for c in ctx.pool}
-    out = []
-    for i, text, raw in written:
-        if text is None:
-            ctx.event(iteration, "skipped", {"step": origin, "index": i, "raw": raw[:500]})
-            continue
-        if text.strip() in seen:
-            ctx.event(iteration, "duplicate", {"step": origin, "index": i})
-            continue
-        seen.add(text.strip())
-        out.append(
-            await ctx.score(
-                text, origin=origin, iteration=iteration, parents=parents, meta={"index": i}
-            )
+    """Score each usable, new proposal on the whole training set."""
+    return [
+        await ctx.score(
+            text, origin=origin, iteration=iteration, parents=parents, meta={"index": i}
         )
-    return out
+        for i, text in fresh(ctx, iteration, written, origin)
+    ]
 
 
 class Optimizer(Protocol):
