@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import UserError, redact
+from .errors import LLMError, UserError, redact
 
 app = typer.Typer(
     add_completion=False,
@@ -658,6 +658,14 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except LLMError as e:  # an endpoint that kept failing after its bounded retries
+        console.print(
+            f"[red]error:[/red] {redact(str(e))[:400]}. Finished work is saved: run the same "
+            "command again to resume.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(3)
     except (typer.Abort, KeyboardInterrupt):
         console.print("interrupted")
         sys.exit(130)

@@ -24,6 +24,7 @@ class Config:
     cache_path: Path | None = None  # CONTRASTPROMPT_CACHE; None: the platform's cache dir
     local_replicas: int | None = None  # CONTRASTPROMPT_LOCAL_REPLICAS
     fresh_kv: str = "sampled"  # CONTRASTPROMPT_FRESH_KV: which local requests start fresh
+    request_timeout: float | None = None  # CONTRASTPROMPT_TIMEOUT: seconds per remote request
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -46,9 +47,13 @@ class Config:
                 field="CONTRASTPROMPT_FRESH_KV",
                 hint="sampled, all or none",
             )
-        cache = path("CONTRASTPROMPT_CACHE")
-        if cache is None and e.get("XDG_CACHE_HOME"):
-            cache = Path(e["XDG_CACHE_HOME"]).expanduser() / "contrastprompt" / "responses.sqlite"
+        timeout = e.get("CONTRASTPROMPT_TIMEOUT")
+        try:
+            seconds = float(timeout) if timeout else None
+        except ValueError:
+            raise UserError(
+                f"not a number of seconds: '{timeout}'", field="CONTRASTPROMPT_TIMEOUT"
+            ) from None
         return cls(
             openai_base_url=e.get("OPENAI_BASE_URL") or None,
             openai_api_key=e.get("OPENAI_API_KEY") or None,
@@ -57,4 +62,5 @@ class Config:
             cache_path=path("CONTRASTPROMPT_CACHE"),
             local_replicas=int(replicas) if replicas else None,
             fresh_kv=fresh,
+            request_timeout=seconds,
         )

@@ -515,6 +515,7 @@ def run_usage(
             "tokens": t["prompt_tokens"] + t["completion_tokens"],
             "length_stops": t["length_stops"],
             "retries": session.role(role).retries if session else 0,
+            "give_ups": session.role(role).failures if session else 0,
             "cost": t["cost"],
         }
     store.set_state(run_id, "optimizer_requests", requests["optimizer"])

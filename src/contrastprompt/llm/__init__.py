@@ -103,6 +103,8 @@ class ModelHub:
         config: Config | None = None,
     ) -> None:
         self.config = config or Config.from_env()
+        if self.config.request_timeout:
+            timeout = self.config.request_timeout
         self.models_dir = models_dir
         self.cache = cache
         self.usage = usage if usage is not None else Usage()

@@ -1,0 +1,160 @@
+"""A canned OpenAI-compatible server on loopback for the reliability suite: deterministic
+answers computed from the request itself (so a resumed run gets the same answers as an
+uninterrupted one), faults injected at a chosen rate, and a record of what it received and
+answered, by request digest.
+
+Answers: a reason request gets a short reason, a candidate or contrast request a tagged prompt,
+a task request "Answer: Yes" or "Answer: No" from a hash of the whole request. Faults (each
+drawn with probability `rate`, kind chosen uniformly from `kinds`): 429, 429ra (with
+Retry-After: 1), 500, 502, 503, reset (connection closed, no response), timeout (answers after
+`slow_s`), badjson (truncated body), empty (content ""), length (truncated content,
+finish_reason "length").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Handler = BaseHTTPRequestHandler
+RETRYABLE = ("429", "429ra", "500", "502", "503", "reset", "timeout", "badjson")
+ALL_FAULTS = (*RETRYABLE, "empty", "length")
+
+
+def canned_answer(body: dict) -> str:
+    text = "\n".join(m.get("content", "") for m in body.get("messages", []))
+    h = hashlib.sha256((text + str(body.get("seed"))).encode()).hexdigest()
+    if "Why did the model get this wrong" in text:
+        return f"<reason>The instruction never says how to decide (case {h[:6]}).</reason>"
+    if "Find what these notes have in common" in text:
+        return (
+            f"<prompt>Decide whether the customer is satisfied, variant {h[:6]}. End with "
+            "'Answer: Yes' or 'Answer: No'.</prompt>"
+        )
+    if "Instructions with high scores" in text:
+        return (
+            "<patterns>The better ones name the decision.</patterns>\n"
+            f"<prompt>Name the decision first, then answer ({h[:6]}). End with 'Answer: Yes' or "
+            "'Answer: No'.</prompt>"
+        )
+    return "Answer: Yes" if int(h[:8], 16) % 2 else "Answer: No"
+
+
+class CannedServer:
+    def __init__(
+        self,
+        rate: float = 0.0,
+        kinds: tuple[str, ...] = RETRYABLE,
+        seed: int = 0,
+        slow_s: float = 3.0,
+    ) -> None:
+        self.rate, self.kinds, self.slow_s = rate, kinds, slow_s
+        self.rng = random.Random(seed)
+        self.received: list[str] = []
+        self.answered: list[str] = []
+        self.faults: Counter[str] = Counter()
+        self.auth_headers: list[str] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                body = json.loads(raw or b"{}")
+                digest = hashlib.sha256(raw).hexdigest()
+                with outer.lock:
+                    outer.received.append(digest)
+                    outer.auth_headers.append(self.headers.get("authorization", ""))
+                    fault = None
+                    if outer.rate and outer.rng.random() < outer.rate:
+                        fault = outer.rng.choice(outer.kinds)
+                        outer.faults[fault] += 1
+                outer.respond(self, body, digest, fault)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda *a: None  # a killed client resets its connections
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def respond(
+        self, h: BaseHTTPRequestHandler, body: dict, digest: str, fault: str | None
+    ) -> None:
+        if fault == "reset":
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault in ("429", "429ra", "500", "502", "503"):
+            code = int(fault[:3])
+            extra = {"Retry-After": "1"} if fault == "429ra" else {}
+            return self._send(
+                h, code, json.dumps({"error": {"message": "injected"}}).encode(), extra
+            )
+        if fault == "badjson":
+            self._send(h, 200, b'{"choices": [{"mess')
+            return
+        if fault == "timeout":
+            time.sleep(self.slow_s)
+        text, finish = canned_answer(body), "stop"
+        if fault == "empty":
+            text = ""
+        elif fault == "length":
+            text, finish = text[: max(1, len(text) // 3)], "length"
+        payload = {
+            "id": "canned",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "canned"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": finish,
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
+        }
+        if self._send(h, 200, json.dumps(payload).encode()):
+            with self.lock:
+                self.answered.append(digest)
+
+    @staticmethod
+    def _send(
+        h: BaseHTTPRequestHandler, code: int, raw: bytes, headers: dict | None = None
+    ) -> bool:
+        try:
+            h.send_response(code)
+            h.send_header("content-type", "application/json")
+            h.send_header("content-length", str(len(raw)))
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(raw)
+            h.wfile.flush()
+            return True
+        except OSError:
+            return False  # the client is gone
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> CannedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *a: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
