@@ -53,6 +53,14 @@ def test_missing_field(tmp_path):
     )
 
 
+def test_wrong_typed_field(tmp_path):
+    p = tmp_path / "typed.jsonl"
+    p.write_text('{"input": "a", "target": "Yes"}\n{"input": "b", "target": ["No"]}\n')
+    assert_one_line_error(
+        run_cli("evaluate", "--task", str(p), "--prompt", "x"), f"{p}:2", "field 'target'"
+    )
+
+
 def test_empty_data_set(tmp_path):
     p = tmp_path / "empty.jsonl"
     p.write_text("")

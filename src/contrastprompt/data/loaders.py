@@ -95,6 +95,14 @@ def _record_example(
             field=target_field,
             hint="name the target column with --target-field",
         )
+    for name in (target_field, input_field, id_field):
+        if name and isinstance(rec.get(name), (list, dict)):
+            raise UserError(
+                f"must be a string or a number, not a {type(rec[name]).__name__}",
+                source=str(path),
+                line=no,
+                field=name,
+            )
     if template:
         inp: str | dict = {k: v for k, v in rec.items() if k != target_field}
         missing = [f for f in _template_fields(template) if f not in rec]
