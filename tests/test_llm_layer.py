@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 import pytest
 
@@ -158,3 +159,33 @@ def test_usage_per_role_and_money():
         assert d["task"]["calls"] == 1 and d["optimizer"]["calls"] == 2
         assert d["optimizer"]["prompt_tokens"] == 14
         assert d["task"]["cost"] == pytest.approx((7 * 0.15 + 3 * 0.60) / 1e6)
+
+
+def test_rate_limiter_holds_the_call_over_the_limit_until_the_window_frees(monkeypatch):
+    """With a fake clock: 3 requests/minute lets three calls start at once and makes the fourth
+    wait until the first leaves the 60-second window."""
+    from contrastprompt.llm import client
+
+    clock = {"t": 1000.0}
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+        clock["t"] += s
+
+    monkeypatch.setattr(client.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(client.asyncio, "sleep", fake_sleep)
+    limiter = client.RateLimiter(3)
+
+    async def go() -> list[float]:
+        starts = []
+        for _ in range(4):
+            await limiter.wait()
+            starts.append(clock["t"])
+            clock["t"] += 1.0
+        return starts
+
+    starts = asyncio.run(go())
+    assert starts[:3] == [1000.0, 1001.0, 1002.0]
+    assert len(slept) == 1 and starts[3] >= 1060.0
+    assert client.RateLimiter(None)._starts == deque()
