@@ -129,12 +129,12 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     total = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
     for cell in cfg.cells():
         t = tasks[cell.task]
-        n = min(cfg.profile.n_train, len(t.examples) // 2 or cfg.profile.n_train)
+        train, test_items = t.split(seed=cfg.split_seed, n_train=cfg.profile.n_train)
         opt = build_optimizer(cell.method)
-        test = cfg.profile.test_limit or max(len(t.examples) - n, 0)
+        test = min(cfg.profile.test_limit or len(test_items), len(test_items))
         p = project(
             t,
-            t.examples[:n],
+            train,
             optimizer=opt,
             iterations=1 if opt.fixed else cfg.iterations,
             budget=cfg.profile.budget,
