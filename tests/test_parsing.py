@@ -81,6 +81,16 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "Track each step, then end with 'Answer: Yes' or 'Answer: No'.",
         ),
         ("Let's analyze the notes shared:", None),
+        (
+            "The high-scoring instructions ensure that the model always faces forward and "
+            "follows a specific sequence of steps. The low-scoring instructions do not.",
+            None,
+        ),
+        ("Following the reviewers' notes, answer carefully. End with 'Answer: Yes'.", None),
+        (
+            "Score each option, then pick the top one. End with 'Answer: <option>'.",
+            "Score each option, then pick the top one. End with 'Answer: <option>'.",
+        ),
         # a lone opening tag still ends at the next structural tag
         (
             "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",

@@ -24,6 +24,13 @@ _OPEN_WRAPPER = re.compile(
 _INTRO = re.compile(
     r"^\s*(?:here|below|this|the new|new|improved|updated|revised|sure)\b[^\n]{0,100}:\s*\n", re.I
 )
+# an answer that talks about the prompts it was shown instead of being one ("The high-scoring
+# instructions ensure that…"): the 1.5B optimizer wrote such analyses inside <prompt> tags
+_META_TALK = re.compile(
+    r"\b(?:high|low|top|bottom)[- ]scor\w* (?:instructions?|prompts?)\b"
+    r"|\bthe (?:reviewers?'?s?|notes)\b(?: (?:say|said|shared|point))?",
+    re.I,
+)
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
 
@@ -63,6 +70,8 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
     if text.endswith(":"):  # an introduction to something that never came ("Let's analyze:")
         return None
     if _STRUCTURAL.search(text):
+        return None
+    if _META_TALK.search(text):
         return None
     if re.fullmatch(r"[(\[]?(?:the )?(?:new|improved) prompt[)\]]?\.?", text, re.I):
         return None  # the placeholder of the answer form, copied
