@@ -1,6 +1,7 @@
 """Model adaptation on BBH: a prompt LCP optimized for SmolLM2-135M, carried to other models.
 
-    python bench/adapt_models.py          # navigate; targets Qwen2.5-Coder-0.5B and Gemma 3 270M
+    python bench/adapt_models.py          # navigate: SmolLM2 -> Qwen2.5-Coder-0.5B, -> Gemma 3 270M
+    python bench/adapt_models.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b   # size
 
 The source prompt is the best-on-train prompt of bench/lcp_bbh.py on the task (SmolLM2 task
 model, 1.5B optimizer); the from-scratch run starts from the answer-format prompt that run
@@ -21,7 +22,11 @@ from contrastprompt.data.loaders import load_task
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="navigate")
-    ap.add_argument("--targets", default="local:qwen2.5-coder-0.5b,local:gemma3-270m")
+    ap.add_argument(
+        "--pairs",
+        default="smollm2-135m:qwen2.5-coder-0.5b,smollm2-135m:gemma3-270m",
+        help="source:target local model names, comma-separated",
+    )
     ap.add_argument("--n-train", type=int, default=20)
     ap.add_argument("--test-limit", type=int, default=60)
     ap.add_argument("--candidates", type=int, default=4)
@@ -33,27 +38,27 @@ if __name__ == "__main__":
     task = load_task(f"bbh:{a.task}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    targets = [t for t in a.targets.split(",") if t]
+    pairs = [tuple(x.split(":")) for x in a.pairs.split(",") if x]
     entries = []
-    for target in targets:
+    for source, target in pairs:
         t0 = time.time()
         res = adapt(
             task,
             prompt,
-            source_model="local:smollm2-135m",
-            model=target,
+            source_model=f"local:{source}",
+            model=f"local:{target}",
             initial_prompt=default_prompt(task),
             iterations=1,
             n_train=a.n_train,
             test_limit=a.test_limit,
             candidates=a.candidates,
             max_failures=a.max_failures,
-            run_dir=out / f"{a.task}-{target.split(':')[-1]}",
+            run_dir=out / f"{a.task}-{source}-to-{target}",
         )
-        entries.append((target, res))
-        print(f"{target}: {time.time() - t0:.0f} s", flush=True)
-        head = "**PARTIAL**\n\n" if len(entries) < len(targets) else ""
+        entries.append((f"{source} → {target}", res))
+        print(f"{source} -> {target}: {time.time() - t0:.0f} s", flush=True)
+        head = "**PARTIAL**\n\n" if len(entries) < len(pairs) else ""
         table = matrix(entries)
-        cmd = f"`python bench/adapt_models.py --task {a.task} --targets {a.targets}`"
+        cmd = f"`python bench/adapt_models.py --task {a.task} --pairs {a.pairs}`"
         (out / "matrix.md").write_text(f"{head}{cmd} (source: {src})\n\n{table}\n")
         print(table, flush=True)
