@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench import FIXED, OPTIMIZING, BenchConfig
+from .llm import default_optimizer_model
 from .stats import bootstrap_interval, headline, mean_interval, paired_difference, win_rates
 
 PALETTE = ["#e45756", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#444"]
@@ -95,7 +96,8 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
         + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
         + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
-        f"`{cfg.model}`, optimizer model `{cfg.optimizer_model or 'default'}`. Accuracy: mean "
+        f"`{cfg.model}`, optimizer model `{cfg.optimizer_model or default_optimizer_model(cfg.model)}`. "
+        "Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
         "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
         "'noise' when it contains 0.\n"
