@@ -87,6 +87,7 @@ def _pct(t: tuple | list | None) -> str:
 
 def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
     p = cfg.profile
+    opt_model = cfg.optimizer_model or default_optimizer_model(cfg.model)
     lines = []
     if partial:
         lines.append("**PARTIAL**: not every (task, method, seed) has finished.\n")
@@ -96,7 +97,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
         + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
         + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
-        f"`{cfg.model}`, optimizer model `{cfg.optimizer_model or default_optimizer_model(cfg.model)}`. "
+        f"`{cfg.model}`, optimizer model `{opt_model}`. "
         "Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
         "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
