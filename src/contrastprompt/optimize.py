@@ -102,7 +102,7 @@ def project(
     max_out, _ = task.limits()
     task_tokens = int(task_requests * (avg_in + max_out / 2))
     opt_tokens = int(opt_requests * (600 + 200))
-    test_requests = test_size * 3
+    test_requests = test_size * (1 if optimizer.fixed else 3)  # initial, last, best
     cost = None
     pt, po = price_for(model), price_for(optimizer_model)
     if pt is not None and po is not None:
