@@ -23,10 +23,10 @@ from typing import Any
 
 from .data.task import Example, Task
 from .errors import UserError
-from .evaluate import Record, evaluate_async
+from .evaluate import Record
 from .languages import guess, name_of
 from .llm import Backend, ModelHub, ResponseCache, canonical_model
-from .optimize import OptimizeResult, data_hash, optimize
+from .optimize import OptimizeResult, data_hash, optimize, score_stored
 from .optimizers import AdaptLCP
 from .session import resolve_task
 from .store import Store, prompt_hash
@@ -112,20 +112,12 @@ def score_source(
     hub = ModelHub(cache=cache, max_concurrency=concurrency, log_dir=run_dir)
     row = store.find_run("source")
     run_id = row["id"] if row else store.new_run("source", task.name, {"model": model_name(model)})
-    phash = prompt_hash(prompt)
-    store.add_prompt(run_id, prompt, "source", 0)
 
     async def go() -> list[Record]:
         try:
             llm = hub.open(model, role="task")
-            res = await evaluate_async(
-                prompt,
-                examples,
-                task,
-                llm,
-                seed=seed,
-                done=store.records(run_id, phash, "train"),
-                on_record=lambda r: store.add_record(run_id, phash, "train", r),
+            res = await score_stored(
+                store, run_id, llm, task, prompt, examples, "train", "user", seed, "source"
             )
             return res.records
         finally:

@@ -12,7 +12,14 @@ from typing import Any
 
 from .bench import FIXED, OPTIMIZING, BenchConfig
 from .llm import default_optimizer_model
-from .stats import bootstrap_interval, headline, mean_interval, paired_difference, win_rates
+from .stats import (
+    bootstrap_interval,
+    headline,
+    mean_interval,
+    paired_difference,
+    win_rates,
+    within_noise,
+)
 
 PALETTE = ["#e45756", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#444"]
 
@@ -117,7 +124,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
             diff = c.get("lcp_minus")
             d = "–"
             if diff:
-                noise = " noise" if diff[1] <= 0 <= diff[2] else ""
+                noise = " noise" if within_noise(diff[1], diff[2]) else ""
                 d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
             wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
             lines.append(

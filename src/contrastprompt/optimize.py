@@ -20,7 +20,7 @@ from typing import Any
 
 from .data.task import Example, Task
 from .errors import UserError, redact
-from .evaluate import evaluate_async
+from .evaluate import EvalResult, evaluate_async
 from .llm import (
     LLM,
     Backend,
@@ -182,7 +182,7 @@ def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple
     return store, store.new_run("optimize", settings["task"], settings, fp), False
 
 
-async def _score_stored(
+async def score_stored(
     store: Store,
     run_id: int,
     llm: LLM,
@@ -192,10 +192,11 @@ async def _score_stored(
     split: str,
     placement: str,
     seed: int,
-) -> float:
+    origin: str = "external",
+) -> EvalResult:
     """Evaluate with per-example records in the store, so resuming skips what is done."""
     phash = prompt_hash(prompt)
-    store.add_prompt(run_id, prompt, "external", -1)
+    store.add_prompt(run_id, prompt, origin, -1)
     done = store.records(run_id, phash, split)
     res = await evaluate_async(
         prompt,
@@ -207,7 +208,7 @@ async def _score_stored(
         done=done,
         on_record=lambda r: store.add_record(run_id, phash, split, r),
     )
-    return res.score
+    return res
 
 
 def optimize(
@@ -396,9 +397,10 @@ def optimize(
                 todo |= {f"select:{r}": c for r, c in picks.items()}
                 for name, cand in todo.items():  # each distinct prompt is scored once
                     if cand.hash not in test_of:
-                        test_of[cand.hash] = await _score_stored(
+                        res = await score_stored(
                             store, run_id, test_llm, t, cand.text, test, "test", placement, seed
                         )
+                        test_of[cand.hash] = res.score
                     scores[name] = test_of[cand.hash]
             return OptimizeResult(
                 run_dir=run_path,

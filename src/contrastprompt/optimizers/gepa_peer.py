@@ -35,7 +35,7 @@ from ..data.task import Example
 from ..errors import UserError
 from ..evaluate import Record
 from ..store import prompt_hash
-from .base import BaseOptimizer, Candidate, RunContext, StopRun, TaskBudget, template
+from .base import BaseOptimizer, Candidate, RunContext, StopRun, TaskBudget, best_of, template
 
 T = TypeVar("T")
 COMPONENT = "instruction"
@@ -207,4 +207,4 @@ class GEPAPeer(BaseOptimizer):
                     meta={"gepa_index": i, "parents": result.parents[i]},
                 )
             )
-        return min(pool, key=Candidate.rank_key) if pool else current
+        return best_of(pool) or current
