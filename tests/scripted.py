@@ -29,6 +29,8 @@ MARKERS = {
     "Merge these hints": "summary",
     "I provided an assistant with the following instructions": "gepa",
 }
+# a translation request quotes a template, so its own marker is looked for first
+MARKERS = {"Translate the text below into": "translate", **MARKERS}
 
 
 def kind_of(text: str) -> str:

@@ -158,8 +158,76 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             ],
             "--prompt-language",
         ),
+        (
+            ["--task", "bbh:navigate", "--source-model", "local:qwen2.5-coder-0.5b"]
+            + ["--prompt", "A.", "--meta-language", "target"],
+            "--meta-language applies to language adaptation only",
+        ),
+        (
+            ["--task", "xcopa:sw,xcopa:id", "--source-task", "xcopa:et", "--prompt", "A."],
+            "--matrix",
+        ),
+        (
+            ["--task", "xcopa:sw,xcopa:id", "--target-model", "a,b", "--matrix", "--prompt", "A."],
+            "not both",
+        ),
     ]
     for args, message in cases:
         p = cli(*args, "--run-dir", str(tmp_path / "r"))
         assert p.returncode == 2, (args, p.stderr)
         assert message in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+
+
+def translating(drop: str = "") -> object:
+    """An optimizer that 'translates' a template by tagging it [sw]; it loses the placeholder
+    `drop` (when given) from any template that holds it."""
+
+    def reply(kind: str, text: str, n: int) -> str:
+        if kind == "translate":
+            body = text.split("<text>\n", 1)[1].rsplit("\n</text>", 1)[0]
+            if drop:
+                body = body.replace(drop, "")
+            return f"<translation>[sw] {body}</translation>"
+        from .scripted import default_reply
+
+        return default_reply(kind, text, n)
+
+    return reply
+
+
+@pytest.mark.parametrize("drop", ["", "{good}"])
+def test_meta_language_sends_translated_templates_and_keeps_english_when_a_field_is_lost(
+    tmp_path, drop
+):
+    from contrastprompt import optimize
+    from contrastprompt.optimizers.adapt_lcp import AdaptLCP
+
+    exs = yes_no_examples(40)
+    backend = ScriptedBackend(exs, translating(drop))
+    opt = AdaptLCP(set(), meta_language="Swahili", candidates=2)
+    res = optimize(
+        Task("scripted", exs),
+        "Answer.",
+        method=opt,
+        model=backend,
+        n_train=20,
+        iterations=2,
+        run_dir=tmp_path / "r",
+    )
+    assert backend.counts["translate"] == 3  # once per template, not once per iteration
+    sent = {
+        kind: [r.messages[0].content for k, r in backend.requests if k == kind]
+        for kind in ("reason", "candidate", "contrast")
+    }
+    assert sent["reason"] and all(t.startswith("[sw] ") for t in sent["reason"])
+    assert sent["candidate"] and all(t.startswith("[sw] ") for t in sent["candidate"])
+    contrast_translated = [t.startswith("[sw] ") for t in sent["contrast"]]
+    assert sent["contrast"] and all(contrast_translated) == (drop == "")
+    assert not any("{good}" in t or "{reasons}" in t for ts in sent.values() for t in ts)
+    from contrastprompt.store import Store
+
+    store = Store(tmp_path / "r" / "store.sqlite")
+    (ev,) = store.events(1, "meta_language")
+    kept = {t["template"]: t["translated"] for t in ev["data"]["templates"]}
+    assert kept == {"reason": True, "candidate": True, "contrast": drop == ""}
+    assert res.best_train_score is not None

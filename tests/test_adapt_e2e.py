@@ -96,3 +96,33 @@ def test_model_pair(tmp_path):
     assert settings["model"] == "local:qwen2.5-coder-1.5b"
     assert settings["source"]["model"] == "local:smollm2-135m"
     assert "Transfer gap" in p.stdout
+
+
+def test_language_matrix_with_meta_prompts_in_the_target_language(tmp_path):
+    run = tmp_path / "matrix"
+    p = adapt(
+        "--task",
+        "xcopa:sw,xcopa:et",
+        "--source-task",
+        "xcopa:id",
+        "--matrix",
+        "--prompt",
+        "Pick the more plausible option. End with 'Answer: (A)' or 'Answer: (B)'.",
+        "--prompt-language",
+        "target",
+        "--meta-language",
+        "target",
+        "--no-scratch",
+        "--run-dir",
+        str(run),
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    table = (run / "matrix.md").read_text()
+    assert "| xcopa:sw |" in table and "| xcopa:et |" in table and "Spread across" in table
+    for lang in ("sw", "et"):
+        con = sqlite3.connect(run / f"xcopa-{lang}" / f"adapted-{lang}-meta" / "store.sqlite")
+        (data,) = con.execute("SELECT data FROM events WHERE kind = 'meta_language'").fetchone()
+        con.close()
+        ev = json.loads(data)
+        # whether the small optimizer kept every placeholder is up to it; the check is recorded
+        assert len(ev["templates"]) == 3 and ev["language"] in ("Swahili", "Estonian")

@@ -32,6 +32,7 @@ from .session import resolve_task
 from .store import Store, prompt_hash
 
 LANGUAGE_CHOICES = ("source", "target", "both")
+META_CHOICES = ("english", "target")
 Model = str | Backend
 
 
@@ -171,6 +172,7 @@ def adapt(
     optimizer_model: str | None = None,
     initial_prompt: str | None = None,
     prompt_language: str = "source",
+    meta_language: str = "english",
     scratch: bool = True,
     seed: int = 0,
     iterations: int = 2,
@@ -191,6 +193,10 @@ def adapt(
             f"unknown choice '{prompt_language}'",
             field="--prompt-language",
             hint="source, target or both",
+        )
+    if meta_language not in META_CHOICES:
+        raise UserError(
+            f"unknown choice '{meta_language}'", field="--meta-language", hint="english or target"
         )
     tgt = resolve_task(task, data_root=data_root)
     src = resolve_task(source_task, data_root=data_root) if source_task else tgt
@@ -230,14 +236,20 @@ def adapt(
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
     lang = language_of(tgt)
     variants = {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]
-    if mode == "model" and prompt_language != "source":
-        raise UserError(
-            "--prompt-language applies to language adaptation only", field="--prompt-language"
-        )
+    for flag, value, default in (
+        ("--prompt-language", prompt_language, "source"),
+        ("--meta-language", meta_language, "english"),
+    ):
+        if mode == "model" and value != default:
+            raise UserError(f"{flag} applies to language adaptation only", field=flag)
+    meta = name_of(lang) if meta_language == "target" else ""
     rows, results = [], {}
     for write_in in variants:
-        opt = AdaptLCP(right, write_in=name_of(write_in) if write_in else "", **knobs)
+        opt = AdaptLCP(
+            right, write_in=name_of(write_in) if write_in else "", meta_language=meta, **knobs
+        )
         name = "adapted" if not write_in else f"adapted-{write_in}"
+        name += "-meta" if meta else ""
         res = optimize(
             tgt,
             prompt.strip(),
@@ -283,7 +295,8 @@ def adapt(
         own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
         out.source["drift"] = {}
         for name, r in results.items():
-            expected, other = (own, lang) if name == "adapted" else (lang, own)
+            written_in_target = name.startswith(f"adapted-{lang}")
+            expected, other = (lang, own) if written_in_target else (own, lang)
             out.source["drift"][name] = _drift(r, expected, other)
     write_outputs(out)
     return out

@@ -9,6 +9,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import LLMError, UserError, redact
+
+if TYPE_CHECKING:
+    from .adapt import AdaptResult
 
 app = typer.Typer(
     add_completion=False,
@@ -437,6 +441,18 @@ def adapt(
         help="Language adaptation: keep the prompt's language (source), have the optimizer "
         "write in the target language (target), or run and compare both.",
     ),
+    meta_language: str = typer.Option(
+        "english",
+        "--meta-language",
+        help="Language adaptation: send the optimizer its meta-prompts in English, or in the "
+        "target language (translated once by the optimizer model).",
+    ),
+    matrix: bool = typer.Option(
+        False,
+        "--matrix",
+        help="Take the prompt to several targets: a comma-separated --task (languages) or "
+        "--target-model (models); one run dir each under --run-dir, and a transfer matrix.",
+    ),
     initial_prompt: str | None = typer.Option(
         None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
     ),
@@ -462,33 +478,71 @@ def adapt(
         raise UserError(
             "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
         )
+    targets = adapt_targets(task, model, matrix)
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
+    entries = []
     try:
-        res = run_adapt(
-            task,
-            text,
-            source_model=source_model,
-            model=model,
-            source_task=source_task,
-            optimizer_model=optimizer_model,
-            initial_prompt=initial_prompt,
-            prompt_language=prompt_language,
-            scratch=not no_scratch,
-            seed=seed,
-            iterations=iterations,
-            budget=budget,
-            n_train=n_train,
-            test_limit=test_limit,
-            candidates=candidates,
-            max_failures=max_failures,
-            run_dir=run_dir,
-            data_root=data_root,
-            concurrency=concurrency,
-        )
+        for tgt_task, tgt_model, label in targets:
+            d = run_dir / _slug(label) if matrix else run_dir
+            res = run_adapt(
+                tgt_task,
+                text,
+                source_model=source_model,
+                model=tgt_model,
+                source_task=source_task,
+                optimizer_model=optimizer_model,
+                initial_prompt=initial_prompt,
+                prompt_language=prompt_language,
+                meta_language=meta_language,
+                scratch=not no_scratch,
+                seed=seed,
+                iterations=iterations,
+                budget=budget,
+                n_train=n_train,
+                test_limit=test_limit,
+                candidates=candidates,
+                max_failures=max_failures,
+                run_dir=d,
+                data_root=data_root,
+                concurrency=concurrency,
+            )
+            entries.append((label, res))
+            print_adapt(label if matrix else "", res)
     except KeyboardInterrupt:
         console.print(f"stopped; finished work is kept in {run_dir}: run the same command again")
         raise typer.Exit(130) from None
-    out.print((run_dir / "adapt.md").read_text(encoding="utf-8"), soft_wrap=True, markup=False)
+    if matrix:
+        from .adapt import matrix as transfer_matrix
+
+        table = transfer_matrix(entries, spread=entries[0][1].mode == "language")
+        (run_dir / "matrix.md").write_text(table + "\n", encoding="utf-8")
+        out.print(table, soft_wrap=True, markup=False)
+
+
+def adapt_targets(task: str, model: str, matrix: bool) -> list[tuple[str, str, str]]:
+    """(target task, target model, label) per target; several only with --matrix."""
+    tasks = [t.strip() for t in task.split(",") if t.strip()]
+    models = [m.strip() for m in model.split(",") if m.strip()]
+    if not matrix:
+        if len(tasks) > 1 or len(models) > 1:
+            raise UserError(
+                "several targets given", field="--task", hint="add --matrix to adapt to each"
+            )
+        return [(task, model, task)]
+    if len(tasks) > 1 and len(models) > 1:
+        raise UserError(
+            "--matrix takes several --task values or several --target-model values, not both",
+            field="--matrix",
+        )
+    if len(tasks) > 1:
+        return [(t, models[0], t) for t in tasks]
+    return [(tasks[0], m, m) for m in models]
+
+
+def print_adapt(label: str, res: AdaptResult) -> None:
+    if label:
+        out.print(f"\n## {label}")
+    out.print((res.run_dir / "adapt.md").read_text(encoding="utf-8"), soft_wrap=True, markup=False)
     if res.mode == "language":
         for name, d in res.source.get("drift", {}).items():
             out.print(

@@ -8,22 +8,32 @@ iteration. When fewer than `min_transfer_failures` such examples remain, all tar
 used, and the run's events record that.
 
 `write_in` names a language the optimizer must write the prompt in (language adaptation with
-`--prompt-language target`); the meta-prompts themselves stay in English.
+`--prompt-language target`). `meta_language` names the language the meta-prompts themselves are
+sent in (`--meta-language target`): the optimizer model translates LCP's three templates once,
+at the first step. A translation is used only if it keeps every `{field}` placeholder and every
+tag the parsers look for; otherwise that template stays in English and an event says so, since a
+template without its placeholders would send the optimizer an empty request.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..evaluate import Record
-from .base import Candidate, RunContext
+from .base import Candidate, RunContext, gather_or_cancel, template
 from .lcp import LCP, LCPSettings
+from .parsing import tagged
+
+_MARKS = re.compile(r"\{[a-z_]+\}|</?[a-z_]+>")
 
 
 @dataclass
 class AdaptSettings(LCPSettings):
     min_transfer_failures: int = 5
     write_in: str = ""
+    meta_language: str = ""  # language of the meta-prompts; "" keeps the English templates
+    translate_max_tokens: int = 900
 
 
 def transfer_failures(
@@ -38,6 +48,11 @@ def transfer_failures(
     return narrowed, False
 
 
+def marks(text: str) -> list[str]:
+    """The placeholders and tags of a template, in order: what a translation must keep."""
+    return sorted(_MARKS.findall(text))
+
+
 class AdaptLCP(LCP):
     name = "lcp-adapt"
     Settings = AdaptSettings
@@ -47,6 +62,40 @@ class AdaptLCP(LCP):
     ) -> None:
         super().__init__(settings, **kw)
         self.source_right = set(source_right or ())
+        self._translated = not self.s.meta_language
+        self.t_translate = template("adapt_translate.txt")
+
+    async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
+        if not self._translated:
+            await self._translate_templates(ctx, iteration)
+        return await super().step(ctx, iteration, current)
+
+    async def _translate_templates(self, ctx: RunContext, iteration: int) -> None:
+        """Swap the three LCP templates for translations into `meta_language`. Greedy and
+        labelled without the iteration, so a resumed run gets the same text from the cache."""
+        names = ("t_reason", "t_candidate", "t_contrast")
+
+        async def one(attr: str) -> dict:
+            english = getattr(self, attr)
+            text, raw = await ctx.ask_parsed(
+                self.t_translate,
+                {"language": self.s.meta_language, "text": english},
+                lambda r: tagged(r, "translation"),
+                temperature=0.0,
+                max_tokens=self.s.translate_max_tokens,
+                label=("translate", attr, self.s.meta_language),
+                retries=1,
+                retry_temperature=0.7,
+                stop=("</translation>",),
+            )
+            ok = bool(text) and marks(text) == marks(english)
+            if ok:
+                setattr(self, attr, text)
+            return {"template": attr[2:], "translated": ok, "raw": "" if ok else raw[:300]}
+
+        done = await gather_or_cancel(one(a) for a in names)
+        self._translated = True
+        ctx.event(iteration, "meta_language", {"language": self.s.meta_language, "templates": done})
 
     def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
         chosen, fell_back = transfer_failures(
