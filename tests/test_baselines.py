@@ -13,7 +13,7 @@ from contrastprompt import Task, optimize
 from contrastprompt.errors import UserError
 from contrastprompt.optimizers import OPTIMIZERS, build_optimizer
 
-from .scripted import ScriptedBackend, yes_no_examples
+from .scripted import ScriptedBackend, kind_of, yes_no_examples
 
 
 def make(n: int = 40) -> tuple[Task, ScriptedBackend]:
@@ -184,3 +184,37 @@ def test_shared_options_a_method_lacks_are_refused_by_name():
         build_optimizer("opro", candidates=0)
     assert e.value.field == "--candidates"
     assert build_optimizer("opro", candidates=5, top_k=None).s.candidates == 5
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing between the request and the run catches it."""
+
+
+class DiesAtRequest(ScriptedBackend):
+    """Dies at its n-th task request: the run ends there, what it finished is stored."""
+
+    def __init__(self, examples, n: int) -> None:  # noqa: ANN001
+        super().__init__(examples)
+        self.n = n
+
+    async def complete(self, request):  # noqa: ANN001, ANN201
+        text = "\n".join(m.content for m in request.messages)
+        if kind_of(text) == "task" and self.counts["task"] + 1 >= self.n:
+            raise Crash("the machine went away")
+        return await super().complete(request)
+
+
+def test_gepa_resumed_after_a_crash_ends_like_an_uninterrupted_run(tmp_path):
+    task, backend = make()
+    whole = run(tmp_path / "whole", backend, task, "gepa", iterations=3, budget=120)
+    dying = DiesAtRequest(task.examples, 60)
+    with pytest.raises(Crash):
+        run(tmp_path / "cut", dying, task, "gepa", iterations=3, budget=120)
+    assert 0 < dying.counts["task"] < backend.counts["task"]
+    dying.n = 10**9  # the same scripted model again (its replies follow its call count)
+    resumed = run(tmp_path / "cut", dying, task, "gepa", iterations=3, budget=120)
+    # GEPA replays from its seed; with a budget shrunk by the calls made before the crash it
+    # stopped short of the uninterrupted run
+    assert resumed.stop_reason == whole.stop_reason
+    assert [c["text"] for c in resumed.candidates] == [c["text"] for c in whole.candidates]
+    assert sum(train_records_per_prompt(resumed.run_dir).values()) <= 120
