@@ -52,3 +52,21 @@ def test_paired_difference_uses_common_items_only():
     m, lo, hi, n = paired_difference(a, b)
     assert (m, n) == (0.5, 2) and lo <= m <= hi
     assert within_noise(-0.1, 0.2) and not within_noise(0.01, 0.2)
+
+
+def test_bench_time_estimate_follows_the_measured_model_speeds():
+    from contrastprompt.bench import UNKNOWN_SPEED_S, request_seconds
+    from contrastprompt.llm.catalogue import catalogue
+
+    big = catalogue()["qwen2.5-coder-1.5b"]
+    read, write = (float(x) for x in big.speed.split("/"))
+    # 400 prompt and 80 completion tokens on the 1.5B's one process
+    assert request_seconds("local:qwen2.5-coder-1.5b", "optimizer") == pytest.approx(
+        400 / read + 80 / write
+    )
+    # the 135M model reads and writes ~5x faster and runs two processes
+    assert (
+        request_seconds("local", "task") < request_seconds("local:qwen2.5-coder-1.5b", "task") / 5
+    )
+    assert request_seconds("openai:gpt-4o-mini", "optimizer") == UNKNOWN_SPEED_S
+    assert request_seconds("local:gemma3-270m", "task") == UNKNOWN_SPEED_S  # speed not measured
