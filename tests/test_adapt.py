@@ -35,16 +35,16 @@ def rec(i: int, correct: bool) -> Record:
 
 
 def test_failures_are_source_right_and_target_wrong():
-    target = [rec(i, correct=i % 2 == 0) for i in range(20)]  # odd ids wrong at the target
+    wrong = [rec(i, correct=False) for i in range(1, 20, 2)]  # odd ids wrong at the target
     source_right = {f"q{i}" for i in range(10)}
-    chosen, fell_back = transfer_failures(target, source_right, minimum=5)
+    chosen, fell_back = transfer_failures(wrong, source_right, minimum=5)
     assert not fell_back
     assert sorted(r.example_id for r in chosen) == ["q1", "q3", "q5", "q7", "q9"]
 
 
 def test_fewer_than_the_minimum_falls_back_to_all_target_failures():
-    target = [rec(i, correct=i % 2 == 0) for i in range(20)]
-    chosen, fell_back = transfer_failures(target, {"q1", "q3"}, minimum=5)
+    wrong = [rec(i, correct=False) for i in range(1, 20, 2)]
+    chosen, fell_back = transfer_failures(wrong, {"q1", "q3"}, minimum=5)
     assert fell_back and len(chosen) == 10
 
 

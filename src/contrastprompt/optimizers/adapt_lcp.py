@@ -37,14 +37,13 @@ class AdaptSettings(LCPSettings):
 
 
 def transfer_failures(
-    target_records: list[Record], source_right: set[str], minimum: int
+    target_failures: list[Record], source_right: set[str], minimum: int
 ) -> tuple[list[Record], bool]:
-    """Right at the source and wrong at the target; all target failures (and True) when fewer
-    than `minimum` are left."""
-    wrong = [r for r in target_records if not r.correct]
-    narrowed = [r for r in wrong if r.example_id in source_right]
+    """The target's failures that the source setting answered right; all target failures (and
+    True) when fewer than `minimum` are left."""
+    narrowed = [r for r in target_failures if r.example_id in source_right]
     if len(narrowed) < minimum:
-        return wrong, True
+        return target_failures, True
     return narrowed, False
 
 
@@ -99,7 +98,7 @@ class AdaptLCP(LCP):
 
     def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
         chosen, fell_back = transfer_failures(
-            current.records, self.source_right, self.s.min_transfer_failures
+            ctx.failures(current), self.source_right, self.s.min_transfer_failures
         )
         ctx.event(
             iteration,
