@@ -12,10 +12,12 @@ from contrastprompt.errors import EndpointError, LLMError
 from contrastprompt.llm import LLM, ChatRequest, ResponseCache, Usage, chat
 from contrastprompt.llm.openai_backend import OpenAIBackend
 
-from .faultserver import FaultServer
+from .reliability.canned import CannedServer
+
+REPLY = "Answer: (A)"
 
 
-def make_llm(server: FaultServer, tmp_path=None, **kw) -> LLM:
+def make_llm(server: CannedServer, tmp_path=None, **kw) -> LLM:
     backend = OpenAIBackend(
         "fault",
         base_url=server.base_url,
@@ -27,7 +29,7 @@ def make_llm(server: FaultServer, tmp_path=None, **kw) -> LLM:
 
 
 def test_retries_429_then_honours_retry_after():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.extend(["429:1", "ok"])
         llm = make_llm(srv)
         t0 = time.monotonic()
@@ -39,15 +41,15 @@ def test_retries_429_then_honours_retry_after():
 
 
 def test_retries_500_and_broken_json_then_succeeds():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.extend(["500", "badjson", "ok"])
         llm = make_llm(srv)
         r = asyncio.run(llm.chat(chat(None, "hi")))
-        assert r.prompt_tokens == 7 and srv.count == 3 and llm.stats.retries == 2
+        assert r.prompt_tokens == 20 and srv.count == 3 and llm.stats.retries == 2
 
 
 def test_timeout_is_retried():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.extend(["slow:2", "ok"])
         llm = make_llm(srv, timeout=0.5)
         asyncio.run(llm.chat(chat(None, "hi")))
@@ -55,7 +57,7 @@ def test_timeout_is_retried():
 
 
 def test_bounded_tries_then_clear_error_without_secret():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.extend(["500"] * 10)
         llm = make_llm(srv, max_tries=3)
         with pytest.raises(LLMError) as err:
@@ -67,7 +69,7 @@ def test_bounded_tries_then_clear_error_without_secret():
 
 
 def test_bad_key_is_not_retried():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.append("401")
         with pytest.raises(EndpointError) as err:
             asyncio.run(make_llm(srv).chat(chat(None, "hi")))
@@ -83,7 +85,7 @@ def test_unreachable_endpoint_is_a_user_error():
 
 
 def test_cache_second_identical_request_makes_no_call(tmp_path):
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         llm = make_llm(srv, tmp_path)
         req = chat(None, "hi", temperature=0.0)
         asyncio.run(llm.chat(req))
@@ -103,7 +105,7 @@ def test_cache_second_identical_request_makes_no_call(tmp_path):
 
 
 def test_inflight_duplicates_share_one_call():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.append("slow:0.5")
         llm = make_llm(srv)
 
@@ -117,7 +119,7 @@ def test_inflight_duplicates_share_one_call():
 
 
 def test_concurrency_limit_is_respected():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         srv.script.extend(["slow:0.3"] * 6)
         llm = make_llm(srv, max_concurrency=2)
 
@@ -131,7 +133,7 @@ def test_concurrency_limit_is_respected():
 
 
 def test_request_parameters_reach_the_endpoint():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         llm = make_llm(srv)
         req = ChatRequest(
             messages=chat("sys", "u").messages,
@@ -147,7 +149,7 @@ def test_request_parameters_reach_the_endpoint():
 
 
 def test_usage_per_role_and_money():
-    with FaultServer() as srv:
+    with CannedServer(reply=REPLY) as srv:
         usage = Usage()
         backend = OpenAIBackend("gpt-4o-mini", base_url=srv.base_url, model_id="openai:gpt-4o-mini")
         task = LLM(backend, role="task", usage=usage)
@@ -157,8 +159,8 @@ def test_usage_per_role_and_money():
         asyncio.run(opt.chat(chat(None, "c")))
         d = usage.to_dict()
         assert d["task"]["calls"] == 1 and d["optimizer"]["calls"] == 2
-        assert d["optimizer"]["prompt_tokens"] == 14
-        assert d["task"]["cost"] == pytest.approx((7 * 0.15 + 3 * 0.60) / 1e6)
+        assert d["optimizer"]["prompt_tokens"] == 40
+        assert d["task"]["cost"] == pytest.approx((20 * 0.15 + 5 * 0.60) / 1e6)
 
 
 def test_rate_limiter_holds_the_call_over_the_limit_until_the_window_frees(monkeypatch):

@@ -9,6 +9,10 @@ drawn with probability `rate`, kind chosen uniformly from `kinds`): 429, 429ra (
 Retry-After: 1), 500, 502, 503, reset (connection closed, no response), timeout (answers after
 `slow_s`), badjson (truncated body), empty (content ""), length (truncated content,
 finish_reason "length").
+
+A script of actions, one per request and taken before the random faults, puts a fault exactly
+where a test wants it: "429:2" (429 with Retry-After: 2), "500", "401", "badjson", "slow:0.5"
+(answer after 0.5 s), "ok"; any fault name above works too. `reply` fixes the answer text.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import random
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Handler = BaseHTTPRequestHandler
@@ -54,9 +58,13 @@ class CannedServer:
         kinds: tuple[str, ...] = RETRYABLE,
         seed: int = 0,
         slow_s: float = 3.0,
+        reply: str | None = None,
     ) -> None:
-        self.rate, self.kinds, self.slow_s = rate, kinds, slow_s
+        self.rate, self.kinds, self.slow_s, self.reply = rate, kinds, slow_s, reply
         self.rng = random.Random(seed)
+        self.script: deque[str] = deque()
+        self.bodies: list[dict] = []
+        self.headers: list[dict] = []
         self.received: list[str] = []
         self.answered: list[str] = []
         self.faults: Counter[str] = Counter()
@@ -76,9 +84,11 @@ class CannedServer:
                 digest = hashlib.sha256(raw).hexdigest()
                 with outer.lock:
                     outer.received.append(digest)
+                    outer.bodies.append(body)
+                    outer.headers.append(dict(self.headers))
                     outer.auth_headers.append(self.headers.get("authorization", ""))
-                    fault = None
-                    if outer.rate and outer.rng.random() < outer.rate:
+                    fault = outer.script.popleft() if outer.script else None
+                    if fault is None and outer.rate and outer.rng.random() < outer.rate:
                         fault = outer.rng.choice(outer.kinds)
                         outer.faults[fault] += 1
                 outer.respond(self, body, digest, fault)
@@ -88,26 +98,32 @@ class CannedServer:
         self.httpd.handle_error = lambda *a: None  # a killed client resets its connections
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    @property
+    def count(self) -> int:
+        return len(self.received)
+
     def respond(
         self, h: BaseHTTPRequestHandler, body: dict, digest: str, fault: str | None
     ) -> None:
+        fault, _, arg = (fault or "").partition(":")
         if fault == "reset":
             h.close_connection = True
             with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
             return
-        if fault in ("429", "429ra", "500", "502", "503"):
+        if fault in ("429", "429ra", "401", "500", "502", "503"):
             code = int(fault[:3])
-            extra = {"Retry-After": "1"} if fault == "429ra" else {}
+            after = arg or ("1" if fault == "429ra" else "")
+            extra = {"Retry-After": after} if after else {}
             return self._send(
                 h, code, json.dumps({"error": {"message": "injected"}}).encode(), extra
             )
         if fault == "badjson":
             self._send(h, 200, b'{"choices": [{"mess')
             return
-        if fault == "timeout":
-            time.sleep(self.slow_s)
-        text, finish = canned_answer(body), "stop"
+        if fault in ("timeout", "slow"):
+            time.sleep(float(arg) if arg else self.slow_s)
+        text, finish = self.reply or canned_answer(body), "stop"
         if fault == "empty":
             text = ""
         elif fault == "length":
