@@ -70,3 +70,19 @@ def test_bench_time_estimate_follows_the_measured_model_speeds():
     )
     assert request_seconds("openai:gpt-4o-mini", "optimizer") == UNKNOWN_SPEED_S
     assert request_seconds("local:gemma3-270m", "task") == UNKNOWN_SPEED_S  # speed not measured
+
+
+def test_active_time_sums_the_work_and_leaves_out_pauses(tmp_path):
+    import sqlite3
+
+    from contrastprompt.bench import active_seconds
+
+    con = sqlite3.connect(tmp_path / "store.sqlite")
+    con.execute("CREATE TABLE llm_calls (created REAL)")
+    con.execute("CREATE TABLE evaluations (created REAL)")
+    # 100 s of work, a night's pause, 50 s more (calls and evaluations interleaved)
+    con.executemany("INSERT INTO llm_calls VALUES (?)", [(0.0,), (60.0,), (40000.0,)])
+    con.executemany("INSERT INTO evaluations VALUES (?)", [(100.0,), (40050.0,)])
+    con.commit()
+    con.close()
+    assert active_seconds(tmp_path) == pytest.approx(150.0)

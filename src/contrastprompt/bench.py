@@ -244,11 +244,35 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "optimizer_calls": usage["optimizer"]["requests"],
         "optimizer_tokens": usage["optimizer"]["tokens"],
         "prompt_chars": len(best),
-        "wall_s": lim.get("wall_time_s"),
+        "wall_s": active_seconds(d) or lim.get("wall_time_s"),
         "stop_reason": data["stop_reason"],
         "curve": anytime_curve(data["candidates"], d, s["n_train"]),
         "best_prompt": best,
     }
+
+
+PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work
+
+
+def active_seconds(run_dir: Path) -> float | None:
+    """How long a run worked, over all the processes that resumed it: the time between its
+    stored records (LLM calls and evaluations), leaving out gaps longer than PAUSE_S. The run's
+    own wall time covers its last process only, so a cell resumed in a later session showed a few
+    minutes for hours of work."""
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        times = sorted(
+            t
+            for (t,) in con.execute(
+                "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
+            )
+            if t is not None
+        )
+    finally:
+        con.close()
+    if len(times) < 2:
+        return None
+    return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= PAUSE_S)
 
 
 def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:

@@ -64,7 +64,8 @@ def _cell_stats(rs: list[dict]) -> dict[str, Any]:
             out[which] = bootstrap_interval(list(rs[0][f"{which}_items"].values()))
         else:
             out[which] = (math.nan, math.nan, math.nan)
-    for k in ("task_requests", "optimizer_calls", "optimizer_tokens", "prompt_chars", "wall_s"):
+    keys = ("best_train", "task_requests", "optimizer_calls", "optimizer_tokens", "prompt_chars")
+    for k in (*keys, "wall_s"):
         vals = [r[k] for r in rs if r.get(k) is not None]
         out[k] = sum(vals) / len(vals) if vals else None
     out["curves"] = [r["curve"] for r in rs]
@@ -81,6 +82,10 @@ def _paired(a: list[dict], b: list[dict]) -> tuple[float, float, float, int]:
     for r in b:
         ib.update({(r["seed"], k): v for k, v in r["best_items"].items()})
     return paired_difference(ia, ib)
+
+
+def _pct1(v: float | None) -> str:
+    return "–" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
 
 
 def _pct(t: tuple | list | None) -> str:
@@ -113,9 +118,9 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
     for task, ms in summary["cells"].items():
         lines += [
             f"### {task}\n",
-            "| method | best-on-train | last | LCP − method | task req | optimizer calls / "
-            "tokens | prompt chars | wall min | stopped |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| method | best-on-train | its train score | last | LCP − method | task req | "
+            "optimizer calls / tokens | prompt chars | wall min | stopped |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m in cfg.methods:
             if m not in ms:
@@ -128,7 +133,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
             wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
             lines.append(
-                f"| {m} | {_pct(c['best'])} | {_pct(c['last'])} | {d} | "
+                f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | {_pct(c['last'])} | {d} | "
                 f"{c['task_requests']:.0f} | {c['optimizer_calls']:.0f} / "
                 f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
