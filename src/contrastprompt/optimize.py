@@ -42,7 +42,7 @@ from .optimizers import (
     TaskBudget,
     build_optimizer,
 )
-from .optimizers.base import EventHook, Optimizer, RunContext, Stopper
+from .optimizers.base import Candidate, EventHook, Optimizer, RunContext, Stopper
 from .optimizers.engine import run_loop
 from .optimizers.selection import RULES
 from .optimizers.selection import select as choose
@@ -211,6 +211,132 @@ async def score_stored(
     return res
 
 
+def pool_row(c: Candidate) -> dict[str, Any]:
+    """A pool candidate as stored in run.json."""
+    return {
+        "hash": c.hash,
+        "origin": c.origin,
+        "iteration": c.iteration,
+        "seq": c.seq,
+        "score": c.score,
+        "parents": c.parents,
+        "text": c.text,
+        "meta": c.meta,
+    }
+
+
+def _recording_hub(
+    store: Store,
+    run_id: int,
+    models: dict[str, str],
+    cache: ResponseCache,
+    base_url: str | None,
+    concurrency: int,
+    log_dir: Path,
+) -> ModelHub:
+    """The run's models, with every call that reaches a model recorded in the store by role."""
+
+    def record_call(role: str, key: str, req: ChatRequest, resp: ChatResponse) -> None:
+        store.add_call(
+            run_id,
+            role,
+            models[role],
+            key,
+            resp.prompt_tokens,
+            resp.completion_tokens,
+            resp.finish_reason,
+            resp.latency,
+        )
+
+    return ModelHub(
+        cache=cache,
+        base_url=base_url,
+        max_concurrency=concurrency,
+        on_call=record_call,
+        log_dir=log_dir,
+    )
+
+
+def _run_settings(
+    t: Task,
+    prompt: str,
+    train: list[Example],
+    model_name: str,
+    opt_name: str,
+    opt: BaseOptimizer,
+    seed: int,
+    placement: str,
+) -> dict[str, Any]:
+    """What the run's fingerprint is made of: a resumed run must agree on all of it."""
+    return {
+        "task": t.name,
+        "initial_prompt": prompt.strip(),
+        "model": model_name,
+        "optimizer_model": opt_name,
+        "method": opt.name,
+        "seed": seed,
+        "n_train": len(train),
+        "train_ids": hashlib.sha256(",".join(e.id for e in train).encode()).hexdigest()[:12],
+        "placement": placement,
+        "method_settings": opt.settings(),
+        "scoring": scoring_settings(t),
+    }
+
+
+def _check_options(
+    budget: int | None,
+    n_train: int,
+    max_cost: float | None,
+    models: tuple[Any, Any],
+    select: str,
+    placement: str,
+) -> None:
+    """Refuse options that cannot work before anything is started or stored."""
+    if budget is not None and budget < n_train:
+        raise UserError(
+            f"a budget of {budget} task requests cannot score even the initial "
+            f"prompt on {n_train} training examples",
+            field="--budget",
+        )
+    if max_cost is not None:
+        unpriced = [
+            m for m in models if isinstance(m, str) and price_for(canonical_model(m)) is None
+        ]
+        if unpriced:
+            raise UserError(
+                f"no price is known for {', '.join(unpriced)}, so a cost limit cannot be kept",
+                field="--max-cost",
+                hint="use --max-tokens or --max-optimizer-calls instead",
+            )
+    if select not in RULES:
+        raise UserError(f"unknown rule '{select}'", field="--select", hint="best or paired")
+    if placement not in ("user", "system"):
+        raise UserError(
+            f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
+        )
+
+
+def _stoppers(
+    budget: int | None,
+    max_optimizer_calls: int | None,
+    max_tokens: int | None,
+    max_cost: float | None,
+    max_time: float | None,
+) -> list[Stopper]:
+    """The run's stop conditions, one per limit given."""
+    made: list[Stopper] = []
+    for limit, kind in (
+        (budget, TaskBudget),
+        (max_optimizer_calls, MaxOptimizerCalls),
+        (max_tokens, MaxTokens),
+        (max_cost, MaxCost),
+        (max_time, MaxTime),
+    ):
+        if limit is not None:
+            made.append(kind(limit))
+    return made
+
+
 def optimize(
     task: str | Task,
     prompt: str,
@@ -266,31 +392,8 @@ def optimize(
     content = data_hash(train + test, t)  # before --test-limit: a limit alone is not new data
     if test_limit is not None:
         test = test[:test_limit]
-    if budget is not None and budget < len(train):
-        raise UserError(
-            f"a budget of {budget} task requests cannot score even the initial "
-            f"prompt on {len(train)} training examples",
-            field="--budget",
-        )
     optimizer_model = optimizer_model or default_optimizer_model(model)
-    if max_cost is not None:
-        unpriced = [
-            m
-            for m in (model, optimizer_model)
-            if isinstance(m, str) and price_for(canonical_model(m)) is None
-        ]
-        if unpriced:
-            raise UserError(
-                f"no price is known for {', '.join(unpriced)}, so a cost limit cannot be kept",
-                field="--max-cost",
-                hint="use --max-tokens or --max-optimizer-calls instead",
-            )
-    if select not in RULES:
-        raise UserError(f"unknown rule '{select}'", field="--select", hint="best or paired")
-    if placement not in ("user", "system"):
-        raise UserError(
-            f"unknown placement '{placement}'", field="--prompt-placement", hint="user or system"
-        )
+    _check_options(budget, len(train), max_cost, (model, optimizer_model), select, placement)
     if iterations < 1:
         raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
     model_name = canonical_model(model) if isinstance(model, str) else model.model_id
@@ -301,58 +404,18 @@ def optimize(
     )
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "task": t.name,
-        "initial_prompt": prompt.strip(),
-        "model": model_name,
-        "optimizer_model": opt_name,
-        "method": opt.name,
-        "seed": seed,
-        "n_train": len(train),
-        "train_ids": hashlib.sha256(",".join(e.id for e in train).encode()).hexdigest()[:12],
-        "placement": placement,
-        "failure_threshold": failure_threshold,
-        "method_settings": opt.settings(),
-        "scoring": scoring_settings(t),
-        "data_hash": content,
-    }
+    settings = _run_settings(t, prompt, train, model_name, opt_name, opt, seed, placement)
+    settings["failure_threshold"] = failure_threshold
+    settings["data_hash"] = content
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed
     settings.update(extra_settings or {})  # e.g. adaptation's source setting
     store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
-    stoppers: list[Stopper] = []
-    if budget is not None:
-        stoppers.append(TaskBudget(budget))
-    if max_optimizer_calls is not None:
-        stoppers.append(MaxOptimizerCalls(max_optimizer_calls))
-    if max_tokens is not None:
-        stoppers.append(MaxTokens(max_tokens))
-    if max_cost is not None:
-        stoppers.append(MaxCost(max_cost))
-    if max_time is not None:
-        stoppers.append(MaxTime(max_time))
-
-    def record_call(role: str, key: str, req: ChatRequest, resp: ChatResponse) -> None:
-        store.add_call(
-            run_id,
-            role,
-            models[role],
-            key,
-            resp.prompt_tokens,
-            resp.completion_tokens,
-            resp.finish_reason,
-            resp.latency,
-        )
+    stoppers = _stoppers(budget, max_optimizer_calls, max_tokens, max_cost, max_time)
 
     models = {"task": model_name, "test": model_name, "optimizer": opt_name}
     cache = ResponseCache(Path(cache_path) if cache_path else run_path / "cache.sqlite")
-    hub = ModelHub(
-        cache=cache,
-        base_url=base_url,
-        max_concurrency=concurrency,
-        on_call=record_call,
-        log_dir=run_path,
-    )
+    hub = _recording_hub(store, run_id, models, cache, base_url, concurrency, run_path)
     started = time.time()
 
     async def run() -> OptimizeResult:
@@ -387,21 +450,29 @@ def optimize(
             }
             best = picks[select]
             last = outcome.last or best
-            scores: dict[str, float | None] = {"initial": None, "last": None, "best": None}
             test_of: dict[str, float | None] = {}
             if evaluate_test:
-                test_llm = task_llm.with_role("test")
                 if on_event:
                     on_event("testing", {"n": len(test)})
-                todo = {"initial": outcome.initial, "last": last, "best": best}
-                todo |= {f"select:{r}": c for r, c in picks.items()}
-                for name, cand in todo.items():  # each distinct prompt is scored once
+                todo = [outcome.initial, last, best, *picks.values()]
+                for cand in todo:  # each distinct prompt is scored once
                     if cand.hash not in test_of:
                         res = await score_stored(
-                            store, run_id, test_llm, t, cand.text, test, "test", placement, seed
+                            store,
+                            run_id,
+                            task_llm.with_role("test"),
+                            t,
+                            cand.text,
+                            test,
+                            "test",
+                            placement,
+                            seed,
                         )
                         test_of[cand.hash] = res.score
-                    scores[name] = test_of[cand.hash]
+            scores = {
+                name: test_of.get(c.hash)
+                for name, c in (("initial", outcome.initial), ("last", last), ("best", best))
+            }
             return OptimizeResult(
                 run_dir=run_path,
                 initial_prompt=outcome.initial.text,
@@ -425,19 +496,7 @@ def optimize(
                     for rule, c in picks.items()
                 },
                 usage=run_usage(store, run_id, opt_llm, hub.usage),
-                candidates=[
-                    {
-                        "hash": c.hash,
-                        "origin": c.origin,
-                        "iteration": c.iteration,
-                        "seq": c.seq,
-                        "score": c.score,
-                        "parents": c.parents,
-                        "text": c.text,
-                        "meta": c.meta,
-                    }
-                    for c in ctx.pool
-                ],
+                candidates=[pool_row(c) for c in ctx.pool],
             )
         finally:
             await hub.aclose()
