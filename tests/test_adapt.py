@@ -109,7 +109,18 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
         assert len(asked) > len(expected_ids)
     # the same command with the from-scratch run: the adapted run resumes, scratch is added
     before = source.counts["task"]
-    res = adapt(task, "Answer the question.", run_dir=tmp_path / "a", scratch=True, **kw)
+    seen: list[tuple[str, dict]] = []
+    res = adapt(
+        task,
+        "Answer the question.",
+        run_dir=tmp_path / "a",
+        scratch=True,
+        on_event=lambda kind, data: seen.append((kind, data)),
+        **kw,
+    )
+    parts = [d["name"] for k, d in seen if k == "part"]
+    assert parts == ["source prompt in the source setting", "adapted", "LCP from scratch"]
+    assert any(k == "scored" for k, _ in seen)  # the runs' own events reach the caller too
     assert source.counts["task"] == before  # the source side is stored, not asked again
     names = [r["name"] for r in res.rows]
     assert names[0] == "source prompt as is" and names[-1].startswith("LCP from scratch")

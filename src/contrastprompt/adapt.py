@@ -28,6 +28,7 @@ from .languages import guess, name_of
 from .llm import Backend, ModelHub, ResponseCache, canonical_model
 from .optimize import OptimizeResult, data_hash, optimize, score_stored
 from .optimizers import AdaptLCP
+from .optimizers.base import EventHook
 from .session import resolve_task
 from .store import Store, prompt_hash
 
@@ -184,6 +185,7 @@ def adapt(
     run_dir: str | Path = "runs/adapt",
     data_root: str | Path | None = None,
     concurrency: int = 4,
+    on_event: EventHook | None = None,
 ) -> AdaptResult:
     """Adapt `prompt` from the source setting to the target (`task` on `model`)."""
     if not prompt or not prompt.strip():
@@ -212,6 +214,12 @@ def adapt(
     train, _ = tgt.split(seed=seed, n_train=n_train)
     src_items = parallel_source(train, src) if mode == "language" else train
     root = Path(run_dir)
+
+    def part(name: str) -> None:
+        if on_event:
+            on_event("part", {"name": name})
+
+    part("source prompt in the source setting")
     src_records, source = score_source(
         root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
     )
@@ -232,6 +240,7 @@ def adapt(
         "n_train": n_train,
         "test_limit": test_limit,
         "concurrency": concurrency,
+        "on_event": on_event,
     }
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
     lang = language_of(tgt)
@@ -250,6 +259,7 @@ def adapt(
         )
         name = "adapted" if not write_in else f"adapted-{write_in}"
         name += "-meta" if meta else ""
+        part(name)
         res = optimize(
             tgt,
             prompt.strip(),
@@ -267,6 +277,7 @@ def adapt(
     if scratch:
         from .bench import default_prompt
 
+        part("LCP from scratch")
         scratch_res = optimize(
             tgt,
             (initial_prompt or default_prompt(tgt)).strip(),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -68,6 +69,42 @@ def usage_table(usage: dict, title: str = "Usage") -> Table:
             cost,
         )
     return t
+
+
+class RunStatus:
+    """The live status line of a run (iteration, prompts scored, best training score, phase and
+    requests per role), fed by the run's events; `part` events name the run of several (adapt)."""
+
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+        self.state: dict = {"it": 0, "best": None, "scored": 0, "phase": "starting", "part": ""}
+        self.live = Live(console=console, refresh_per_second=4, transient=True)
+
+    def on_event(self, kind: str, data: dict) -> None:
+        st = self.state
+        if kind == "part":
+            st.update(it=0, best=None, scored=0, phase="starting", part=f"{data['name']}: ")
+        elif kind == "iteration":
+            st["it"], st["scored"] = data["iteration"], 0
+        elif kind == "scoring":
+            st["phase"] = f"scoring {data['origin']}"
+        elif kind == "scored":
+            st["scored"] += 1
+            st["best"] = max(st["best"] or 0.0, data["score"])
+        elif kind == "reasons":
+            st["phase"] = "writing candidates"
+        elif kind == "testing":
+            st["phase"] = f"scoring initial/last/best on {data['n']} test examples"
+        usage = data.get("usage", {})
+        roles = "  ".join(
+            f"{r}: {u.get('requests', 0)} req, {u.get('calls', 0)} calls, {u.get('tokens', 0)} tok"
+            for r, u in usage.items()
+        )
+        best = "-" if st["best"] is None else f"{st['best']:.1%}"
+        self.live.update(
+            f"{st['part']}iteration {st['it']}/{self.iterations}  prompts scored this iteration "
+            f"{st['scored']}  best train {best}  [{st['phase']}]\n{roles}"
+        )
 
 
 def progress() -> Progress:
@@ -307,8 +344,6 @@ def optimize(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
-    from rich.live import Live
-
     from .llm import default_optimizer_model
     from .optimize import optimize as run_optimize
     from .optimize import project
@@ -344,34 +379,9 @@ def optimize(
         if as_json:
             out.print_json(json.dumps(proj))
         return
-    state = {"it": 0, "best": None, "scored": 0, "phase": "starting"}
-    live = Live(console=console, refresh_per_second=4, transient=True)
-
-    def on_event(kind: str, data: dict) -> None:
-        if kind == "iteration":
-            state["it"], state["scored"] = data["iteration"], 0
-        elif kind == "scoring":
-            state["phase"] = f"scoring {data['origin']}"
-        elif kind == "scored":
-            state["scored"] += 1
-            state["best"] = max(state["best"] or 0.0, data["score"])
-        elif kind == "reasons":
-            state["phase"] = "writing candidates"
-        elif kind == "testing":
-            state["phase"] = f"scoring initial/last/best on {data['n']} test examples"
-        usage = data.get("usage", {})
-        roles = "  ".join(
-            f"{r}: {u.get('requests', 0)} req, {u.get('calls', 0)} calls, {u.get('tokens', 0)} tok"
-            for r, u in usage.items()
-        )
-        best = "-" if state["best"] is None else f"{state['best']:.1%}"
-        live.update(
-            f"iteration {state['it']}/{iterations}  prompts scored this iteration "
-            f"{state['scored']}  best train {best}  [{state['phase']}]\n{roles}"
-        )
-
+    status = RunStatus(iterations)
     try:
-        with live:
+        with status.live:
             result = run_optimize(
                 t,
                 text,
@@ -399,7 +409,7 @@ def optimize(
                 test_limit=test_limit,
                 base_url=base_url,
                 concurrency=concurrency,
-                on_event=on_event,
+                on_event=status.on_event,
             )
     except KeyboardInterrupt:
         console.print(
@@ -481,31 +491,34 @@ def adapt(
     targets = adapt_targets(task, model, matrix)
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
     entries = []
+    status = RunStatus(iterations)
     try:
         for tgt_task, tgt_model, label in targets:
             d = run_dir / _slug(label) if matrix else run_dir
-            res = run_adapt(
-                tgt_task,
-                text,
-                source_model=source_model,
-                model=tgt_model,
-                source_task=source_task,
-                optimizer_model=optimizer_model,
-                initial_prompt=initial_prompt,
-                prompt_language=prompt_language,
-                meta_language=meta_language,
-                scratch=not no_scratch,
-                seed=seed,
-                iterations=iterations,
-                budget=budget,
-                n_train=n_train,
-                test_limit=test_limit,
-                candidates=candidates,
-                max_failures=max_failures,
-                run_dir=d,
-                data_root=data_root,
-                concurrency=concurrency,
-            )
+            with status.live:
+                res = run_adapt(
+                    tgt_task,
+                    text,
+                    source_model=source_model,
+                    model=tgt_model,
+                    source_task=source_task,
+                    optimizer_model=optimizer_model,
+                    initial_prompt=initial_prompt,
+                    prompt_language=prompt_language,
+                    meta_language=meta_language,
+                    scratch=not no_scratch,
+                    seed=seed,
+                    iterations=iterations,
+                    budget=budget,
+                    n_train=n_train,
+                    test_limit=test_limit,
+                    candidates=candidates,
+                    max_failures=max_failures,
+                    run_dir=d,
+                    data_root=data_root,
+                    concurrency=concurrency,
+                    on_event=status.on_event,
+                )
             entries.append((label, res))
             print_adapt(label if matrix else "", res)
     except KeyboardInterrupt:
