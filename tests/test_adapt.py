@@ -182,6 +182,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             ["--task", "xcopa:sw,xcopa:id", "--target-model", "a,b", "--matrix", "--prompt", "A."],
             "not both",
         ),
+        (
+            ["--task", "bbh:navigate", "--source-model", "local", "--matrix", "--prompt", "A."]
+            + ["--target-model", "local:qwen2.5-coder-0.5b,local:smollm2"],
+            "target 'local:smollm2' is the source setting",
+        ),
     ]
     for args, message in cases:
         p = cli(*args, "--run-dir", str(tmp_path / "r"))

@@ -488,7 +488,16 @@ def adapt(
         raise UserError(
             "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
         )
+    from .llm import canonical_model
+
     targets = adapt_targets(task, model, matrix)
+    for tgt_task, tgt_model, label in targets if matrix else []:  # before any target runs
+        same_data = not source_task or source_task.strip() == tgt_task
+        if same_data and canonical_model(source_model or tgt_model) == canonical_model(tgt_model):
+            raise UserError(
+                f"target '{label}' is the source setting (same data, same model)",
+                field="--target-model" if not source_task else "--task",
+            )
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
     entries = []
     status = RunStatus(iterations)
