@@ -127,6 +127,10 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     assert res.mode == "model" and res.source["requests"] == 20
     saved = json.loads((tmp_path / "a" / "adapt.json").read_text())
     assert saved["source"]["right"] == len([e for e in train if int(e.id[1:]) in right])
+    page = (tmp_path / "a" / "adapt.html").read_text()
+    for label in ("as is", "adapted", "adapted, last", "scratch"):
+        assert f'data-method="{label}"' in page, label
+    assert 'href="adapted/report.html"' in page and 'href="scratch/report.html"' in page
     settings = json.loads((tmp_path / "a" / "adapted" / "run.json").read_text())["settings"]
     assert settings["source"]["model"] == "scripted:source" and settings["method"] == "lcp-adapt"
 

@@ -16,6 +16,7 @@ part, each resumable on its own:
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,43 @@ def write_outputs(res: AdaptResult) -> None:
         f"answered {s['right']} of {s['requests']} training items right on {s['model']}."
     )
     (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (res.run_dir / "adapt.html").write_text(page(res, "\n".join(lines)), encoding="utf-8")
+
+
+def short_name(row_name: str) -> str:
+    """A bar label: 'as is', 'adapted', 'adapted-sw, last', 'scratch'."""
+    name = row_name.replace(" (best on train)", "").replace(" (last)", ", last")
+    return {"source prompt as is": "as is", "LCP from scratch": "scratch"}.get(name, name)
+
+
+def page(res: AdaptResult, table_md: str) -> str:
+    """adapt.html: the compared prompts' target test accuracy as bars with bootstrap intervals
+    over the test items, the table, and links to each part's own run report."""
+    from .bench import test_items
+    from .bench_report import _bars
+    from .stats import bootstrap_interval
+
+    e = html.escape
+    bars: dict[str, dict] = {}
+    for r in res.rows:
+        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
+        if items:
+            bars[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
+    parts = sorted({Path(r["run_dir"]) for r in res.rows})
+    links = "".join(
+        f'<li><a href="{e(str(p.relative_to(res.run_dir)))}/report.html">{e(p.name)}</a></li>'
+        for p in parts
+        if p.is_relative_to(res.run_dir)
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>contrastprompt adapt</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
+svg{{border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5em}}</style>
+</head><body><h1>Adaptation ({e(res.mode)})</h1>
+<p>Target test accuracy of each prompt, 95% bootstrap interval over the test items.</p>
+{_bars("target", bars, list(bars), w=640)}
+<pre>{e(table_md)}</pre><h2>Run reports</h2><ul>{links}</ul></body></html>
+"""
 
 
 def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
