@@ -84,6 +84,7 @@ def test_tables_and_page(bench_root):
     assert set(summary["cells"]["examples/reviews.jsonl"]) == set(METHODS)
     md = (bench_root / "bench.md").read_text()
     assert "Win rates, best prompts" in md and "| apo |" in md and "its train score" in md
+    assert "Most common answer among the test items" in md
     page = (bench_root / "bench.html").read_text()
     for m in METHODS:
         assert f'data-method="{m}"' in page

@@ -239,6 +239,7 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "initial_test": res["initial_test_score"],
         "best_train": res["best_train_score"],
         "best_items": items.get(prompt_hash(best), {}),
+        "majority": majority_answer(d, best),
         "last_items": items.get(prompt_hash(last), {}),
         "task_requests": usage["task"]["requests"],
         "optimizer_calls": usage["optimizer"]["requests"],
@@ -249,6 +250,23 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "curve": anytime_curve(data["candidates"], d, s["n_train"]),
         "best_prompt": best,
     }
+
+
+def majority_answer(run_dir: Path, prompt: str) -> tuple[str, float] | None:
+    """The most common target among the test items and its share: what a prompt scores that
+    only makes the model give one answer to everything (a small model's usual 'gain')."""
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT target, COUNT(*) FROM evaluations WHERE split='test' AND prompt_hash=? "
+            "GROUP BY target ORDER BY COUNT(*) DESC, target",
+            (prompt_hash(prompt),),
+        ).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return None
+    return str(rows[0][0]), rows[0][1] / sum(n for _, n in rows)
 
 
 PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work

@@ -51,7 +51,8 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
             "lcp_vs_optimizers": headline(r, "lcp", [m for m in OPTIMIZING if m in scores]),
             "lcp_vs_fixed": headline(r, "lcp", [m for m in FIXED if m in scores]),
         }
-    return {"cells": cells, "win_rates": rates}
+    majority = {r["task"]: r["majority"] for r in rows if r.get("majority")}
+    return {"cells": cells, "win_rates": rates, "majority": majority}
 
 
 def _cell_stats(rs: list[dict]) -> dict[str, Any]:
@@ -116,8 +117,14 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         "'noise' when it contains 0.\n"
     )
     for task, ms in summary["cells"].items():
+        lines.append(f"### {task}\n")
+        if task in summary.get("majority", {}):
+            answer, share = summary["majority"][task]
+            lines.append(
+                f"Most common answer among the test items: {answer!r}, {100 * share:.1f}%; a "
+                "prompt that only makes the model give it every time scores that.\n"
+            )
         lines += [
-            f"### {task}\n",
             "| method | best-on-train | its train score | last | LCP − method | task req | "
             "optimizer calls / tokens | prompt chars | wall min | stopped |",
             "|---|---|---|---|---|---|---|---|---|---|",
