@@ -224,7 +224,8 @@ def test_meta_language_sends_translated_templates_and_keeps_english_when_a_field
 
     exs = yes_no_examples(40)
     backend = ScriptedBackend(exs, translating(drop))
-    opt = AdaptLCP(set(), meta_language="Swahili", candidates=2)
+    # a language languages.py does not know: only the placeholders are checked here
+    opt = AdaptLCP(set(), meta_language="Esperanto", candidates=2)
     res = optimize(
         Task("scripted", exs),
         "Answer.",
@@ -250,4 +251,22 @@ def test_meta_language_sends_translated_templates_and_keeps_english_when_a_field
     (ev,) = store.events(1, "meta_language")
     kept = {t["template"]: t["translated"] for t in ev["data"]["templates"]}
     assert kept == {"reason": True, "candidate": True, "contrast": drop == ""}
+    assert ev["data"]["language"] == "Esperanto"
     assert res.best_train_score is not None
+
+
+def test_a_translation_in_another_language_or_without_its_fields_is_not_used():
+    from contrastprompt.optimizers.adapt_lcp import translation_problem
+    from contrastprompt.optimizers.base import template
+
+    english = template("lcp_candidate.txt")
+    fields = "{prompt} {reasons} {answer_format} <prompt> </prompt> <prompt> </prompt>"
+    swahili = f"Maagizo mapya ya swali na jibu kwa kazi hii ni {fields}"
+    italian = f"La nuova istruzione è una risposta per il compito e la domanda {fields}"
+    assert translation_problem(swahili, english, "Swahili") == ""
+    # what the 1.5B answered when asked for Swahili (bench, this README): Italian
+    assert translation_problem(italian, english, "Swahili") == "not in Swahili (reads as Italian)"
+    assert "placeholders" in translation_problem(
+        swahili.replace("{reasons}", ""), english, "Swahili"
+    )
+    assert translation_problem(None, english, "Swahili") == "no translation in the answer"

@@ -41,6 +41,11 @@ def name_of(code: str) -> str:
     return NAMES.get(code, code)
 
 
+def code_of(name: str) -> str | None:
+    """The code of a language named in NAMES ('Swahili' → 'sw'), or None."""
+    return next((c for c, n in NAMES.items() if n.lower() == name.lower()), None)
+
+
 def guess(text: str, among: tuple[str, ...]) -> str | None:
     """The most likely of `among` for `text`, or None when nothing points anywhere."""
     scores: dict[str, float] = {}

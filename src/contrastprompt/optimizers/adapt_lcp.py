@@ -11,8 +11,10 @@ used, and the run's events record that.
 `--prompt-language target`). `meta_language` names the language the meta-prompts themselves are
 sent in (`--meta-language target`): the optimizer model translates LCP's three templates once,
 at the first step. A translation is used only if it keeps every `{field}` placeholder and every
-tag the parsers look for; otherwise that template stays in English and an event says so, since a
-template without its placeholders would send the optimizer an empty request.
+tag the parsers look for, and (for a language `languages.py` knows) reads as that language;
+otherwise that template stays in English and an event says why: a template without its
+placeholders would send the optimizer an empty request, and the 1.5B model, asked for Swahili,
+answered in Italian.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from ..evaluate import Record
+from ..languages import NAMES, code_of, guess
 from .base import Candidate, RunContext, gather_or_cancel, template
 from .lcp import LCP, LCPSettings
 from .parsing import tagged
@@ -50,6 +53,20 @@ def transfer_failures(
 def marks(text: str) -> list[str]:
     """The placeholders and tags of a template, in order: what a translation must keep."""
     return sorted(_MARKS.findall(text))
+
+
+def translation_problem(text: str | None, english: str, language: str) -> str:
+    """Why a template's translation cannot be used, or "" when it can."""
+    if not text:
+        return "no translation in the answer"
+    if marks(text) != marks(english):
+        return "placeholders or tags lost or changed"
+    code = code_of(language)
+    if code:
+        seen = guess(_MARKS.sub(" ", text), tuple(NAMES))
+        if seen != code:
+            return f"not in {language} (reads as {NAMES.get(seen or '', 'nothing known')})"
+    return ""
 
 
 class AdaptLCP(LCP):
@@ -87,10 +104,10 @@ class AdaptLCP(LCP):
                 retry_temperature=0.7,
                 stop=("</translation>",),
             )
-            ok = bool(text) and marks(text) == marks(english)
-            if ok:
+            why = translation_problem(text, english, self.s.meta_language)
+            if not why:
                 setattr(self, attr, text)
-            return {"template": attr[2:], "translated": ok, "raw": "" if ok else raw[:300]}
+            return {"template": attr[2:], "translated": not why, "why": why, "raw": raw[:300]}
 
         done = await gather_or_cancel(one(a) for a in names)
         self._translated = True
