@@ -55,8 +55,7 @@ def test_paired_difference_uses_common_items_only():
 
 
 def test_bench_time_estimate_follows_the_measured_model_speeds():
-    from contrastprompt.bench import UNKNOWN_SPEED_S, request_seconds
-    from contrastprompt.llm.catalogue import catalogue
+    from contrastprompt.llm.catalogue import UNKNOWN_SPEED_S, catalogue, request_seconds
 
     big = catalogue()["qwen2.5-coder-1.5b"]
     read, write = (float(x) for x in big.speed.split("/"))
@@ -86,3 +85,37 @@ def test_active_time_sums_the_work_and_leaves_out_pauses(tmp_path):
     con.commit()
     con.close()
     assert active_seconds(tmp_path) == pytest.approx(150.0)
+
+
+def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_cost(tmp_path):
+    from contrastprompt.bench import PROFILES, BenchConfig, estimate
+    from contrastprompt.llm.catalogue import request_seconds
+    from contrastprompt.optimize import project
+    from contrastprompt.optimizers import build_optimizer
+    from contrastprompt.session import resolve_task
+
+    task = resolve_task("bbh:navigate")
+    train, _ = task.split(seed=0, n_train=20)
+    big = "local:qwen2.5-coder-1.5b"
+    p = project(
+        task,
+        train,
+        optimizer=build_optimizer("lcp"),
+        iterations=1,
+        budget=240,
+        model="local",
+        optimizer_model=big,
+        test_size=80,
+    )
+    expected = (p["task_requests"] + p["test_requests"]) * request_seconds("local", "task") + p[
+        "optimizer_requests"
+    ] * request_seconds(big, "optimizer")
+    assert p["time_s"] == int(expected)
+
+    def est(model: str) -> dict:
+        cfg = BenchConfig(["bbh:navigate"], ["lcp", "cot"], [0], tmp_path, PROFILES["quick"], model)
+        return estimate(cfg, {"bbh:navigate": task})
+
+    assert est("local")["cost"] == 0.0 and est("local")["runs"] == 2
+    assert est("openai:gpt-4o-mini")["cost"] > 0
+    assert est("openai:no-such-priced-model")["cost"] is None

@@ -21,8 +21,8 @@ from typing import Any
 from .data.loaders import bbh_tasks
 from .data.task import Task
 from .errors import UserError
-from .llm import default_optimizer_model, parse_model
-from .llm.catalogue import catalogue
+from .llm import default_optimizer_model
+from .llm.catalogue import request_seconds
 from .optimize import optimize, project
 from .optimizers import OPTIMIZERS, build_optimizer
 from .session import resolve_task
@@ -126,36 +126,11 @@ def too_small(method: str, n_train: int, budget: int) -> str | None:
     return None
 
 
-# typical (prompt, completion) tokens of one request, measured in the navigate and
-# date_understanding cells of bench/bbh_winrate.py: task 173 / 19, optimizer 323 / 72 (reasons;
-# candidates and contrasts are longer)
-TYPICAL_TOKENS = {"task": (180, 20), "optimizer": (400, 80)}
-UNKNOWN_SPEED_S = 2.0  # a model with no measured speed (an API): a guess, stated as such
-
-
-def request_seconds(model: str, role: str) -> float:
-    """Seconds one request takes on average, from the catalogue's measured read/write speeds of
-    a local model (divided over its server processes); a flat guess for other models. The bench
-    used a fixed 7 s per optimizer request before, and underestimated the 1.5B's by 2 to 3×."""
-    try:
-        provider, name = parse_model(model)
-    except UserError:
-        return UNKNOWN_SPEED_S
-    entry = catalogue().get(name) if provider == "local" else None
-    try:
-        read, write = (float(x) for x in entry.speed.split("/")) if entry else (0.0, 0.0)
-    except ValueError:
-        read = write = 0.0
-    if not read or not write:
-        return UNKNOWN_SPEED_S
-    prompt, completion = TYPICAL_TOKENS[role]
-    return (prompt / read + completion / write) / (entry.replicas or 2)
-
-
 def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     """Forecast of what is left of the bench (finished runs cost nothing) from each method's own
     projection, capped by the budget, at the models' measured speeds."""
-    total = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
+    total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
+    total["cost"] = 0.0
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
     task_s, opt_s = request_seconds(cfg.model, "task"), request_seconds(optimizer, "optimizer")
     for cell in cfg.cells():
@@ -172,7 +147,7 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
             iterations=1 if opt.fixed else cfg.iterations,
             budget=cfg.profile.budget,
             model=cfg.model,
-            optimizer_model=cfg.optimizer_model or "",
+            optimizer_model=optimizer,
             test_size=test,
         )
         if cfg.profile.max_optimizer_calls is not None:
@@ -182,6 +157,9 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
         total["runs"] += 1
         for k in ("task_requests", "optimizer_requests", "time_s"):
             total[k] += p[k]
+        total["cost"] = (
+            None if p["cost"] is None or total["cost"] is None else total["cost"] + p["cost"]
+        )
     return total
 
 

@@ -650,10 +650,11 @@ def bench(
         out.print(md, soft_wrap=True, highlight=False, markup=False)
         return
     est = estimate(cfg, loaded)
+    cost = "unknown (no price for a model)" if est["cost"] is None else f"${est['cost']:.2f}"
     console.print(
-        f"bench: {est['runs']} runs, about {est['task_requests']:,} task requests (train) and "
-        f"{est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h on the "
-        f"embedded models here; results in {run_dir} (re-run to resume)",
+        f"bench: {est['runs']} runs left, about {est['task_requests']:,} task requests (train) "
+        f"and {est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h, "
+        f"cost {cost}; results in {run_dir} (re-run to resume)",
         highlight=False,
     )
     started = time.time()

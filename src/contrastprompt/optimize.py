@@ -32,6 +32,7 @@ from .llm import (
     canonical_model,
     default_optimizer_model,
 )
+from .llm.catalogue import request_seconds
 from .llm.usage import price_for
 from .optimizers import (
     BaseOptimizer,
@@ -115,7 +116,10 @@ def project(
         "test_requests": test_requests,
         "tokens": task_tokens + opt_tokens,
         "cost": cost,
-        "time_s": int((task_requests + test_requests) / 2 + opt_requests * 6),
+        "time_s": int(
+            (task_requests + test_requests) * request_seconds(model, "task")
+            + opt_requests * request_seconds(optimizer_model, "optimizer")
+        ),
     }
 
 

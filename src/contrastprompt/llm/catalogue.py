@@ -229,3 +229,33 @@ def _lock(path: Path):  # noqa: ANN202
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# typical (prompt, completion) tokens of one request, measured in the navigate and
+# date_understanding cells of bench/bbh_winrate.py: task 173 / 19, optimizer 323 / 72 (reasons;
+# candidates and contrasts are longer)
+TYPICAL_TOKENS = {"task": (180, 20), "optimizer": (400, 80)}
+UNKNOWN_SPEED_S = 2.0  # a model with no measured speed (an API): a guess, stated as such
+
+
+def request_seconds(model: object, role: str) -> float:
+    """Seconds one request takes on average, from the catalogue's measured read/write speeds of
+    a local model (divided over its server processes); a flat guess for other models. Projections
+    used a fixed 6 to 7 s per optimizer request before and underestimated the 1.5B's by 2 to 3×."""
+    from . import parse_model  # the package imports this module
+
+    if not isinstance(model, str):
+        return UNKNOWN_SPEED_S
+    try:
+        provider, name = parse_model(model)
+    except UserError:
+        return UNKNOWN_SPEED_S
+    entry = catalogue().get(name) if provider == "local" else None
+    try:
+        read, write = (float(x) for x in entry.speed.split("/")) if entry else (0.0, 0.0)
+    except ValueError:
+        read = write = 0.0
+    if not read or not write:
+        return UNKNOWN_SPEED_S
+    prompt, completion = TYPICAL_TOKENS[role]
+    return (prompt / read + completion / write) / (entry.replicas or 2)
