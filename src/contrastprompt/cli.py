@@ -725,6 +725,15 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _quiet_interrupted_tasks() -> None:
+    """An interrupt (Ctrl-C, or SIGTERM turned into one) can land inside an asyncio task; that
+    task then holds the KeyboardInterrupt, and when it is collected at exit asyncio logs "Task
+    exception was never retrieved" with a traceback through typer (seen once in CI after
+    SIGTERM mid-evaluation). The work is stored and the message says how to resume, so that log
+    is noise: silence it for the rest of this process."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _stop_on_sigterm()
@@ -744,6 +753,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(3)
     except (typer.Abort, KeyboardInterrupt):
+        _quiet_interrupted_tasks()
         console.print("interrupted")
         sys.exit(130)
     except typer.TyperException as e:  # usage errors: unknown option, missing value
@@ -751,6 +761,8 @@ def main(argv: list[str] | None = None) -> None:
         show() if show else console.print(f"error: {e.format_message()}")
         sys.exit(e.exit_code)
     except typer.Exit as e:
+        if e.exit_code == 130:
+            _quiet_interrupted_tasks()
         sys.exit(e.exit_code)
     except Exception as e:  # an internal error: short message here, details in a file
         path = _log_internal_error(e)
