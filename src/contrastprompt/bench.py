@@ -230,18 +230,24 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
     }
 
 
+def query_store(run_dir: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
+    """Rows of one query on a run's store, opened read-only (a running bench may be writing)."""
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
 def majority_answer(run_dir: Path, prompt: str) -> tuple[str, float] | None:
     """The most common target among the test items and its share: what a prompt scores that
     only makes the model give one answer to everything (a small model's usual 'gain')."""
-    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT target, COUNT(*) FROM evaluations WHERE split='test' AND prompt_hash=? "
-            "GROUP BY target ORDER BY COUNT(*) DESC, target",
-            (prompt_hash(prompt),),
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query_store(
+        run_dir,
+        "SELECT target, COUNT(*) FROM evaluations WHERE split='test' AND prompt_hash=? "
+        "GROUP BY target ORDER BY COUNT(*) DESC, target",
+        (prompt_hash(prompt),),
+    )
     if not rows:
         return None
     return str(rows[0][0]), rows[0][1] / sum(n for _, n in rows)
@@ -255,17 +261,10 @@ def active_seconds(run_dir: Path) -> float | None:
     stored records (LLM calls and evaluations), leaving out gaps longer than PAUSE_S. The run's
     own wall time covers its last process only, so a cell resumed in a later session showed a few
     minutes for hours of work."""
-    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
-    try:
-        times = sorted(
-            t
-            for (t,) in con.execute(
-                "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
-            )
-            if t is not None
-        )
-    finally:
-        con.close()
+    rows = query_store(
+        run_dir, "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
+    )
+    times = sorted(t for (t,) in rows if t is not None)
     if len(times) < 2:
         return None
     return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= PAUSE_S)
@@ -274,32 +273,24 @@ def active_seconds(run_dir: Path) -> float | None:
 def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
     """Per test item scores of the given prompts, from the run's store (for paired tests)."""
     hashes = [prompt_hash(p) for p in prompts]
-    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
-    try:
-        q = (
-            "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
-            f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
-        )
-        out: dict[str, dict[str, float]] = {}
-        for h, ex, sc in con.execute(q, hashes):
-            out.setdefault(h, {})[ex] = sc
-        return out
-    finally:
-        con.close()
+    q = (
+        "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
+        f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
+    )
+    out: dict[str, dict[str, float]] = {}
+    for h, ex, sc in query_store(run_dir, q, hashes):
+        out.setdefault(h, {})[ex] = sc
+    return out
 
 
 def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
     """Best training score so far against task requests spent, one point per scored prompt.
     Uses the requests stored with each 'scored' event (runs before that field: seq × |train|)."""
     spent: dict[str, int] = {}
-    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
-    try:
-        for (raw,) in con.execute("SELECT data FROM events WHERE kind='scored' ORDER BY id"):
-            ev = json.loads(raw)
-            if "requests" in ev:
-                spent.setdefault(ev["hash"], ev["requests"])
-    finally:
-        con.close()
+    for (raw,) in query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id"):
+        ev = json.loads(raw)
+        if "requests" in ev:
+            spent.setdefault(ev["hash"], ev["requests"])
     best, pts = 0.0, []
     for c in sorted(cands, key=lambda c: c["seq"]):
         best = max(best, c["score"])
