@@ -111,6 +111,19 @@ def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_co
         "optimizer_requests"
     ] * request_seconds(big, "optimizer")
     assert p["time_s"] == int(expected)
+    capped = project(
+        task,
+        train,
+        optimizer=build_optimizer("lcp"),
+        iterations=1,
+        budget=240,
+        model="local",
+        optimizer_model=big,
+        test_size=80,
+        max_optimizer_calls=5,
+    )
+    assert capped["optimizer_requests"] == 5 < p["optimizer_requests"]
+    assert capped["time_s"] < p["time_s"]
 
     def est(model: str) -> dict:
         cfg = BenchConfig(["bbh:navigate"], ["lcp", "cot"], [0], tmp_path, PROFILES["quick"], model)

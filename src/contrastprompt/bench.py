@@ -22,7 +22,6 @@ from .data.loaders import bbh_tasks
 from .data.task import Task
 from .errors import UserError
 from .llm import default_optimizer_model
-from .llm.catalogue import request_seconds
 from .optimize import optimize, project
 from .optimizers import OPTIMIZERS, build_optimizer
 from .session import resolve_task
@@ -132,7 +131,6 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
     total["cost"] = 0.0
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
-    task_s, opt_s = request_seconds(cfg.model, "task"), request_seconds(optimizer, "optimizer")
     for cell in cfg.cells():
         if read_cell(cfg, cell) is not None:
             continue
@@ -149,11 +147,8 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
             model=cfg.model,
             optimizer_model=optimizer,
             test_size=test,
+            max_optimizer_calls=cfg.profile.max_optimizer_calls,
         )
-        if cfg.profile.max_optimizer_calls is not None:
-            p["optimizer_requests"] = min(p["optimizer_requests"], cfg.profile.max_optimizer_calls)
-        reqs = p["task_requests"] + p["test_requests"]
-        p["time_s"] = int(reqs * task_s + p["optimizer_requests"] * opt_s)
         total["runs"] += 1
         for k in ("task_requests", "optimizer_requests", "time_s"):
             total[k] += p[k]

@@ -366,6 +366,7 @@ def optimize(
         model=model,
         optimizer_model=optimizer_model or default_optimizer_model(model),
         test_size=0 if no_test else len(test[:test_limit] if test_limit else test),
+        max_optimizer_calls=max_optimizer_calls,
     )
     cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
     console.print(

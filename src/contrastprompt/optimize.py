@@ -87,18 +87,21 @@ def project(
     model: str,
     optimizer_model: str,
     test_size: int,
+    max_optimizer_calls: int | None = None,
 ) -> dict[str, Any]:
     """A rough forecast before spending anything: requests, tokens, money, time.
 
-    The method forecasts its own requests (every iteration run in full, capped by the budget).
-    Tokens assume ~4 characters a token; time assumes 2 task requests/s and 6 s per optimizer
-    request (the embedded models on 2 cores); remote models are usually faster.
+    The method forecasts its own requests (every iteration run in full, capped by the budget and
+    the optimizer-call limit). Tokens assume ~4 characters a token; time comes from the models'
+    measured speeds (`llm.catalogue.request_seconds`; a flat guess for a model without one).
     """
     n = len(train)
     own = optimizer.project(n, iterations)
     task_requests, opt_requests = own["task_requests"], own["optimizer_requests"]
     if budget is not None:
         task_requests = min(task_requests, budget)
+    if max_optimizer_calls is not None:
+        opt_requests = min(opt_requests, max_optimizer_calls)
     avg_in = sum(len(task.render(e)) for e in train) / max(n, 1) / 4 + 40
     max_out, _ = task.limits()
     task_tokens = int(task_requests * (avg_in + max_out / 2))
