@@ -273,6 +273,8 @@ def _run_settings(
     opt: BaseOptimizer,
     seed: int,
     placement: str,
+    failure_threshold: float,
+    content: str,
 ) -> dict[str, Any]:
     """What the run's fingerprint is made of: a resumed run must agree on all of it."""
     return {
@@ -285,8 +287,10 @@ def _run_settings(
         "n_train": len(train),
         "train_ids": hashlib.sha256(",".join(e.id for e in train).encode()).hexdigest()[:12],
         "placement": placement,
+        "failure_threshold": failure_threshold,
         "method_settings": opt.settings(),
         "scoring": scoring_settings(t),
+        "data_hash": content,
     }
 
 
@@ -411,9 +415,9 @@ def optimize(
     )
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)
-    settings = _run_settings(t, prompt, train, model_name, opt_name, opt, seed, placement)
-    settings["failure_threshold"] = failure_threshold
-    settings["data_hash"] = content
+    settings = _run_settings(
+        t, prompt, train, model_name, opt_name, opt, seed, placement, failure_threshold, content
+    )
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed
     settings.update(extra_settings or {})  # e.g. adaptation's source setting
