@@ -349,15 +349,15 @@ def page(res: AdaptResult, table_md: str) -> str:
     """adapt.html: the compared prompts' target test accuracy as bars with bootstrap intervals
     over the test items, the table, and links to each part's own run report."""
     from .bench import test_items
-    from .bench_report import _bars
+    from .bench_report import bars as bar_chart
     from .stats import bootstrap_interval
 
     e = html.escape
-    bars: dict[str, dict] = {}
+    shown: dict[str, dict] = {}
     for r in res.rows:
         items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
         if items:
-            bars[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
+            shown[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
     parts = sorted({Path(r["run_dir"]) for r in res.rows})
     links = "".join(
         f'<li><a href="{e(str(p.relative_to(res.run_dir)))}/report.html">{e(p.name)}</a></li>'
@@ -370,7 +370,7 @@ def page(res: AdaptResult, table_md: str) -> str:
 svg{{border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5em}}</style>
 </head><body><h1>Adaptation ({e(res.mode)})</h1>
 <p>Target test accuracy of each prompt, 95% bootstrap interval over the test items.</p>
-{_bars("target", bars, list(bars), w=640)}
+{bar_chart("target", shown, list(shown), w=640)}
 <pre>{e(table_md)}</pre><h2>Run reports</h2><ul>{links}</ul></body></html>
 """
 

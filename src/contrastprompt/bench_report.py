@@ -173,7 +173,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
 # ---- the page -------------------------------------------------------------------------------
 
 
-def _bars(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
+def bars(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
     pad, names = 40, [m for m in methods if m in ms]
     bw = (w - 2 * pad) / max(len(names), 1)
     parts = []
@@ -270,7 +270,7 @@ def page(summary: dict, cfg: BenchConfig, table_md: str, partial: bool) -> str:
     blocks = []
     for task, ms in summary["cells"].items():
         blocks.append(
-            f"<h2>{e(task)}</h2>{_bars(task, ms, cfg.methods)}{_curves(task, ms, cfg.methods)}"
+            f"<h2>{e(task)}</h2>{bars(task, ms, cfg.methods)}{_curves(task, ms, cfg.methods)}"
         )
     heat = "".join(
         f"<h2>Win rates, {which} prompts</h2>"
