@@ -42,6 +42,24 @@ def model_name(m: Model) -> str:
     return canonical_model(m) if isinstance(m, str) else m.model_id
 
 
+def refuse_same_setting(
+    src_task: str, tgt_task: str, src_model: Model, tgt_model: Model, field: str, target: str = ""
+) -> None:
+    """Adapting a prompt to its own setting (same data, same model) is a mistake: say so before
+    anything runs. `target` names one target of a matrix."""
+    if src_task != tgt_task or model_name(src_model) != model_name(tgt_model):
+        return
+    if target:
+        raise UserError(
+            f"target '{target}' is the source setting (same data, same model)", field=field
+        )
+    raise UserError(
+        "source and target are the same setting (same data, same model)",
+        field=field,
+        hint="give another --source-model, or --source-task in another language",
+    )
+
+
 @dataclass
 class AdaptResult:
     run_dir: Path
@@ -204,13 +222,8 @@ def adapt(
     tgt = resolve_task(task, data_root=data_root)
     src = resolve_task(source_task, data_root=data_root) if source_task else tgt
     src_model = source_model or model
-    same_model = model_name(src_model) == model_name(model)
-    if src.name == tgt.name and same_model:
-        raise UserError(
-            "source and target are the same setting (same data, same model)",
-            field="--source-model" if not source_task else "--source-task",
-            hint="give another --source-model, or --source-task in another language",
-        )
+    field = "--source-model" if not source_task else "--source-task"
+    refuse_same_setting(src.name, tgt.name, src_model, model, field)
     mode = "model" if src.name == tgt.name else "language"
     train, _ = tgt.split(seed=seed, n_train=n_train)
     src_items = parallel_source(train, src) if mode == "language" else train

@@ -489,16 +489,13 @@ def adapt(
         raise UserError(
             "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
         )
-    from .llm import canonical_model
+    from .adapt import refuse_same_setting
 
     targets = adapt_targets(task, model, matrix)
+    field = "--target-model" if not source_task else "--task"
     for tgt_task, tgt_model, label in targets if matrix else []:  # before any target runs
-        same_data = not source_task or source_task.strip() == tgt_task
-        if same_data and canonical_model(source_model or tgt_model) == canonical_model(tgt_model):
-            raise UserError(
-                f"target '{label}' is the source setting (same data, same model)",
-                field="--target-model" if not source_task else "--task",
-            )
+        src_task = source_task.strip() if source_task else tgt_task
+        refuse_same_setting(src_task, tgt_task, source_model or tgt_model, tgt_model, field, label)
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
     entries = []
     status = RunStatus(iterations)
