@@ -132,7 +132,7 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     total["cost"] = 0.0
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
     for cell in cfg.cells():
-        if read_cell(cfg, cell) is not None:
+        if finished_run(cfg, cell) is not None:
             continue
         t = tasks[cell.task]
         train, test_items = t.split(seed=cfg.split_seed, n_train=cfg.profile.n_train)
@@ -186,14 +186,14 @@ def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
     return row
 
 
-def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
-    """A finished cell's figures from its run dir, or None if it has not finished. A run dir
-    made with other sizes is refused rather than mixed into the table."""
+def finished_run(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
+    """A finished cell's run.json, or None if it has not finished: the cheap check the estimate
+    needs. A run dir made with other sizes is refused rather than mixed into the table."""
     d = cell.run_dir(cfg.root)
     if not (d / "run.json").is_file():
         return None
     data = json.loads((d / "run.json").read_text(encoding="utf-8"))
-    s, lim, res = data["settings"], data["limits"], data["results"]
+    s, lim = data["settings"], data["limits"]
     if (lim.get("budget"), s.get("n_train")) != (cfg.profile.budget, cfg.profile.n_train):
         raise UserError(
             f"holds a run with budget {lim.get('budget')} and {s.get('n_train')} training "
@@ -202,6 +202,16 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
             field="--run-dir",
             hint="use another --run-dir for another profile",
         )
+    return data
+
+
+def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
+    """A finished cell's figures from its run dir (run.json and the store), or None."""
+    data = finished_run(cfg, cell)
+    if data is None:
+        return None
+    d = cell.run_dir(cfg.root)
+    s, lim, res = data["settings"], data["limits"], data["results"]
     best, last = res["best_prompt"], res["last_prompt"]
     items = test_items(d, [best, last])
     usage = data["usage"]
