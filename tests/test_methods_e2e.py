@@ -84,6 +84,7 @@ def test_tables_and_page(bench_root):
     assert set(summary["cells"]["examples/reviews.jsonl"]) == set(METHODS)
     md = (bench_root / "bench.md").read_text()
     assert "Win rates, best prompts" in md and "| apo |" in md and "its train score" in md
+    assert "its top answer" in md
     assert "Most common answer among the test items" in md
     # the header names the models as the stores do, not by the alias the user typed
     assert "task model `local:smollm2-135m`, optimizer model `local:smollm2-135m`" in md

@@ -39,6 +39,14 @@ def test_mean_interval_is_student_t_over_seeds():
     assert m == 0.3 and math.isnan(lo) and math.isnan(hi)
 
 
+def test_mean_interval_is_clipped_to_the_bounds_given():
+    # two seeds far apart: t(0.975, 1) = 12.706, s = 0.4243, half = 12.706 * 0.3 = 3.81
+    m, lo, hi = mean_interval([0.2, 0.8])
+    assert lo == pytest.approx(0.5 - 3.812, abs=1e-3) and hi == pytest.approx(0.5 + 3.812, abs=1e-3)
+    m, lo, hi = mean_interval([0.2, 0.8], bounds=(0.0, 1.0))
+    assert (m, lo, hi) == (pytest.approx(0.5), 0.0, 1.0)
+
+
 def test_bootstrap_interval_over_items():
     assert bootstrap_interval([1.0] * 20) == (1.0, 1.0, 1.0)
     m, lo, hi = bootstrap_interval([0.0, 1.0] * 50)
@@ -85,6 +93,31 @@ def test_active_time_sums_the_work_and_leaves_out_pauses(tmp_path):
     con.commit()
     con.close()
     assert active_seconds(tmp_path) == pytest.approx(150.0)
+
+
+def test_top_answer_counts_the_test_replies_of_the_best_prompt_in_a_real_store(tmp_path):
+    import sqlite3
+
+    from contrastprompt.bench import answer_counts, prompt_hash
+    from contrastprompt.bench_report import top_answer
+    from contrastprompt.store import Store
+
+    Store(tmp_path / "store.sqlite").db.close()  # the store's own schema
+    con = sqlite3.connect(tmp_path / "store.sqlite")
+    rows = [("best", "test", f"t{i}", a) for i, a in enumerate(["No"] * 6 + ["Yes"] * 2 + [None])]
+    rows += [("other", "test", "o1", "Yes"), ("best", "train", "r1", "Yes")]  # not counted
+    con.executemany(
+        "INSERT INTO evaluations (run_id, prompt_hash, split, example_id, extracted) "
+        "VALUES (1, ?, ?, ?, ?)",
+        [(prompt_hash(p), sp, i, a) for p, sp, i, a in rows],
+    )
+    con.commit()
+    con.close()
+    counts = answer_counts(tmp_path, "best")
+    assert counts == {"No": 6, "Yes": 2, "": 1}
+    assert top_answer(counts) == "No 67%"  # 6 of 9
+    assert top_answer({"": 7, "Yes": 3}) == "none 70%"
+    assert top_answer({}) == "–"
 
 
 def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_cost(tmp_path):

@@ -223,6 +223,7 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "best_train": res["best_train_score"],
         "best_items": items.get(prompt_hash(best), {}),
         "majority": majority_answer(d, best),
+        "answers": answer_counts(d, best),
         "last_items": items.get(prompt_hash(last), {}),
         "task_requests": usage["task"]["requests"],
         "optimizer_calls": usage["optimizer"]["requests"],
@@ -256,6 +257,19 @@ def majority_answer(run_dir: Path, prompt: str) -> tuple[str, float] | None:
     if not rows:
         return None
     return str(rows[0][0]), rows[0][1] / sum(n for _, n in rows)
+
+
+def answer_counts(run_dir: Path, prompt: str) -> dict[str, int]:
+    """How often the model gave each answer to the test items under `prompt` ('' when the reply
+    named none): a prompt that wins by making the model give one answer to everything shows
+    here, whatever its accuracy."""
+    rows = query_store(
+        run_dir,
+        "SELECT COALESCE(extracted, ''), COUNT(*) FROM evaluations WHERE split='test' "
+        "AND prompt_hash=? GROUP BY 1",
+        (prompt_hash(prompt),),
+    )
+    return {str(a): n for a, n in rows}
 
 
 PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work

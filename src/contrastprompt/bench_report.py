@@ -65,7 +65,7 @@ def _cell_stats(rs: list[dict]) -> dict[str, Any]:
     for which in ("best", "last"):
         vals = [r[f"{which}_test"] for r in rs if r[f"{which}_test"] is not None]
         if len(vals) >= 2:
-            out[which] = mean_interval(vals)
+            out[which] = mean_interval(vals, bounds=(0.0, 1.0))
         elif vals:  # one seed: the interval comes from the test items
             out[which] = bootstrap_interval(list(rs[0][f"{which}_items"].values()))
         else:
@@ -74,6 +74,11 @@ def _cell_stats(rs: list[dict]) -> dict[str, Any]:
     for k in (*keys, "wall_s"):
         vals = [r[k] for r in rs if r.get(k) is not None]
         out[k] = sum(vals) / len(vals) if vals else None
+    answers: dict[str, int] = defaultdict(int)
+    for r in rs:
+        for a, n in r.get("answers", {}).items():
+            answers[a] += n
+    out["answers"] = dict(answers)
     out["curves"] = [r["curve"] for r in rs]
     out["stop_reasons"] = sorted({r["stop_reason"] for r in rs})
     out["prompt"] = rs[0]["best_prompt"]
@@ -88,6 +93,17 @@ def _paired(a: list[dict], b: list[dict]) -> tuple[float, float, float, int]:
     for r in b:
         ib.update({(r["seed"], k): v for k, v in r["best_items"].items()})
     return paired_difference(ia, ib)
+
+
+def top_answer(counts: dict[str, int]) -> str:
+    """The answer the model gave most often on test and its share, e.g. 'No 96%' ('none' when
+    the replies named no answer): beside the accuracy, it tells a prompt that only moved the
+    model's answer bias from one that changed what it answers."""
+    total = sum(counts.values())
+    if not total:
+        return "–"
+    answer, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return f"{answer or 'none'} {100 * n / total:.0f}%"
 
 
 def _pct1(v: float | None) -> str:
@@ -130,9 +146,9 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 "prompt that only makes the model give it every time scores that.\n"
             )
         lines += [
-            "| method | best-on-train | its train score | last | LCP − method | task req | "
-            "optimizer calls / tokens | prompt chars | wall min | stopped |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| method | best-on-train | its train score | its top answer | last | LCP − method | "
+            "task req | optimizer calls / tokens | prompt chars | wall min | stopped |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m in cfg.methods:
             if m not in ms:
@@ -145,7 +161,8 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
             wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
             lines.append(
-                f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | {_pct(c['last'])} | {d} | "
+                f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | "
+                f"{top_answer(c['answers'])} | {_pct(c['last'])} | {d} | "
                 f"{c['task_requests']:.0f} | {c['optimizer_calls']:.0f} / "
                 f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
