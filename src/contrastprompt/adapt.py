@@ -26,7 +26,7 @@ from .data.task import Example, Task
 from .errors import UserError
 from .evaluate import Record
 from .languages import guess, name_of
-from .llm import Backend, ModelHub, ResponseCache, canonical_model
+from .llm import Backend, ModelHub, ResponseCache, model_name
 from .optimize import OptimizeResult, data_hash, optimize, score_stored
 from .optimizers import AdaptLCP
 from .optimizers.base import EventHook
@@ -36,10 +36,6 @@ from .store import Store, prompt_hash
 LANGUAGE_CHOICES = ("source", "target", "both")
 META_CHOICES = ("english", "target")
 Model = str | Backend
-
-
-def model_name(m: Model) -> str:
-    return canonical_model(m) if isinstance(m, str) else m.model_id
 
 
 def refuse_same_setting(

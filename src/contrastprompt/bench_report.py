@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench import FIXED, OPTIMIZING, BenchConfig
-from .llm import canonical_model, default_optimizer_model
+from .llm import default_optimizer_model, model_name
 from .stats import (
     bootstrap_interval,
     headline,
@@ -22,11 +22,6 @@ from .stats import (
 )
 
 PALETTE = ["#e45756", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#444"]
-
-
-def _model_name(model: Any) -> str:
-    """The model as stores name it (`local` is `local:smollm2-135m`), so a table says which."""
-    return canonical_model(model) if isinstance(model, str) else str(model)
 
 
 def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
@@ -131,7 +126,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
         + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
         + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
-        f"`{_model_name(cfg.model)}`, optimizer model `{_model_name(opt_model)}`. "
+        f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`. "
         "Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
         "LCP − method: paired difference on the same test items (bootstrap 95% interval); "

@@ -31,6 +31,7 @@ from .llm import (
     Usage,
     canonical_model,
     default_optimizer_model,
+    model_name,
 )
 from .llm.catalogue import request_seconds
 from .llm.usage import price_for
@@ -268,7 +269,7 @@ def _run_settings(
     t: Task,
     prompt: str,
     train: list[Example],
-    model_name: str,
+    model_id: str,
     opt_name: str,
     opt: BaseOptimizer,
     seed: int,
@@ -280,7 +281,7 @@ def _run_settings(
     return {
         "task": t.name,
         "initial_prompt": prompt.strip(),
-        "model": model_name,
+        "model": model_id,
         "optimizer_model": opt_name,
         "method": opt.name,
         "seed": seed,
@@ -407,16 +408,11 @@ def optimize(
     _check_options(budget, len(train), max_cost, (model, optimizer_model), select, placement)
     if iterations < 1:
         raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
-    model_name = canonical_model(model) if isinstance(model, str) else model.model_id
-    opt_name = (
-        canonical_model(optimizer_model)
-        if isinstance(optimizer_model, str)
-        else optimizer_model.model_id
-    )
+    model_id, opt_name = model_name(model), model_name(optimizer_model)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="contrastprompt-"))
     run_path.mkdir(parents=True, exist_ok=True)
     settings = _run_settings(
-        t, prompt, train, model_name, opt_name, opt, seed, placement, failure_threshold, content
+        t, prompt, train, model_id, opt_name, opt, seed, placement, failure_threshold, content
     )
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed
@@ -424,7 +420,7 @@ def optimize(
     store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
     stoppers = _stoppers(budget, max_optimizer_calls, max_tokens, max_cost, max_time)
 
-    models = {"task": model_name, "test": model_name, "optimizer": opt_name}
+    models = {"task": model_id, "test": model_id, "optimizer": opt_name}
     cache = ResponseCache(Path(cache_path) if cache_path else run_path / "cache.sqlite")
     hub = _recording_hub(store, run_id, models, cache, base_url, concurrency, run_path)
     started = time.time()

@@ -30,6 +30,7 @@ __all__ = [
     "RoleUsage",
     "Usage",
     "canonical_model",
+    "model_name",
     "chat",
     "default_optimizer_model",
     "parse_model",
@@ -71,6 +72,11 @@ def canonical_model(model: str) -> str:
     `local:smollm2-135m`; other strings are kept as given."""
     provider, name = parse_model(model)
     return f"local:{name}" if provider == "local" else model.strip()
+
+
+def model_name(model: str | Backend) -> str:
+    """The name stores and reports use for a model string or an opened backend."""
+    return canonical_model(model) if isinstance(model, str) else model.model_id
 
 
 def default_optimizer_model(model: str | Backend) -> str | Backend:
