@@ -98,23 +98,30 @@ def test_active_time_sums_the_work_and_leaves_out_pauses(tmp_path):
 def test_top_answer_counts_the_test_replies_of_the_best_prompt_in_a_real_store(tmp_path):
     import sqlite3
 
-    from contrastprompt.bench import answer_counts, prompt_hash
+    from contrastprompt.bench import answer_tally, most_common, prompt_hash
     from contrastprompt.bench_report import top_answer
     from contrastprompt.store import Store
 
     Store(tmp_path / "store.sqlite").db.close()  # the store's own schema
     con = sqlite3.connect(tmp_path / "store.sqlite")
-    rows = [("best", "test", f"t{i}", a) for i, a in enumerate(["No"] * 6 + ["Yes"] * 2 + [None])]
-    rows += [("other", "test", "o1", "Yes"), ("best", "train", "r1", "Yes")]  # not counted
+    answers = ["No"] * 6 + ["Yes"] * 2 + [None]
+    targets = ["Yes"] * 5 + ["No"] * 4
+    pairs = enumerate(zip(answers, targets, strict=True))
+    rows = [("best", "test", f"t{i}", a, t) for i, (a, t) in pairs]
+    # another prompt's test reply and the best prompt's train reply are not counted
+    rows += [("other", "test", "o1", "Yes", "No"), ("best", "train", "r1", "Yes", "No")]
     con.executemany(
-        "INSERT INTO evaluations (run_id, prompt_hash, split, example_id, extracted) "
-        "VALUES (1, ?, ?, ?, ?)",
-        [(prompt_hash(p), sp, i, a) for p, sp, i, a in rows],
+        "INSERT INTO evaluations (run_id, prompt_hash, split, example_id, extracted, target) "
+        "VALUES (1, ?, ?, ?, ?, ?)",
+        [(prompt_hash(p), sp, i, a, t) for p, sp, i, a, t in rows],
     )
     con.commit()
     con.close()
-    counts = answer_counts(tmp_path, "best")
+    by_target, counts = answer_tally(tmp_path, "best")
     assert counts == {"No": 6, "Yes": 2, "": 1}
+    assert by_target == {"Yes": 5, "No": 4}
+    assert most_common(by_target) == ("Yes", pytest.approx(5 / 9))
+    assert most_common({"(B)": 3, "(A)": 3, "(C)": 1}) == ("(A)", pytest.approx(3 / 7))  # tie
     assert top_answer(counts) == "No 67%"  # 6 of 9
     assert top_answer({"": 7, "Yes": 3}) == "none 70%"
     assert top_answer({}) == "–"

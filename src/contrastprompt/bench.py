@@ -214,6 +214,7 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
     s, lim, res = data["settings"], data["limits"], data["results"]
     best, last = res["best_prompt"], res["last_prompt"]
     items = test_items(d, [best, last])
+    targets, answers = answer_tally(d, best)
     usage = data["usage"]
     return {
         **asdict(cell),
@@ -222,8 +223,8 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "initial_test": res["initial_test_score"],
         "best_train": res["best_train_score"],
         "best_items": items.get(prompt_hash(best), {}),
-        "majority": majority_answer(d, best),
-        "answers": answer_counts(d, best),
+        "majority": most_common(targets),
+        "answers": answers,
         "last_items": items.get(prompt_hash(last), {}),
         "task_requests": usage["task"]["requests"],
         "optimizer_calls": usage["optimizer"]["requests"],
@@ -245,31 +246,32 @@ def query_store(run_dir: Path, sql: str, params: tuple | list = ()) -> list[tupl
         con.close()
 
 
-def majority_answer(run_dir: Path, prompt: str) -> tuple[str, float] | None:
-    """The most common target among the test items and its share: what a prompt scores that
-    only makes the model give one answer to everything (a small model's usual 'gain')."""
+def answer_tally(run_dir: Path, prompt: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The test items scored under `prompt`, counted by target and by the answer the model gave
+    ('' when the reply named none), in one query. The most common target is what a prompt
+    scores that only makes the model give one answer to everything (a small model's usual
+    'gain'); the answers show whether a prompt did just that, whatever its accuracy."""
     rows = query_store(
         run_dir,
-        "SELECT target, COUNT(*) FROM evaluations WHERE split='test' AND prompt_hash=? "
-        "GROUP BY target ORDER BY COUNT(*) DESC, target",
+        "SELECT target, COALESCE(extracted, ''), COUNT(*) FROM evaluations WHERE split='test' "
+        "AND prompt_hash=? GROUP BY 1, 2",
         (prompt_hash(prompt),),
     )
-    if not rows:
+    targets: dict[str, int] = {}
+    answers: dict[str, int] = {}
+    for target, answer, n in rows:
+        targets[str(target)] = targets.get(str(target), 0) + n
+        answers[str(answer)] = answers.get(str(answer), 0) + n
+    return targets, answers
+
+
+def most_common(counts: dict[str, int]) -> tuple[str, float] | None:
+    """The most frequent key and its share (a tie goes to the first in sort order), or None."""
+    total = sum(counts.values())
+    if not total:
         return None
-    return str(rows[0][0]), rows[0][1] / sum(n for _, n in rows)
-
-
-def answer_counts(run_dir: Path, prompt: str) -> dict[str, int]:
-    """How often the model gave each answer to the test items under `prompt` ('' when the reply
-    named none): a prompt that wins by making the model give one answer to everything shows
-    here, whatever its accuracy."""
-    rows = query_store(
-        run_dir,
-        "SELECT COALESCE(extracted, ''), COUNT(*) FROM evaluations WHERE split='test' "
-        "AND prompt_hash=? GROUP BY 1",
-        (prompt_hash(prompt),),
-    )
-    return {str(a): n for a, n in rows}
+    key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return key, n / total
 
 
 PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work

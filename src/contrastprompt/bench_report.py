@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .bench import FIXED, OPTIMIZING, BenchConfig
+from .bench import FIXED, OPTIMIZING, BenchConfig, most_common
 from .llm import default_optimizer_model, model_name
 from .stats import (
     bootstrap_interval,
@@ -94,11 +94,11 @@ def top_answer(counts: dict[str, int]) -> str:
     """The answer the model gave most often on test and its share, e.g. 'No 96%' ('none' when
     the replies named no answer): beside the accuracy, it tells a prompt that only moved the
     model's answer bias from one that changed what it answers."""
-    total = sum(counts.values())
-    if not total:
+    top = most_common(counts)
+    if top is None:
         return "–"
-    answer, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-    return f"{answer or 'none'} {100 * n / total:.0f}%"
+    answer, share = top
+    return f"{answer or 'none'} {100 * share:.0f}%"
 
 
 def _pct1(v: float | None) -> str:
