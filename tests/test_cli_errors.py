@@ -243,3 +243,46 @@ def test_a_run_that_fails_is_marked_in_its_store(tmp_path):
     db = sqlite3.connect(tmp_path / "r" / "store.sqlite")
     status, reason = db.execute("SELECT status, stop_reason FROM runs").fetchone()
     assert status == "stopped" and "LLMError: the provider refused" in reason
+
+
+_INTERRUPT_IN_TASK = """
+import asyncio, logging, sys
+from contrastprompt import cli
+logging.basicConfig(level=logging.WARNING)
+if sys.argv[1] == "quiet":
+    cli._quiet_interrupted_tasks()
+
+async def boom():
+    await asyncio.sleep(0.05)
+    raise KeyboardInterrupt  # what SIGTERM's handler raises when it lands inside a task
+
+async def other():
+    await asyncio.sleep(10)
+
+async def broken():
+    raise ValueError("a real asyncio error")
+
+async def run():
+    asyncio.ensure_future(broken())  # never awaited: asyncio must still report it
+    await asyncio.gather(boom(), other())
+
+try:
+    asyncio.run(run())
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize("mode", ["loud", "quiet"])
+def test_an_interrupt_inside_a_task_logs_no_traceback(mode, tmp_path):
+    """CI once failed because SIGTERM landed inside an evaluation task and asyncio logged the
+    task's KeyboardInterrupt with a traceback during shutdown. Without the filter ("loud") that
+    traceback appears, which shows this reproduces it; with it, only the real error is logged."""
+    script = tmp_path / "interrupt.py"
+    script.write_text(_INTERRUPT_IN_TASK)
+    proc = subprocess.run(
+        [sys.executable, str(script), mode], capture_output=True, text=True, timeout=60
+    )
+    assert "interrupted" in proc.stdout
+    assert "a real asyncio error" in proc.stderr
+    assert ("KeyboardInterrupt" in proc.stderr) == (mode == "loud"), proc.stderr

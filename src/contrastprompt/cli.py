@@ -723,18 +723,30 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+class _DropInterruptLogs(logging.Filter):
+    """Drops asyncio's log records about a task that holds a KeyboardInterrupt.
+
+    An interrupt (Ctrl-C, or SIGTERM turned into one) can land inside an asyncio task. While
+    `asyncio.run` shuts down it reports that task through the loop's exception handler, with a
+    traceback through typer, before our `except KeyboardInterrupt` runs (seen in CI after SIGTERM
+    mid-evaluation). The work is stored and the message says how to resume, so that record is
+    noise. Every other asyncio record still gets through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt)
+
+
 def _quiet_interrupted_tasks() -> None:
-    """An interrupt (Ctrl-C, or SIGTERM turned into one) can land inside an asyncio task; that
-    task then holds the KeyboardInterrupt, and when it is collected at exit asyncio logs "Task
-    exception was never retrieved" with a traceback through typer (seen once in CI after
-    SIGTERM mid-evaluation). The work is stored and the message says how to resume, so that log
-    is noise: silence it for the rest of this process."""
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    """Install the filter above on asyncio's logger (at start, since the record is written during
+    `asyncio.run`'s shutdown, before the interrupt reaches `main`)."""
+    logging.getLogger("asyncio").addFilter(_DropInterruptLogs())
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _stop_on_sigterm()
+    _quiet_interrupted_tasks()
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode
@@ -751,7 +763,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(3)
     except (typer.Abort, KeyboardInterrupt):
-        _quiet_interrupted_tasks()
         console.print("interrupted")
         sys.exit(130)
     except typer.TyperException as e:  # usage errors: unknown option, missing value
@@ -759,8 +770,6 @@ def main(argv: list[str] | None = None) -> None:
         show() if show else console.print(f"error: {e.format_message()}")
         sys.exit(e.exit_code)
     except typer.Exit as e:
-        if e.exit_code == 130:
-            _quiet_interrupted_tasks()
         sys.exit(e.exit_code)
     except Exception as e:  # an internal error: short message here, details in a file
         path = _log_internal_error(e)
