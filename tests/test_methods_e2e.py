@@ -85,6 +85,15 @@ def test_tables_and_page(bench_root):
     md = (bench_root / "bench.md").read_text()
     assert "Win rates, best prompts" in md and "| apo |" in md and "its train score" in md
     assert "its top answer" in md
+    # "prompts scored" is the size of the pool the best-on-train pick came from, per method
+    header = next(line for line in md.splitlines() if line.startswith("| method |"))
+    col = [h.strip() for h in header.split("|")].index("prompts scored")
+    for m in METHODS:
+        row = next(line for line in md.splitlines() if line.startswith(f"| {m} |"))
+        run = json.loads(
+            (bench_root / "examples-reviews.jsonl" / m / "s0" / "run.json").read_text()
+        )
+        assert row.split("|")[col].strip() == str(len(run["candidates"])), (m, row)
     assert "Most common answer among the test items" in md
     # the header names the models as the stores do, not by the alias the user typed
     assert "task model `local:smollm2-135m`, optimizer model `local:smollm2-135m`" in md

@@ -227,6 +227,7 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         "answers": answers,
         "last_items": items.get(prompt_hash(last), {}),
         "task_requests": usage["task"]["requests"],
+        "prompts_scored": len(data["candidates"]),
         "optimizer_calls": usage["optimizer"]["requests"],
         "optimizer_tokens": usage["optimizer"]["tokens"],
         "prompt_chars": len(best),

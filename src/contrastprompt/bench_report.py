@@ -65,7 +65,14 @@ def _cell_stats(rs: list[dict]) -> dict[str, Any]:
             out[which] = bootstrap_interval(list(rs[0][f"{which}_items"].values()))
         else:
             out[which] = (math.nan, math.nan, math.nan)
-    keys = ("best_train", "task_requests", "optimizer_calls", "optimizer_tokens", "prompt_chars")
+    keys = (
+        "best_train",
+        "task_requests",
+        "prompts_scored",
+        "optimizer_calls",
+        "optimizer_tokens",
+        "prompt_chars",
+    )
     for k in (*keys, "wall_s"):
         vals = [r[k] for r in rs if r.get(k) is not None]
         out[k] = sum(vals) / len(vals) if vals else None
@@ -130,7 +137,8 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         "Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
         "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
-        "'noise' when it contains 0.\n"
+        "'noise' when it contains 0. Prompts scored: prompts scored on the whole training set, "
+        "the pool best-on-train picks from (the more, the more a pick on few items fits noise).\n"
     )
     for task, ms in summary["cells"].items():
         lines.append(f"### {task}\n")
@@ -142,8 +150,9 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
             )
         lines += [
             "| method | best-on-train | its train score | its top answer | last | LCP − method | "
-            "task req | optimizer calls / tokens | prompt chars | wall min | stopped |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "task req | prompts scored | optimizer calls / tokens | prompt chars | wall min | "
+            "stopped |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m in cfg.methods:
             if m not in ms:
@@ -155,10 +164,11 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 noise = " noise" if within_noise(diff[1], diff[2]) else ""
                 d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
             wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
+            scored = "–" if c["prompts_scored"] is None else f"{c['prompts_scored']:.0f}"
             lines.append(
                 f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | "
                 f"{top_answer(c['answers'])} | {_pct(c['last'])} | {d} | "
-                f"{c['task_requests']:.0f} | {c['optimizer_calls']:.0f} / "
+                f"{c['task_requests']:.0f} | {scored} | {c['optimizer_calls']:.0f} / "
                 f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
             )
