@@ -164,11 +164,11 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 noise = " noise" if within_noise(diff[1], diff[2]) else ""
                 d = f"{100 * diff[0]:+.1f} ({100 * diff[1]:+.0f}, {100 * diff[2]:+.0f}){noise}"
             wall = f"{c['wall_s'] / 60:.1f}" if c["wall_s"] else "–"
-            scored = "–" if c["prompts_scored"] is None else f"{c['prompts_scored']:.0f}"
             lines.append(
                 f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | "
                 f"{top_answer(c['answers'])} | {_pct(c['last'])} | {d} | "
-                f"{c['task_requests']:.0f} | {scored} | {c['optimizer_calls']:.0f} / "
+                f"{c['task_requests']:.0f} | {c['prompts_scored']:.0f} | "
+                f"{c['optimizer_calls']:.0f} / "
                 f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
             )
