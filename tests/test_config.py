@@ -21,9 +21,12 @@ def test_values_parsed_and_keys_kept_out_of_repr(tmp_path):
             "CONTRASTPROMPT_DATA": str(tmp_path),
             "CONTRASTPROMPT_LOCAL_REPLICAS": "3",
             "CONTRASTPROMPT_FRESH_KV": "all",
+            "CONTRASTPROMPT_LOCAL_ENGINE": "serial",
+            "CONTRASTPROMPT_LOCAL_SLOTS": "12",
         }
     )
     assert c.data_root == tmp_path and c.local_replicas == 3 and c.fresh_kv == "all"
+    assert c.local_engine == "serial" and c.local_slots == 12
     assert "secret" not in repr(c)
     assert Config.from_env({}) == Config()
 
@@ -33,6 +36,8 @@ def test_values_parsed_and_keys_kept_out_of_repr(tmp_path):
     [
         ({"CONTRASTPROMPT_LOCAL_REPLICAS": "two"}, "CONTRASTPROMPT_LOCAL_REPLICAS"),
         ({"CONTRASTPROMPT_FRESH_KV": "sometimes"}, "CONTRASTPROMPT_FRESH_KV"),
+        ({"CONTRASTPROMPT_LOCAL_ENGINE": "turbo"}, "CONTRASTPROMPT_LOCAL_ENGINE"),
+        ({"CONTRASTPROMPT_LOCAL_SLOTS": "-1"}, "CONTRASTPROMPT_LOCAL_SLOTS"),
     ],
 )
 def test_bad_values_name_the_variable(env, field):
@@ -47,7 +52,7 @@ def test_no_module_but_config_reads_the_environment():
         for p in SRC.rglob("*.py")
         if re.search(r"os\.environ(\.get|\[)|os\.getenv", p.read_text(encoding="utf-8"))
     ]
-    # llama_server.py is the server subprocess's own entry point, reading what its parent passed;
+    # the server subprocesses' own entry points read what their parent passed;
     # config.py reads the whole mapping once (`Config.from_env`)
-    assert readers == ["llm/llama_server.py"]
+    assert sorted(readers) == ["llm/batch_server.py", "llm/llama_server.py"]
     assert "os.environ if env is None" in (SRC / "config.py").read_text()

@@ -119,7 +119,7 @@ def score_source(
     examples: list[Example],
     model: Model,
     seed: int,
-    concurrency: int,
+    concurrency: int | None,
 ) -> tuple[list[Record], dict]:
     """The source prompt in the source setting, per training item, stored (so a resumed adapt
     asks nothing again) and counted apart from the target's budget."""
@@ -199,7 +199,7 @@ def adapt(
     max_failures: int | None = None,
     run_dir: str | Path = "runs/adapt",
     data_root: str | Path | None = None,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     on_event: EventHook | None = None,
 ) -> AdaptResult:
     """Adapt `prompt` from the source setting to the target (`task` on `model`)."""

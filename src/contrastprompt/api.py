@@ -44,7 +44,7 @@ def evaluate_prompt(
     template: str | None = None,
     metric: str | None = None,
     max_tokens: int | None = None,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     base_url: str | None = None,
     cache: str | Path | None = None,
     use_cache: bool = True,
@@ -69,7 +69,7 @@ def evaluate_prompt(
     exs = (
         list(examples)
         if examples is not None
-        else take(select_split(t, split, seed, n_train), limit)
+        else take(select_split(t, split, seed, n_train), limit, seed)
     )
     if not exs:
         raise UserError("no examples to evaluate", field="--limit")

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .data.loaders import bbh_tasks
+from .data.families import expand
+from .data.loaders import data_root as resolve_root
 from .data.task import Task
 from .errors import UserError
 from .llm import default_optimizer_model
@@ -63,16 +64,15 @@ def default_prompt(task: Task) -> str:
 
 
 def expand_tasks(specs: list[str], data_root: str | Path | None = None) -> list[str]:
-    """`bbh:all` becomes every BBH task in the data; other specs stay as given."""
+    """`<family>:all` (bbh:all, cls:all, sib:all, …) becomes every task of that family in the
+    data; other specs stay as given."""
     out: list[str] = []
+    root = resolve_root(data_root)
     for spec in specs:
-        if spec == "bbh:all":
-            found = bbh_tasks(data_root)
-            if not found:
-                raise UserError("no BBH tasks found in the data", field="--tasks")
-            out += [f"bbh:{t}" for t in found]
-        else:
-            out.append(spec)
+        found = expand(spec, root)
+        if spec.endswith(":all") and found == []:
+            raise UserError(f"no {spec.split(':')[0]} tasks found in the data", field="--tasks")
+        out += found
     return list(dict.fromkeys(out))
 
 
@@ -110,7 +110,7 @@ class BenchConfig:
     split_seed: int = 0
     iterations: int = 50  # the budget ends a run, not the iteration count
     data_root: str | Path | None = None
-    concurrency: int = 4
+    concurrency: int | None = None
 
     def cells(self) -> list[Cell]:
         return [Cell(t, m, s) for t in self.tasks for s in self.seeds for m in self.methods]

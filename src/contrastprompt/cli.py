@@ -145,7 +145,11 @@ def evaluate(
     max_tokens: int | None = typer.Option(
         None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
     ),
-    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Max requests in flight (default: the local engine's batch size, else 4).",
+    ),
     cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
@@ -339,7 +343,11 @@ def optimize(
     test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
     no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
     base_url: str | None = BaseUrlOpt,
-    concurrency: int = typer.Option(4, "--concurrency", help="Max requests in flight."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Max requests in flight (default: the local engine's batch size, else 4).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -477,7 +485,11 @@ def adapt(
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path = typer.Option(Path("runs/adapt"), "--run-dir", help="Resumable run dir."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int = typer.Option(4, "--concurrency"),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Max requests in flight (default: the local engine's batch size, else 4).",
+    ),
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
     with LCP from scratch at the same budget."""
@@ -581,7 +593,9 @@ def _int_list(text: str, field: str) -> list[int]:
 @app.command()
 def bench(
     tasks: str = typer.Option(
-        ..., "--tasks", help="Comma-separated: bbh:<task>, bbh:all, xcopa:<lang>, .jsonl files."
+        ...,
+        "--tasks",
+        help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
     ),
     methods: str = typer.Option(
         "lcp,apo,opro,autohint,ape,gepa,cot,initial", "--methods", help="Comma-separated methods."
@@ -601,7 +615,11 @@ def bench(
     split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
     run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int = typer.Option(4, "--concurrency"),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        help="Max requests in flight (default: the local engine's batch size, else 4).",
+    ),
     tables_only: bool = typer.Option(
         False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
     ),

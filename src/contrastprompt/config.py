@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FRESH_KV_CHOICES = ("sampled", "all", "none")
+ENGINE_CHOICES = ("batch", "serial")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Config:
     local_replicas: int | None = None  # CONTRASTPROMPT_LOCAL_REPLICAS
     fresh_kv: str = "sampled"  # CONTRASTPROMPT_FRESH_KV: which local requests start fresh
     request_timeout: float | None = None  # CONTRASTPROMPT_TIMEOUT: seconds per remote request
+    local_engine: str = "batch"  # CONTRASTPROMPT_LOCAL_ENGINE: batch (default) or serial
+    local_slots: int | None = None  # CONTRASTPROMPT_LOCAL_SLOTS: sequences the engine batches
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -35,10 +38,20 @@ class Config:
         def path(name: str) -> Path | None:
             return Path(e[name]).expanduser() if e.get(name) else None
 
-        replicas = e.get("CONTRASTPROMPT_LOCAL_REPLICAS")
-        if replicas and not replicas.isdigit():
+        def whole(name: str) -> int | None:
+            value = e.get(name)
+            if value and not value.isdigit():
+                raise UserError(f"not a whole number: '{value}'", field=name)
+            return int(value) if value else None
+
+        replicas = whole("CONTRASTPROMPT_LOCAL_REPLICAS")
+        slots = whole("CONTRASTPROMPT_LOCAL_SLOTS")
+        engine = e.get("CONTRASTPROMPT_LOCAL_ENGINE") or "batch"
+        if engine not in ENGINE_CHOICES:
             raise UserError(
-                f"not a whole number: '{replicas}'", field="CONTRASTPROMPT_LOCAL_REPLICAS"
+                f"unknown value '{engine}'",
+                field="CONTRASTPROMPT_LOCAL_ENGINE",
+                hint="batch or serial",
             )
         fresh = e.get("CONTRASTPROMPT_FRESH_KV") or "sampled"
         if fresh not in FRESH_KV_CHOICES:
@@ -60,7 +73,9 @@ class Config:
             anthropic_api_key=e.get("ANTHROPIC_API_KEY") or None,
             data_root=path("CONTRASTPROMPT_DATA"),
             cache_path=path("CONTRASTPROMPT_CACHE"),
-            local_replicas=int(replicas) if replicas else None,
+            local_replicas=replicas,
             fresh_kv=fresh,
             request_timeout=seconds,
+            local_engine=engine,
+            local_slots=slots,
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from .data.extract import answer_spec
 from .data.task import Example, Task
 from .llm import LLM, ChatRequest, Message
 
@@ -50,18 +52,31 @@ class EvalResult:
 
 
 def build_request(
-    prompt: str, example: Example, task: Task, placement: str = "user", seed: int | None = 0
+    prompt: str,
+    example: Example,
+    task: Task,
+    placement: str = "user",
+    seed: int | None = 0,
+    early_stop: bool = True,
 ) -> ChatRequest:
     """The task-model request for one example. The prompt is never `.format`-ed, so braces in
-    prompts and data are safe; `placement` puts it in the system message or before the input."""
+    prompts and data are safe; `placement` puts it in the system message or before the input.
+    With `early_stop`, a closed-answer task lets an engine that can (the local batch engine)
+    end the reply once it holds its answer, instead of running on to the token limit."""
     text = task.render(example)
     max_tokens, stop = task.limits()
+    until = ""
+    if early_stop and task.extractor is None:
+        spec = answer_spec(task.answer_type, task.labels, prompt)
+        until = json.dumps(spec, sort_keys=True) if spec else ""
     if placement == "system":
         msgs = ((Message("system", prompt),) if prompt.strip() else ()) + (Message("user", text),)
     else:
         content = f"{prompt.strip()}\n\n{text}" if prompt.strip() else text
         msgs = (Message("user", content),)
-    return ChatRequest(messages=msgs, temperature=0.0, max_tokens=max_tokens, seed=seed, stop=stop)
+    return ChatRequest(
+        messages=msgs, temperature=0.0, max_tokens=max_tokens, seed=seed, stop=stop, until=until
+    )
 
 
 async def evaluate_async(

@@ -18,7 +18,7 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from .data.task import Example, Task
+from .data.task import Example, Task, take
 from .errors import UserError, redact
 from .evaluate import EvalResult, evaluate_async
 from .llm import (
@@ -239,7 +239,7 @@ def _recording_hub(
     models: dict[str, str],
     cache: ResponseCache,
     base_url: str | None,
-    concurrency: int,
+    concurrency: int | None,
     log_dir: Path,
 ) -> ModelHub:
     """The run's models, with every call that reaches a model recorded in the store by role."""
@@ -379,7 +379,7 @@ def optimize(
     evaluate_test: bool = True,
     test_limit: int | None = None,
     base_url: str | None = None,
-    concurrency: int = 4,
+    concurrency: int | None = None,
     on_event: EventHook | None = None,
     cache_path: str | Path | None = None,
     extra_settings: dict[str, Any] | None = None,
@@ -402,8 +402,7 @@ def optimize(
     # optimizer's seed on a fixed split with `split_seed`
     train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
     content = data_hash(train + test, t)  # before --test-limit: a limit alone is not new data
-    if test_limit is not None:
-        test = test[:test_limit]
+    test = take(test, test_limit, seed if split_seed is None else split_seed)
     optimizer_model = optimizer_model or default_optimizer_model(model)
     _check_options(budget, len(train), max_cost, (model, optimizer_model), select, placement)
     if iterations < 1:

@@ -170,3 +170,74 @@ def generation_limits(answer_type: str) -> tuple[int, tuple[str, ...]]:
     if answer_type == INTEGER:
         return 160, stop
     return 192, stop
+
+
+# Prompts that ask for reasoning before the answer: an opening label is not the answer yet.
+_REASONING_FIRST = re.compile(
+    r"step[- ]by[- ]step|\breason|\bexplain|\bthink|\bjustif|\brationale|\bwork (?:it )?out",
+    re.I,
+)
+
+
+def asks_reasoning_first(prompt: str) -> bool:
+    """Whether a prompt asks the model to reason before it answers."""
+    return bool(_REASONING_FIRST.search(prompt))
+
+
+def answer_spec(answer_type: str, labels: Sequence[str], prompt: str) -> dict | None:
+    """What `answer_complete` needs to end a reply early, or None where no closed answer set
+    makes that safe (integers, free text)."""
+    if answer_type in _LABELS:
+        labels = _LABELS[answer_type]
+    elif answer_type == CHOICE:
+        labels = ()
+    elif answer_type != LABEL or not labels:
+        return None
+    return {
+        "type": answer_type,
+        "labels": sorted(labels),
+        "reasoning": asks_reasoning_first(prompt),
+    }
+
+
+def _closed(labels: Sequence[str], match: str, after: str) -> bool:
+    """A label matched as `match` is complete once the next character cannot extend it into
+    a longer label ('science' may still become 'science/technology')."""
+    if not after:
+        return False
+    grown = (match + after[0]).lower()
+    return not any(x.lower().startswith(grown) for x in labels) and not after[0].isalnum()
+
+
+def answer_complete(spec: dict):  # noqa: ANN201 - returns a predicate on the reply so far
+    """A predicate that is True once a partial reply holds its whole answer in the format the
+    prompt asks for: after an answer marker ('Answer: billing.'), or, when the prompt does not
+    ask for reasoning first, as the reply's opening word ('Billing\\n'). The extraction rules
+    above read the same answer from the cut reply as from the opening of the full one."""
+    kind, reasoning = spec.get("type"), bool(spec.get("reasoning"))
+    if kind == CHOICE:
+        opening = re.compile(r"^\W*\(?([A-R])\)")
+        marked = re.compile(r"\(?\b([A-R])\)")
+        labels: list[str] = []
+    else:
+        labels = [str(x) for x in spec.get("labels") or []]
+        if not labels:
+            return lambda text: False
+        alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+        opening = re.compile(r"^\W*(" + alts + r")", re.I)
+        marked = re.compile(r"^\W*(" + alts + r")", re.I)
+
+    def done(text: str) -> bool:
+        spans = [text[m.end() :] for m in _MARKER.finditer(text)]
+        for span in spans[-1:]:
+            m = marked.match(span) if labels else marked.search(span[:12])
+            if m and (not labels or _closed(labels, m.group(1), span[m.end() :])):
+                return True
+        if reasoning or spans:
+            return False
+        m = opening.match(text)
+        if not m:
+            return False
+        return not labels or _closed(labels, m.group(1), text[m.end() :])
+
+    return done

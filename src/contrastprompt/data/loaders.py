@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
+from .families import FAMILIES, Family, register
 from .task import Example, Task
 
 PACKAGED = Path(__file__).resolve().with_name("benchmarks")
@@ -321,19 +322,11 @@ def load_task(
     template: str | None = None,
     id_field: str | None = "id",
 ) -> Task:
-    """`bbh:<task>`, `xcopa:<lang>[:translate-test]`, or a path to a .jsonl/.csv file."""
+    """`<family>:<name>` (bbh, xcopa, cls, sib; see `families.py`) or a path to a .jsonl/.csv
+    file."""
     kind, sep, rest = spec.partition(":")
-    if sep and kind == "bbh":
-        return load_bbh(rest, data_root)
-    if sep and kind == "xcopa":
-        lang, _, variant = rest.partition(":")
-        if variant not in ("", "translate-test"):
-            raise UserError(
-                f"unknown XCOPA variant '{variant}'",
-                field="--task",
-                hint="use xcopa:<lang> or xcopa:<lang>:translate-test",
-            )
-        return load_xcopa(lang, data_root, translate_test=variant == "translate-test")
+    if sep and kind in FAMILIES:
+        return FAMILIES[kind].load(rest, _root(data_root))
     path = Path(spec).expanduser()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".csv"):
@@ -349,5 +342,24 @@ def load_task(
     raise UserError(
         f"unknown task '{spec}'",
         field="--task",
-        hint="use bbh:<task>, xcopa:<lang>, or a .jsonl/.csv file",
+        hint="use " + ", ".join(f"{f}:<name>" for f in FAMILIES) + ", or a .jsonl/.csv file",
     )
+
+
+def _root(explicit: str | Path | None) -> Path:
+    return data_root(explicit)
+
+
+def _load_xcopa_spec(rest: str, root: Path) -> Task:
+    lang, _, variant = rest.partition(":")
+    if variant not in ("", "translate-test"):
+        raise UserError(
+            f"unknown XCOPA variant '{variant}'",
+            field="--task",
+            hint="use xcopa:<lang> or xcopa:<lang>:translate-test",
+        )
+    return load_xcopa(lang, root, translate_test=variant == "translate-test")
+
+
+register(Family("bbh", "BBH task", False, bbh_tasks, load_bbh))
+register(Family("xcopa", "XCOPA language", True, xcopa_languages, _load_xcopa_spec))

@@ -144,5 +144,10 @@ class Task:
         return train, test
 
 
-def take(examples: Sequence[Example], limit: int | None) -> list[Example]:
-    return list(examples if limit is None else examples[:limit])
+def take(examples: Sequence[Example], limit: int | None, seed: int = 0) -> list[Example]:
+    """A seeded random sample of `limit` examples, kept in their original order. Never the
+    first N: data files are often sorted by label, and their first N items are one label."""
+    if limit is None or limit >= len(examples):
+        return list(examples)
+    keep = set(random.Random(f"take:{seed}").sample(range(len(examples)), max(limit, 0)))
+    return [e for i, e in enumerate(examples) if i in keep]

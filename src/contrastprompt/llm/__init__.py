@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 PROVIDERS = ("openai", "anthropic", "bedrock", "litellm", "local", "gguf")
+DEFAULT_CONCURRENCY = 4  # requests in flight to a remote endpoint when none is given
 DEFAULT_LOCAL = "smollm2-135m"
 DEFAULT_LOCAL_OPTIMIZER = "qwen2.5-coder-1.5b"
 _LOCAL_ALIASES = {"smollm2": DEFAULT_LOCAL}
@@ -99,7 +100,7 @@ class ModelHub:
         usage: Usage | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
-        max_concurrency: int = 4,
+        max_concurrency: int | None = None,
         rpm: float | None = None,
         max_tries: int = 6,
         timeout: float = 120.0,
@@ -150,6 +151,8 @@ class ModelHub:
                     log_dir=self.log_dir,
                     replicas=self.config.local_replicas or replicas,
                     fresh_kv=self.config.fresh_kv,
+                    engine=self.config.local_engine,
+                    slots=self.config.local_slots,
                 )
                 self.servers[path] = server
             b = LocalBackend(server, model_id, self.timeout)
@@ -201,9 +204,11 @@ class ModelHub:
     ) -> LLM:
         backend = self.backend(model)
         limit = max_concurrency or self.max_concurrency
-        capacity = getattr(backend, "capacity", None)  # local servers: one request per process
+        # local servers say how many requests they serve at once; unset, that is the limit
+        capacity = getattr(backend, "capacity", None)
         if capacity:
-            limit = min(limit, capacity)
+            limit = min(limit, capacity) if limit else capacity
+        limit = limit or DEFAULT_CONCURRENCY
         return LLM(
             backend,
             role=role,

@@ -20,6 +20,10 @@ class ChatRequest:
 
     `sample` distinguishes the i-th of several samples of the same request at temperature > 0,
     so N samples are N cache entries rather than one answer repeated N times.
+
+    `until` (JSON, from `data.extract.answer_spec`) lets an engine that understands it end the
+    reply once it holds its whole answer; it is part of the key only when set, so requests
+    without it keep the keys they always had.
     """
 
     messages: tuple[Message, ...]
@@ -28,9 +32,12 @@ class ChatRequest:
     seed: int | None = 0
     stop: tuple[str, ...] = ()
     sample: int = 0
+    until: str = ""
 
     def canonical(self, model: str) -> str:
         body = asdict(self)
+        if not body["until"]:
+            del body["until"]
         body["messages"] = [[m.role, m.content] for m in self.messages]
         body["stop"] = list(self.stop)
         body["model"] = model

@@ -29,6 +29,8 @@ from .openai_backend import OpenAIBackend
 
 log = logging.getLogger("contrastprompt.local")
 
+DEFAULT_SLOTS = 16  # sequences the batch engine decodes together (docs/adr/0004-batch-engine.md)
+
 
 def local_model_path(name: str, models_dir: Path | None = None) -> Path:
     """The verified GGUF of a named local model (see `catalogue.py`)."""
@@ -44,11 +46,14 @@ def _free_port() -> int:
 
 
 class LocalServer:
-    """Owns the llama.cpp server processes for one GGUF: start, wait until they answer, stop.
+    """Owns the server processes for one GGUF: start, wait until they answer, stop.
 
-    llama-cpp-python's server answers one request at a time, so on a multi-core machine we run
-    `replicas` processes with `threads` each and spread requests over them (measured on 2 cores:
-    two 1-thread servers gave 1.8 req/s vs 1.45 for one 2-thread server, identical answers).
+    Two engines (docs/adr/0004-batch-engine.md):
+    - `batch` (default): one process of our batching engine (`batch_server`) with all cores;
+      it decodes up to `slots` requests together and shares their common prompt prefix.
+    - `serial`: llama-cpp-python's server, which answers one request at a time, so on a
+      multi-core machine we run `replicas` processes with `threads` each and spread requests
+      over them. Every greedy request is decoded alone: answers do not depend on what else runs.
     """
 
     def __init__(
@@ -61,6 +66,8 @@ class LocalServer:
         startup_timeout: float = 120.0,
         log_dir: str | Path | None = None,
         fresh_kv: str | None = None,
+        engine: str = "batch",
+        slots: int | None = None,
     ) -> None:
         self.gguf = Path(gguf)
         if not self.gguf.is_file():
@@ -70,7 +77,12 @@ class LocalServer:
                 hint="give gguf:/path/to/model.gguf",
             )
         cores = os.cpu_count() or 1
-        self.replicas = replicas or min(2, cores)
+        self.engine = engine
+        self.slots = slots or DEFAULT_SLOTS
+        if engine == "batch":
+            self.replicas = 1  # one process batches; a second would compete for the cores
+        else:
+            self.replicas = replicas or min(2, cores)
         self.threads = threads or max(1, cores // self.replicas)
         self.n_ctx = n_ctx
         # which requests start from an empty KV cache: sampled (default), all, none
@@ -93,9 +105,26 @@ class LocalServer:
     def base_urls(self) -> list[str]:
         return [f"http://127.0.0.1:{p}/v1" for p in self.ports]
 
-    def _spawn(self) -> None:
-        port = _free_port()
-        cmd = [
+    def _command(self, port: int) -> list[str]:
+        if self.engine == "batch":
+            return [
+                sys.executable,
+                "-m",
+                "contrastprompt.llm.batch_server",
+                "--model",
+                str(self.gguf),
+                "--port",
+                str(port),
+                "--threads",
+                str(self.threads),
+                "--slots",
+                str(self.slots),
+                "--max-request-tokens",
+                str(self.n_ctx),
+                "--n-ctx",
+                str(max(self.n_ctx, self.slots * 1024)),
+            ]
+        return [
             sys.executable,
             "-m",
             "contrastprompt.llm.llama_server",
@@ -116,6 +145,10 @@ class LocalServer:
             "--verbose",
             "False",
         ]
+
+    def _spawn(self) -> None:
+        port = _free_port()
+        cmd = self._command(port)
         env = dict(
             os.environ,
             CONTRASTPROMPT_FRESH_KV=self.fresh_kv,
@@ -211,8 +244,11 @@ class LocalBackend:
 
     @property
     def capacity(self) -> int:
-        """Requests worth sending at once: each process answers one at a time, and one more
-        waiting per process hides the HTTP round trip; more would only queue (and time out)."""
+        """Requests worth sending at once. The batch engine decodes `slots` together; a serial
+        process answers one at a time, and one more waiting per process hides the HTTP round
+        trip; more would only queue (and time out)."""
+        if self.server.engine == "batch":
+            return self.server.slots
         return 2 * self.server.replicas
 
     def start(self) -> PooledBackend:
@@ -228,6 +264,7 @@ class LocalBackend:
                             model_id=self.model_id,
                             timeout=self.timeout,
                             extra_body=sampling_overrides(),
+                            answer_until=self.server.engine == "batch",
                         )
                         for url in self.server.base_urls
                     ],

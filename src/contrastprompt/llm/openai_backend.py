@@ -30,12 +30,16 @@ class OpenAIBackend:
         timeout: float = 120.0,
         model_id: str | None = None,
         extra_body: dict | None = None,
+        answer_until: bool = False,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.model_id = model_id or f"openai:{model}"
         self._secret = api_key or ""
         self.extra_body = extra_body or {}
+        # contrastprompt's local engine ends a reply once it holds its answer (`answer_until`);
+        # other endpoints would reject or ignore the field, so it is sent only to that engine
+        self.answer_until = answer_until
         self._timeout = timeout
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -65,8 +69,11 @@ class OpenAIBackend:
             kwargs["seed"] = request.seed
         if request.stop:
             kwargs["stop"] = list(request.stop)
-        if self.extra_body:
-            kwargs["extra_body"] = self.extra_body
+        extra = dict(self.extra_body)
+        if self.answer_until and request.until:
+            extra["answer_until"] = json.loads(request.until)
+        if extra:
+            kwargs["extra_body"] = extra
         where = self.base_url or "api.openai.com"
         try:
             resp = await self._client_here().chat.completions.create(**kwargs)
