@@ -186,6 +186,25 @@ def test_optimize_dry_run_prints_projection_only(tmp_path):
     assert "projected" in proc.stderr and not (tmp_path / "r").exists()
 
 
+def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
+    proc = run_cli(
+        "bench",
+        "--tasks",
+        "cls:trec,sib:eng_Latn",
+        "--methods",
+        "lcp,initial",
+        "--seeds",
+        "0,1",
+        "--run-dir",
+        str(tmp_path / "b"),
+        "--dry-run",
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = " ".join(proc.stderr.split())
+    assert "bench: 8 runs left" in line and " h," in line, line
+    assert not (tmp_path / "b").exists()
+
+
 def test_optimize_refuses_zero_budget():
     assert_one_line_error(
         run_cli("optimize", "--task", "examples/reviews.jsonl", "--prompt", "x", "--budget", "0"),
@@ -286,3 +305,25 @@ def test_an_interrupt_inside_a_task_logs_no_traceback(mode, tmp_path):
     assert "interrupted" in proc.stdout
     assert "a real asyncio error" in proc.stderr
     assert ("KeyboardInterrupt" in proc.stderr) == (mode == "loud"), proc.stderr
+
+
+def test_texts_with_brackets_print_as_written():
+    """Hints name extras such as contrastprompt[gemma]: the terminal renderer must not take them
+    for markup, in errors, in the models table, piped or not."""
+    err = run_cli("evaluate", "-m", "local:gemma3-270m", "--task", "cls:trec", "--prompt", "x")
+    assert_one_line_error(err, "pip install 'contrastprompt[gemma]'")
+    piped = run_cli("models", "--no-check")
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert any(ln.startswith("local:qwen2.5-coder-1.5b\t") for ln in lines)  # whole names
+    missing = [ln for ln in lines if "\tno\t" in ln and "pip install" in ln]
+    shown = run_cli("models", "--no-check", env={"TTY_COMPATIBLE": "1", "COLUMNS": "300"})
+    assert "─" in shown.stdout  # drawn as a table for a terminal
+    for ln in missing:  # every install hint keeps its extra, piped and drawn
+        extra = ln.split("contrastprompt[", 1)[1].split("]", 1)[0]
+        assert extra and f"contrastprompt[{extra}]" in shown.stdout
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("contrastprompt ")

@@ -144,16 +144,17 @@ def test_report_renders_in_headless_chromium(e2e_run):
 
 @pytest.fixture(scope="module")
 def fresh_kv_urls():
-    """Servers that start every request from an empty KV cache. With the default prefix reuse,
+    """The serial engine, every request from an empty KV cache. With batching or prefix reuse,
     greedy answers can change with the order of requests (measured: under load, a resumed run's
-    second-iteration candidates differed from the uninterrupted run's), so the equality of the
-    final prompts is only promised with CONTRASTPROMPT_FRESH_KV=all."""
+    second-iteration candidates differed from the uninterrupted run's), so the equality of two
+    uncached runs is only promised with CONTRASTPROMPT_LOCAL_ENGINE=serial and
+    CONTRASTPROMPT_FRESH_KV=all. (A resumed run itself repeats nothing: its cache and store.)"""
     import asyncio
 
     from contrastprompt.config import Config
     from contrastprompt.llm import ModelHub
 
-    h = ModelHub(max_concurrency=4, config=Config(fresh_kv="all"))
+    h = ModelHub(max_concurrency=4, config=Config(fresh_kv="all", local_engine="serial"))
     h.start("local")
     yield next(iter(h.servers.values())).base_urls
     asyncio.run(h.aclose())

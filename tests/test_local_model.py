@@ -35,17 +35,25 @@ def test_evaluate_real_examples_and_cache_makes_zero_calls(hub, data_root, tmp_p
     assert [r.output for r in second.records] == [r.output for r in first.records]
 
 
-def test_server_answers_repeat_regardless_of_order_and_concurrency(hub, data_root):
-    """Why the resume test may compare two uncached runs: one-slot servers repeat exactly."""
+def test_serial_answers_repeat_regardless_of_order_and_concurrency(data_root):
+    """Why the resume test may compare two uncached runs: the serial engine's one-slot servers
+    (each request alone, from an empty cache) repeat exactly."""
+    from contrastprompt.config import Config
+    from contrastprompt.llm import ModelHub
+
     task = load_task("bbh:navigate", data_root=data_root)
     exs = task.split(0)[1][:8]
+    hub = ModelHub(config=Config(local_engine="serial", fresh_kv="all"))
 
     def outputs(order: int, conc: int) -> dict[str, str]:
         llm = LLM(hub.backend("local"), max_concurrency=conc)  # no cache
         res = asyncio.run(evaluate_async(PROMPT, exs[::order], task, llm))
         return {r.example_id: r.output for r in res.records}
 
-    assert outputs(1, 1) == outputs(-1, 4)
+    try:
+        assert outputs(1, 1) == outputs(-1, 4)
+    finally:
+        asyncio.run(hub.aclose())
 
 
 def test_cli_evaluate_on_example_task_writes_records(tmp_path):
@@ -124,7 +132,8 @@ def test_local_server_starts_on_first_request_and_stops_with_the_hub():
     llm = hub.open("local:smollm2-135m")
     server = next(iter(hub.servers.values()))
     assert server.procs == [], "the server started before anything was asked"
-    assert llm.max_concurrency == 2 * server.replicas
+    # unset, the concurrency is what the engine serves at once: its batch size
+    assert llm.max_concurrency == server.slots and server.engine == "batch"
 
     async def ask() -> str:
         return (await llm.chat(chat(None, "Say OK.", max_tokens=4))).text

@@ -15,12 +15,23 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .errors import LLMError, UserError, redact
 
 if TYPE_CHECKING:
     from .adapt import AdaptResult
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"contrastprompt {version('contrastprompt')}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     add_completion=False,
@@ -30,6 +41,16 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Optimize, adapt and evaluate prompts by Learning from Contrastive Prompts."""
+
 
 TaskOpt = typer.Option(
     ..., "--task", "-t", help="bbh:<task>, xcopa:<lang>[:translate-test], or a .jsonl/.csv file."
@@ -238,11 +259,9 @@ def models(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title="Models (speeds: reads / writes, 2 threads, measured on a 2-core AVX2 machine)")
-    for col in ("model", "size", "licence", "speed", "installed", "reachable", "detail"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(
+    cols = ("model", "size", "licence", "speed", "installed", "reachable", "detail")
+    cells = [
+        (
             r["model"],
             f"{r['size_mb']} MB" if "size_mb" in r else "-",
             r.get("licence", "-"),
@@ -251,6 +270,17 @@ def models(
             {True: "yes", False: "no", None: "-"}[r["reachable"]],
             r["detail"],
         )
+        for r in rows
+    ]
+    if not out.is_terminal:  # piped: whole lines, one model a line, for grep and cut
+        for line in (cols, *cells):
+            print("\t".join(line))
+        return
+    t = Table(title="Models (speeds: reads / writes, 2 threads, measured on a 2-core AVX2 machine)")
+    for col in cols:
+        t.add_column(col)
+    for c in cells:
+        t.add_row(*(Text(x) for x in c))  # Text: '[qwen05b]' in a hint is not markup
     out.print(t)
 
 
@@ -623,6 +653,9 @@ def bench(
     tables_only: bool = typer.Option(
         False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
+    ),
 ) -> None:
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
@@ -659,7 +692,8 @@ def bench(
     )
     loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
     for t, task in loaded.items():
-        if not any(str(e.target).strip() for e in task.examples):
+        pool = task.examples or (task.fixed_split[0] if task.fixed_split else [])
+        if not any(str(e.target).strip() for e in pool):
             raise UserError("the task has no targets to score against", source=t, field="--tasks")
     if tables_only:
         md, partial = rebuild(cfg)
@@ -673,6 +707,8 @@ def bench(
         f"cost {cost}; results in {run_dir} (re-run to resume)",
         highlight=False,
     )
+    if dry_run:
+        return
     started = time.time()
 
     def on_cell(cell, i: int, n: int, row) -> None:  # noqa: ANN001
@@ -770,11 +806,11 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode
             sys.exit(rc)
     except UserError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except LLMError as e:  # an endpoint that kept failing after its bounded retries
         console.print(
-            f"[red]error:[/red] {redact(str(e))[:400]}. Finished work is saved: run the same "
+            f"[red]error:[/red] {escape(redact(str(e))[:400])}. Finished work is saved: run the same "
             "command again to resume.",
             highlight=False,
             soft_wrap=True,
