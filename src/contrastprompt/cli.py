@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -810,8 +810,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except LLMError as e:  # an endpoint that kept failing after its bounded retries
         console.print(
-            f"[red]error:[/red] {escape(redact(str(e))[:400])}. Finished work is saved: run the same "
-            "command again to resume.",
+            f"[red]error:[/red] {escape(redact(str(e))[:400])}. Finished work is saved: run the "
+            "same command again to resume.",
             highlight=False,
             soft_wrap=True,
         )
