@@ -110,6 +110,20 @@ def test_second_run_reads_finished_cells_and_asks_nothing(bench_root):
     assert "Win rates" in p.stdout
 
 
+def test_tables_rebuild_from_committed_text_without_the_stores(bench_root, tmp_path):
+    """What a reader commits (run.json, cell.json) rebuilds the same tables with no store."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bench_root, copy, ignore=shutil.ignore_patterns("*.sqlite*", "bench.*"))
+    assert not list(copy.rglob("*.sqlite"))
+    p = bench(*ARGS, "--run-dir", str(copy), "--tables-only")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (copy / "bench.md").read_text() == (bench_root / "bench.md").read_text().replace(
+        str(bench_root), str(copy)
+    )
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     p = bench("--tasks", "bbh:navigate", "--methods", "lcp,nope", "--run-dir", str(tmp_path))
     assert p.returncode == 2 and "--methods" in p.stderr and "Traceback" not in p.stderr

@@ -205,12 +205,27 @@ def finished_run(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
     return data
 
 
+CELL_FILE = "cell.json"
+
+
 def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
-    """A finished cell's figures from its run dir (run.json and the store), or None."""
+    """A finished cell's figures, or None. They are read once from the run's store and kept in
+    `cell.json` beside run.json: text a reader can review and commit, from which the tables
+    rebuild without the store (stores and caches stay out of version control)."""
     data = finished_run(cfg, cell)
     if data is None:
         return None
     d = cell.run_dir(cfg.root)
+    kept = d / CELL_FILE
+    if kept.is_file():
+        return json.loads(kept.read_text(encoding="utf-8"))
+    row = cell_figures(cell, data, d)
+    kept.write_text(json.dumps(row, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return row
+
+
+def cell_figures(cell: Cell, data: dict[str, Any], d: Path) -> dict[str, Any]:
+    """The figures of one finished run, from run.json and the run's store."""
     s, lim, res = data["settings"], data["limits"], data["results"]
     best, last = res["best_prompt"], res["last_prompt"]
     items = test_items(d, [best, last])
