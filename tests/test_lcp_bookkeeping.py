@@ -353,3 +353,48 @@ def test_system_placement_puts_the_prompt_in_the_system_message(tmp_path):
     tasks = [r for k, r in backend.requests if k == "task"]
     assert tasks and all(r.messages[0].role == "system" for r in tasks)
     assert all("Answer the question." not in r.messages[-1].content for r in tasks)
+
+
+@pytest.mark.parametrize(
+    "limits,cands,reasons",
+    [({"budget": 40}, 2, 10), ({"max_optimizer_calls": 9}, 4, 4)],
+)
+def test_a_budget_too_small_for_an_iteration_still_reaches_the_contrast(
+    tmp_path, limits, cands, reasons
+):
+    """With 10 training examples a budget of 40 task requests holds 4 scorings: the initial
+    prompt, 2 candidates (not 10) and the contrast prompt; a cap of 9 optimizer calls holds
+    4 reasons, 4 candidates and the contrast."""
+    task, backend = make()
+    res = run(tmp_path, backend, task, iterations=1, candidates=10, max_failures=10, **limits)
+    origins = [c["origin"] for c in res.candidates]
+    assert origins.count("contrast") == 1, (origins, res.stop_reason)
+    assert backend.counts["candidate"] == cands and backend.counts["reason"] == reasons
+
+
+def test_without_fit_budget_the_paper_schedule_runs_out_before_the_contrast(tmp_path):
+    task, backend = make()
+    res = run(tmp_path, backend, task, iterations=1, candidates=10, budget=40, fit_budget=False)
+    assert [c["origin"] for c in res.candidates].count("contrast") == 0
+    assert res.stop_reason.startswith("budget")
+
+
+def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
+    """A stored LCP run whose settings lack a setting added since (here `fit_budget`, at its
+    default) resumes as it is and asks nothing again; a run stored with another value is
+    refused."""
+    from contrastprompt.optimize import _fingerprint
+
+    task, backend = make()
+    first = run(tmp_path, backend, task, iterations=1, candidates=2)
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    (raw,) = db.execute("SELECT settings FROM runs").fetchone()
+    old = json.loads(raw)
+    del old["method_settings"]["fit_budget"]
+    db.execute("UPDATE runs SET settings=?, fingerprint=?", (json.dumps(old), _fingerprint(old)))
+    db.commit()
+    asked = sum(backend.counts.values())
+    again = run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert sum(backend.counts.values()) == asked and again.best_prompt == first.best_prompt
+    with pytest.raises(UserError, match="other settings"):
+        run(tmp_path, backend, task, iterations=1, candidates=2, fit_budget=False)

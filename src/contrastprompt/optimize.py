@@ -13,7 +13,7 @@ import json
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,28 @@ def data_hash(examples: list[Example], task: Task) -> str:
     return h.hexdigest()[:16]
 
 
-def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple[Store, int, bool]:
+def _resumable(old: dict, new: dict, method_defaults: dict) -> bool:
+    """Whether a stored run's settings are today's minus keys added since: LATER_KEYS for runs
+    stored before them, and method settings added since at their default values (the stored run
+    behaved as the default does)."""
+
+    def agree(key: str, value: Any) -> bool:
+        now = new.get(key)
+        if key == "method_settings" and isinstance(value, dict) and isinstance(now, dict):
+            added = set(now) - set(value)
+            return all(now.get(k) == v for k, v in value.items()) and all(
+                k in method_defaults and now[k] == method_defaults[k] for k in added
+            )
+        return now == value
+
+    if not all(agree(k, v) for k, v in old.items()):
+        return False
+    return set(new) <= set(old) or not any(k in old for k in LATER_KEYS)
+
+
+def _open_run(
+    store: Store, settings: dict, force: bool, run_dir: Path, method_defaults: dict | None = None
+) -> tuple[Store, int, bool]:
     prev = store.find_run("optimize")
     fp = _fingerprint(settings)
     if prev is None:
@@ -169,7 +190,7 @@ def _open_run(store: Store, settings: dict, force: bool, run_dir: Path) -> tuple
     if prev["fingerprint"] == fp:
         return store, prev["id"], True
     old = json.loads(prev["settings"])
-    if not any(k in old for k in LATER_KEYS) and all(settings.get(k) == v for k, v in old.items()):
+    if _resumable(old, settings, method_defaults or {}):
         store.update_run_settings(prev["id"], settings, fp)
         return store, prev["id"], True
     diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
@@ -416,7 +437,10 @@ def optimize(
     if split_seed is not None:  # only when given: runs made before the option keep resuming
         settings["split_seed"] = split_seed
     settings.update(extra_settings or {})  # e.g. adaptation's source setting
-    store, run_id, resumed = _open_run(Store(run_path / "store.sqlite"), settings, force, run_path)
+    defaults = asdict(type(opt.s)()) if hasattr(opt, "s") else {}
+    store, run_id, resumed = _open_run(
+        Store(run_path / "store.sqlite"), settings, force, run_path, defaults
+    )
     stoppers = _stoppers(budget, max_optimizer_calls, max_tokens, max_cost, max_time)
 
     models = {"task": model_id, "test": model_id, "optimizer": opt_name}

@@ -55,6 +55,7 @@ class LCPSettings:
     candidate_max_tokens: int = 320
     contrast_max_tokens: int = 600
     shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
+    fit_budget: bool = True  # fewer candidates/reasons when a budget cannot hold an iteration
 
 
 class LCP(BaseOptimizer):
@@ -116,14 +117,33 @@ class LCP(BaseOptimizer):
         if not failures:
             ctx.event(iteration, "no_failures", {"hash": current.hash})
             return None
+        n_candidates, n_failures = self.plan(ctx)
         rng = ctx.rng("failures", iteration)
-        chosen = rng.sample(failures, min(s.max_failures, len(failures)))
+        chosen = rng.sample(failures, min(n_failures, len(failures)))
         reasons = await self._reasons(ctx, iteration, current, chosen)
         if reasons:
-            await self._candidates(ctx, iteration, current, reasons)
+            await self._candidates(ctx, iteration, current, reasons, n_candidates)
         else:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
         return await self._contrast(ctx, iteration)
+
+    def plan(self, ctx: RunContext) -> tuple[int, int]:
+        """Candidates to write and failures to explain this iteration. With the defaults N and
+        `max_failures`; when the task budget or the optimizer-call cap cannot hold a whole
+        iteration, fewer, so that the contrast step (the method's own step) still fits:
+        one scoring and one call are kept for it."""
+        s = self.s
+        n_cand, n_fail = s.candidates, s.max_failures
+        if not s.fit_budget:
+            return n_cand, n_fail
+        left = ctx.scorings_left()
+        if left is not None:
+            n_cand = max(1, min(n_cand, left - 1))
+        asks = ctx.asks_left()
+        if asks is not None:
+            n_cand = max(1, min(n_cand, (asks - 1) // 2))
+            n_fail = max(1, min(n_fail, asks - n_cand - 1))
+        return n_cand, n_fail
 
     def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
         """The failures that feed the reasons (adaptation narrows them)."""
@@ -168,7 +188,7 @@ class LCP(BaseOptimizer):
         return got
 
     async def _candidates(
-        self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict]
+        self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict], n: int
     ) -> None:
         s = self.s
         shared = {"answer_format": self.answer_rule(ctx)}
@@ -189,7 +209,7 @@ class LCP(BaseOptimizer):
             )
             return i, text, [r["example_id"] for r in subset], raw
 
-        written = await gather_or_cancel(write(i) for i in range(s.candidates))
+        written = await gather_or_cancel(write(i) for i in range(n))
         seen = {c.text.strip() for c in ctx.pool}
         for i, text, subset, raw in written:  # score in a fixed order: runs repeat
             if text is None:
