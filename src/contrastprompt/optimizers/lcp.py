@@ -112,7 +112,6 @@ class LCP(BaseOptimizer):
         )
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
-        s = self.s
         failures = self.failures(ctx, iteration, current)
         if not failures:
             ctx.event(iteration, "no_failures", {"hash": current.hash})
