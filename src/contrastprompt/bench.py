@@ -111,6 +111,7 @@ class BenchConfig:
     iterations: int = 50  # the budget ends a run, not the iteration count
     data_root: str | Path | None = None
     concurrency: int | None = None
+    prompt: str | None = None  # the prompt every method starts from (default: per answer type)
 
     def cells(self) -> list[Cell]:
         return [Cell(t, m, s) for t in self.tasks for s in self.seeds for m in self.methods]
@@ -166,7 +167,7 @@ def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
         return done
     optimize(
         task,
-        default_prompt(task),
+        cfg.prompt or default_prompt(task),
         model=cfg.model,
         optimizer_model=cfg.optimizer_model,
         method=cell.method,

@@ -133,8 +133,9 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
         + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
         + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
-        f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`. "
-        "Accuracy: mean "
+        f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`"
+        + (f'; every method starts from the prompt "{cfg.prompt}"' if cfg.prompt else "")
+        + ". Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
         "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
         "'noise' when it contains 0. Prompts scored: prompts scored on the whole training set, "

@@ -656,6 +656,12 @@ def bench(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
     ),
+    prompt: str | None = typer.Option(
+        None,
+        "--prompt",
+        help="The prompt every method starts from (default: the answer convention of the "
+        "task's answer type, e.g. \"Answer the question. End with 'Answer: <option>'.\").",
+    ),
 ) -> None:
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
@@ -689,6 +695,7 @@ def bench(
         split_seed=split_seed,
         data_root=data_root,
         concurrency=concurrency,
+        prompt=prompt,
     )
     loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
     for t, task in loaded.items():

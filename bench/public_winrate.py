@@ -1,0 +1,58 @@
+"""The win-rate bench on public tasks where the prompt decides the score: every method, 3 seeds.
+
+    python bench/public_winrate.py --dry-run      # the estimate (runs, requests, hours), nothing run
+    python bench/public_winrate.py                # runs or resumes; tables after every run
+    python bench/public_winrate.py --tasks cls:agnews,cls:sst5 --out bench/results/public_more
+
+It runs `contrastprompt bench` with Qwen2.5-Coder-1.5B as the task model and the optimizer (the
+one local model above chance on these tasks: docs/benchmarks.md) on cls:trec, cls:subj and
+sib:eng_Latn, methods LCP, APO, OPRO, AutoHint, APE, GEPA, CoT and the initial prompt, seeds
+0, 1, 2 on one split (split seed 0). Profile "public": 50 training items (best-on-train picks
+on 50, not 20), 200 test items, 300 task requests per run on the training side (6 prompts scored
+on the whole training set), at most 30 optimizer calls. Every method starts from "Classify the
+input.", which names no label: the room an optimizer has to find. Results (bench.md,
+bench.json, bench.html, each run's run.json and cell.json) go to --out; the run stores and the
+response cache live there too but stay out of version control.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from contrastprompt.cli import main
+
+TASKS = "cls:trec,cls:subj,sib:eng_Latn"
+METHODS = "lcp,apo,opro,autohint,ape,gepa,cot,initial"
+PROFILE = {
+    "--n-train": "50",
+    "--test-limit": "200",
+    "--budget": "300",
+    "--max-optimizer-calls": "30",
+}
+PROMPT = "Classify the input."
+MODEL = "local:qwen2.5-coder-1.5b"
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", default=TASKS)
+    ap.add_argument("--methods", default=METHODS)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--out", default="bench/results/public")
+    ap.add_argument("--tables-only", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
+    a = ap.parse_args()
+    args = ["bench", "--tasks", a.tasks, "--methods", a.methods, "--seeds", a.seeds]
+    args += ["--profile", "full", "--model", MODEL, "--prompt", PROMPT, "--run-dir", a.out]
+    for k, v in PROFILE.items():
+        args += [k, v]
+    if a.tables_only:
+        args.append("--tables-only")
+    if a.dry_run:
+        args.append("--dry-run")
+    t0 = time.time()
+    try:
+        main(args)
+    finally:
+        print(f"wall time of this command: {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
