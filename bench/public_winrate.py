@@ -1,6 +1,6 @@
 """The win-rate bench on public tasks where the prompt decides the score: every method, 3 seeds.
 
-    python bench/public_winrate.py --dry-run      # the estimate (runs, requests, hours), nothing run
+    python bench/public_winrate.py --dry-run      # the estimate (runs, requests, hours)
     python bench/public_winrate.py                # runs or resumes; tables after every run
     python bench/public_winrate.py --tasks cls:agnews,cls:sst5 --out bench/results/public_more
 

@@ -24,7 +24,8 @@ from contrastprompt import evaluate_prompt, load_task
 from contrastprompt.data.task import take
 
 PLAIN = {
-    "cls:sst2": "Classify the sentiment of the review. Answer with one label: negative or positive.",
+    "cls:sst2": "Classify the sentiment of the review. Answer with one label: negative or "
+    "positive.",
     "cls:subj": "Classify the sentence. Answer with one label: subjective or objective.",
     "cls:trec": "Classify the question. Answer with one label: Description, Entity, Expression, "
     "Human, Location or Number.",
