@@ -9,7 +9,7 @@ one local model above chance on these tasks: docs/benchmarks.md) on cls:trec, cl
 sib:eng_Latn, methods LCP, APO, OPRO, AutoHint, APE, GEPA, CoT and the initial prompt, seeds
 0, 1, 2 on one split (split seed 0). Profile "public": 50 training items (best-on-train picks
 on 50, not 20), 200 test items, 300 task requests per run on the training side (6 prompts scored
-on the whole training set), at most 30 optimizer calls. Every method starts from "Classify the
+on the whole training set), at most 20 optimizer calls. Every method starts from "Classify the
 input.", which names no label: the room an optimizer has to find. Results (bench.md,
 bench.json, bench.html, each run's run.json and cell.json) go to --out; the run stores and the
 response cache live there too but stay out of version control.
@@ -29,7 +29,7 @@ PROFILE = {
     "--n-train": "50",
     "--test-limit": "200",
     "--budget": "300",
-    "--max-optimizer-calls": "30",
+    "--max-optimizer-calls": "20",
 }
 PROMPT = "Classify the input."
 MODEL = "local:qwen2.5-coder-1.5b"

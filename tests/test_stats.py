@@ -65,16 +65,17 @@ def test_paired_difference_uses_common_items_only():
 def test_bench_time_estimate_follows_the_measured_model_speeds():
     from contrastprompt.llm.catalogue import UNKNOWN_SPEED_S, catalogue, request_seconds
 
-    big = catalogue()["qwen2.5-coder-1.5b"]
-    read, write = (float(x) for x in big.speed.split("/"))
-    # 400 prompt and 80 completion tokens on the 1.5B's one process
+    big, small = catalogue()["qwen2.5-coder-1.5b"], catalogue()["smollm2-135m"]
+    # the batch engine's measured rates where the catalogue has them
     assert request_seconds("local:qwen2.5-coder-1.5b", "optimizer") == pytest.approx(
-        400 / read + 80 / write
+        1 / big.batch_rps["optimizer"]
     )
-    # the 135M model reads and writes ~5x faster and runs two processes
-    assert (
-        request_seconds("local", "task") < request_seconds("local:qwen2.5-coder-1.5b", "task") / 5
-    )
+    assert request_seconds("local", "task") == pytest.approx(1 / small.batch_rps["task"])
+    # else the read/write speeds: 400 prompt and 80 completion tokens over two processes
+    read, write = (float(x) for x in small.speed.split("/"))
+    assert "optimizer" not in small.batch_rps
+    assert request_seconds("local", "optimizer") == pytest.approx((400 / read + 80 / write) / 2)
+    assert request_seconds("local", "task") < request_seconds("local:qwen2.5-coder-1.5b", "task")
     assert request_seconds("openai:gpt-4o-mini", "optimizer") == UNKNOWN_SPEED_S
     assert request_seconds("local:gemma3-270m", "task") == UNKNOWN_SPEED_S  # speed not measured
 

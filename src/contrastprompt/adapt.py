@@ -285,7 +285,7 @@ def adapt(
         rows.append(_row(f"{name} (last)", res, "last"))
     scratch_res = None
     if scratch:
-        from .bench import default_prompt
+        from .data.task import initial_prompt as default_prompt
 
         part("LCP from scratch")
         scratch_res = optimize(
@@ -357,9 +357,9 @@ def short_name(row_name: str) -> str:
 def page(res: AdaptResult, table_md: str) -> str:
     """adapt.html: the compared prompts' target test accuracy as bars with bootstrap intervals
     over the test items, the table, and links to each part's own run report."""
-    from .bench import test_items
-    from .bench_report import bars as bar_chart
     from .stats import bootstrap_interval
+    from .store import test_items
+    from .views import bars as bar_chart
 
     e = html.escape
     shown: dict[str, dict] = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,22 +19,25 @@ from typing import Any
 
 from .data.families import expand
 from .data.loaders import data_root as resolve_root
+from .data.task import INITIAL_PROMPTS as PROMPTS  # noqa: F401 - re-exported for scripts
 from .data.task import Task
+from .data.task import initial_prompt as default_prompt
 from .errors import UserError
 from .llm import default_optimizer_model
+from .llm.catalogue import request_seconds
 from .optimize import optimize, project
 from .optimizers import OPTIMIZERS, build_optimizer
 from .session import resolve_task
-from .store import prompt_hash
+from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for scripts
+    PAUSE_S,
+    active_seconds,
+    answer_tally,
+    anytime_curve,
+    prompt_hash,
+    query_store,
+    test_items,
+)
 
-# the prompt every method starts from: the answer convention only, no advice
-PROMPTS = {
-    "choice": "Answer the question. End with 'Answer: <option>'.",
-    "yes/no": "Answer the question. End with 'Answer: Yes' or 'Answer: No'.",
-    "true/false": "Answer the question. End with 'Answer: True' or 'Answer: False'.",
-    "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
-    "integer": "Answer the question. End with 'Answer: <number>'.",
-}
 OPTIMIZING = ("lcp", "apo", "opro", "autohint", "ape", "gepa")  # the headline compares LCP to these
 FIXED = ("cot", "initial")
 
@@ -57,10 +59,6 @@ PROFILES = {
     "quick": Profile("quick", n_train=20, test_limit=80, budget=240, max_optimizer_calls=40),
     "full": Profile("full", n_train=50, test_limit=None, budget=600, max_optimizer_calls=None),
 }
-
-
-def default_prompt(task: Task) -> str:
-    return PROMPTS.get(task.answer_type, "Answer the question.")
 
 
 def expand_tasks(specs: list[str], data_root: str | Path | None = None) -> list[str]:
@@ -128,10 +126,15 @@ def too_small(method: str, n_train: int, budget: int) -> str | None:
 
 def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     """Forecast of what is left of the bench (finished runs cost nothing) from each method's own
-    projection, capped by the budget, at the models' measured speeds."""
+    projection, capped by the budget, at the models' measured speeds. Time counts only requests
+    that reach a model: every run of a task shares one split and one response cache, so the
+    initial prompt is scored once per task (train and test), and a fixed prompt once per task
+    whatever the seed."""
     total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
     total["cost"] = 0.0
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
+    seen: set[tuple[str, str]] = set()
+    task_s = request_seconds(cfg.model, "task")
     for cell in cfg.cells():
         if finished_run(cfg, cell) is not None:
             continue
@@ -151,8 +154,16 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
             max_optimizer_calls=cfg.profile.max_optimizer_calls,
         )
         total["runs"] += 1
-        for k in ("task_requests", "optimizer_requests", "time_s"):
+        for k in ("task_requests", "optimizer_requests"):
             total[k] += p[k]
+        fresh = p["task_requests"] + p["test_requests"]
+        first = (cell.task, "initial" if cell.method == "initial" or not opt.fixed else cell.method)
+        if first in seen:  # answered from the bench's cache
+            fresh = 0 if opt.fixed else fresh - len(train) - test
+        seen.add(first)
+        total["time_s"] += int(
+            fresh * task_s + p["optimizer_requests"] * request_seconds(optimizer, "optimizer")
+        )
         total["cost"] = (
             None if p["cost"] is None or total["cost"] is None else total["cost"] + p["cost"]
         )
@@ -254,34 +265,6 @@ def cell_figures(cell: Cell, data: dict[str, Any], d: Path) -> dict[str, Any]:
     }
 
 
-def query_store(run_dir: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
-    """Rows of one query on a run's store, opened read-only (a running bench may be writing)."""
-    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def answer_tally(run_dir: Path, prompt: str) -> tuple[dict[str, int], dict[str, int]]:
-    """The test items scored under `prompt`, counted by target and by the answer the model gave
-    ('' when the reply named none), in one query. The most common target is what a prompt
-    scores that only makes the model give one answer to everything (a small model's usual
-    'gain'); the answers show whether a prompt did just that, whatever its accuracy."""
-    rows = query_store(
-        run_dir,
-        "SELECT target, COALESCE(extracted, ''), COUNT(*) FROM evaluations WHERE split='test' "
-        "AND prompt_hash=? GROUP BY 1, 2",
-        (prompt_hash(prompt),),
-    )
-    targets: dict[str, int] = {}
-    answers: dict[str, int] = {}
-    for target, answer, n in rows:
-        targets[str(target)] = targets.get(str(target), 0) + n
-        answers[str(answer)] = answers.get(str(answer), 0) + n
-    return targets, answers
-
-
 def most_common(counts: dict[str, int]) -> tuple[str, float] | None:
     """The most frequent key and its share (a tie goes to the first in sort order), or None."""
     total = sum(counts.values())
@@ -289,51 +272,6 @@ def most_common(counts: dict[str, int]) -> tuple[str, float] | None:
         return None
     key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return key, n / total
-
-
-PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work
-
-
-def active_seconds(run_dir: Path) -> float | None:
-    """How long a run worked, over all the processes that resumed it: the time between its
-    stored records (LLM calls and evaluations), leaving out gaps longer than PAUSE_S. The run's
-    own wall time covers its last process only, so a cell resumed in a later session showed a few
-    minutes for hours of work."""
-    rows = query_store(
-        run_dir, "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
-    )
-    times = sorted(t for (t,) in rows if t is not None)
-    if len(times) < 2:
-        return None
-    return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= PAUSE_S)
-
-
-def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
-    """Per test item scores of the given prompts, from the run's store (for paired tests)."""
-    hashes = [prompt_hash(p) for p in prompts]
-    q = (
-        "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
-        f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
-    )
-    out: dict[str, dict[str, float]] = {}
-    for h, ex, sc in query_store(run_dir, q, hashes):
-        out.setdefault(h, {})[ex] = sc
-    return out
-
-
-def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
-    """Best training score so far against task requests spent, one point per scored prompt.
-    Uses the requests stored with each 'scored' event (runs before that field: seq × |train|)."""
-    spent: dict[str, int] = {}
-    for (raw,) in query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id"):
-        ev = json.loads(raw)
-        if "requests" in ev:
-            spent.setdefault(ev["hash"], ev["requests"])
-    best, pts = 0.0, []
-    for c in sorted(cands, key=lambda c: c["seq"]):
-        best = max(best, c["score"])
-        pts.append([spent.get(c["hash"], (c["seq"] + 1) * n_train), best])
-    return pts
 
 
 def run_bench(

@@ -260,3 +260,79 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+
+# ---- read-only queries on a run dir's store, for the bench, adapt and scripts ----------------
+
+
+def query_store(run_dir: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
+    """Rows of one query on a run's store, opened read-only (a running bench may be writing)."""
+    con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def answer_tally(run_dir: Path, prompt: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The test items scored under `prompt`, counted by target and by the answer the model gave
+    ('' when the reply named none), in one query. The most common target is what a prompt
+    scores that only makes the model give one answer to everything (a small model's usual
+    'gain'); the answers show whether a prompt did just that, whatever its accuracy."""
+    rows = query_store(
+        run_dir,
+        "SELECT target, COALESCE(extracted, ''), COUNT(*) FROM evaluations WHERE split='test' "
+        "AND prompt_hash=? GROUP BY 1, 2",
+        (prompt_hash(prompt),),
+    )
+    targets: dict[str, int] = {}
+    answers: dict[str, int] = {}
+    for target, answer, n in rows:
+        targets[str(target)] = targets.get(str(target), 0) + n
+        answers[str(answer)] = answers.get(str(answer), 0) + n
+    return targets, answers
+
+
+PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not work
+
+
+def active_seconds(run_dir: Path) -> float | None:
+    """How long a run worked, over all the processes that resumed it: the time between its
+    stored records (LLM calls and evaluations), leaving out gaps longer than PAUSE_S. The run's
+    own wall time covers its last process only, so a cell resumed in a later session showed a few
+    minutes for hours of work."""
+    rows = query_store(
+        run_dir, "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
+    )
+    times = sorted(t for (t,) in rows if t is not None)
+    if len(times) < 2:
+        return None
+    return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= PAUSE_S)
+
+
+def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
+    """Per test item scores of the given prompts, from the run's store (for paired tests)."""
+    hashes = [prompt_hash(p) for p in prompts]
+    q = (
+        "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
+        f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
+    )
+    out: dict[str, dict[str, float]] = {}
+    for h, ex, sc in query_store(run_dir, q, hashes):
+        out.setdefault(h, {})[ex] = sc
+    return out
+
+
+def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
+    """Best training score so far against task requests spent, one point per scored prompt.
+    Uses the requests stored with each 'scored' event (runs before that field: seq × |train|)."""
+    spent: dict[str, int] = {}
+    for (raw,) in query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id"):
+        ev = json.loads(raw)
+        if "requests" in ev:
+            spent.setdefault(ev["hash"], ev["requests"])
+    best, pts = 0.0, []
+    for c in sorted(cands, key=lambda c: c["seq"]):
+        best = max(best, c["score"])
+        pts.append([spent.get(c["hash"], (c["seq"] + 1) * n_train), best])
+    return pts

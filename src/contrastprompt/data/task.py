@@ -20,6 +20,21 @@ from .extract import (
     infer_answer_type,
 )
 
+# the prompt a run starts from when none is given: the answer convention of the task's answer
+# type only, no advice
+INITIAL_PROMPTS = {
+    "choice": "Answer the question. End with 'Answer: <option>'.",
+    "yes/no": "Answer the question. End with 'Answer: Yes' or 'Answer: No'.",
+    "true/false": "Answer the question. End with 'Answer: True' or 'Answer: False'.",
+    "valid/invalid": "Answer the question. End with 'Answer: valid' or 'Answer: invalid'.",
+    "integer": "Answer the question. End with 'Answer: <number>'.",
+}
+
+
+def initial_prompt(task: Task) -> str:
+    return INITIAL_PROMPTS.get(task.answer_type, "Answer the question.")
+
+
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -51,6 +51,10 @@ class LocalModel:
     # server processes (each with cores/replicas threads); None: the server's default. A model
     # that is mostly asked one long request at a time is faster as one process on all cores.
     replicas: int | None = None
+    # requests/s the batch engine sustained at concurrency 8-16 on the 2-core machine, per role
+    # (bench/results/throughput.json: task = labelled SST-2 requests, optimizer = LCP's
+    # candidate step); estimates use them, since the batch engine is the default
+    batch_rps: dict | None = None
 
     @property
     def packages(self) -> list[str]:
@@ -239,9 +243,9 @@ UNKNOWN_SPEED_S = 2.0  # a model with no measured speed (an API): a guess, state
 
 
 def request_seconds(model: object, role: str) -> float:
-    """Seconds one request takes on average, from the catalogue's measured read/write speeds of
-    a local model (divided over its server processes); a flat guess for other models. Projections
-    used a fixed 6 to 7 s per optimizer request before and underestimated the 1.5B's by 2 to 3×."""
+    """Seconds one request takes on average for a local model: the batch engine's measured rate
+    for the role where the catalogue has one, else its read/write speeds (divided over its
+    server processes); a flat guess for other models."""
     from . import parse_model  # the package imports this module
 
     if not isinstance(model, str):
@@ -257,5 +261,7 @@ def request_seconds(model: object, role: str) -> float:
         read = write = 0.0
     if not read or not write:
         return UNKNOWN_SPEED_S
+    if entry.batch_rps and entry.batch_rps.get(role):
+        return 1.0 / float(entry.batch_rps[role])
     prompt, completion = TYPICAL_TOKENS[role]
     return (prompt / read + completion / write) / (entry.replicas or 2)

@@ -79,10 +79,10 @@ class LocalServer:
         cores = os.cpu_count() or 1
         self.engine = engine
         self.slots = slots or DEFAULT_SLOTS
-        if engine == "batch":
-            self.replicas = 1  # one process batches; a second would compete for the cores
-        else:
-            self.replicas = replicas or min(2, cores)
+        # the batch engine: one process on all cores unless told otherwise (`replicas` splits the
+        # slots over processes of cores/replicas threads each); the serial one: one per core
+        default = 1 if engine == "batch" else min(2, cores)
+        self.replicas = max(1, replicas or default)
         self.threads = threads or max(1, cores // self.replicas)
         self.n_ctx = n_ctx
         # which requests start from an empty KV cache: sampled (default), all, none
@@ -118,7 +118,7 @@ class LocalServer:
                 "--threads",
                 str(self.threads),
                 "--slots",
-                str(self.slots),
+                str(max(1, self.slots // self.replicas)),
                 "--max-request-tokens",
                 str(self.n_ctx),
                 "--n-ctx",
