@@ -327,3 +327,44 @@ def test_texts_with_brackets_print_as_written():
 def test_version():
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("contrastprompt ")
+
+
+def test_adapt_dry_run_prints_each_part_and_runs_nothing(tmp_path):
+    proc = run_cli(
+        "adapt",
+        "--task",
+        "sib:swh_Latn,sib:fra_Latn",
+        "--source-task",
+        "sib:eng_Latn",
+        "--matrix",
+        "--prompt",
+        "Classify the topic.",
+        "--n-train",
+        "20",
+        "--run-dir",
+        str(tmp_path / "a"),
+        "--dry-run",
+    )
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    for target in ("sib:swh_Latn", "sib:fra_Latn"):
+        for part in ("source: 20 task requests", "adapted:", "scratch:"):
+            assert f"{target}: {part}" in err, err
+    assert "nothing was run" in err and not (tmp_path / "a").exists()
+
+
+def test_adapt_refuses_data_that_is_not_parallel_before_any_model_call(tmp_path):
+    """cls:trec and cls:subj share no ids: one line, exit 2, and no run dir (no model ran)."""
+    proc = run_cli(
+        "adapt",
+        "--task",
+        "cls:subj",
+        "--source-task",
+        "cls:trec",
+        "--prompt",
+        "x",
+        "--run-dir",
+        str(tmp_path / "a"),
+    )
+    assert_one_line_error(proc, "--source-task")
+    assert not (tmp_path / "a" / "source").exists()

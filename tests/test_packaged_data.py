@@ -21,7 +21,13 @@ REPO = Path(__file__).resolve().parents[1]
 def test_packaged_data_has_every_task_language_and_licence():
     assert len(bbh_tasks(PACKAGED)) == 22
     assert xcopa_languages(PACKAGED) == ["et", "id", "it", "sw", "th", "tr", "vi", "zh"]
-    for f in ("README.md", "bbh/LICENSE", "xcopa/LICENSE.md"):
+    for f in (
+        "README.md",
+        "bbh/LICENSE",
+        "xcopa/LICENSE.md",
+        "cls/LICENSE-EvoPrompt.txt",
+        "sib200/LICENSE",
+    ):
         assert (PACKAGED / f).is_file(), f
 
 
@@ -31,13 +37,15 @@ def test_benchmark_tasks_load_from_any_directory_without_a_data_root(tmp_path):
     code = (
         "from contrastprompt.data import load_task\n"
         "t = load_task('bbh:navigate'); x = load_task('xcopa:sw')\n"
-        "print(len(t.examples), len(x.fixed_split[0]), len(x.fixed_split[1]))\n"
+        "c = load_task('cls:trec'); s = load_task('sib:swh_Latn')\n"
+        "print(len(t.examples), len(x.fixed_split[0]), len(x.fixed_split[1]), len(c.examples),"
+        " len(s.fixed_split[0]), len(s.fixed_split[1]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["250", "100", "500"]
+    assert out.stdout.split() == ["250", "100", "500", "500", "800", "204"]
 
 
 def test_upstream_bbh_layout(tmp_path):

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.task import Example, Task
+from .data.task import Example, Task, take
 from .errors import UserError
 from .evaluate import Record
 from .languages import guess, name_of
 from .llm import Backend, ModelHub, ResponseCache, model_name
+from .llm.catalogue import request_seconds
 from .optimize import OptimizeResult, data_hash, optimize, score_stored
 from .optimizers import AdaptLCP
 from .optimizers.base import EventHook
@@ -178,6 +179,89 @@ def _drift(res: OptimizeResult, expected: str, other: str) -> dict[str, Any]:
     return {"expected": expected, "written": len(written), "in_other_language": wrong}
 
 
+def setting(
+    task: str | Task,
+    source_task: str | Task | None,
+    model: str,
+    source_model: str | None,
+    seed: int,
+    n_train: int | None,
+    data_root: str | Path | None,
+) -> tuple[Task, Task, str, str, list[Example], list[Example]]:
+    """Target and source task, source model, mode, the target's training items and the source
+    items parallel to them; every refusal (same setting, data not parallel) before any model
+    call."""
+    tgt = resolve_task(task, data_root=data_root)
+    src = resolve_task(source_task, data_root=data_root) if source_task else tgt
+    src_model = source_model or model
+    field = "--source-model" if not source_task else "--source-task"
+    refuse_same_setting(src.name, tgt.name, src_model, model, field)
+    mode = "model" if src.name == tgt.name else "language"
+    train, _ = tgt.split(seed=seed, n_train=n_train)
+    src_items = parallel_source(train, src) if mode == "language" else train
+    return tgt, src, src_model, mode, train, src_items
+
+
+def plan(
+    task: str,
+    *,
+    model: str,
+    source_task: str | None = None,
+    source_model: str | None = None,
+    optimizer_model: str | None = None,
+    prompt_language: str = "source",
+    scratch: bool = True,
+    seed: int = 0,
+    iterations: int = 2,
+    budget: int | None = None,
+    n_train: int | None = None,
+    test_limit: int | None = None,
+    candidates: int | None = None,
+    max_failures: int | None = None,
+    data_root: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """What each part of `adapt` will cost (requests, time), checked and nothing run: for
+    `--dry-run`."""
+    from .llm import default_optimizer_model
+    from .optimize import project
+    from .optimizers import build_optimizer
+
+    tgt, _, _, mode, train, src_items = setting(
+        task, source_task, model, source_model, seed, n_train, data_root
+    )
+    test = len(take(tgt.split(seed=seed, n_train=n_train)[1], test_limit, seed))
+    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    opt_model = optimizer_model or default_optimizer_model(model)
+    n_variants = 2 if prompt_language == "both" and mode == "language" else 1
+    parts = [
+        {
+            "part": "source",
+            "task_requests": len(src_items),
+            "optimizer_requests": 0,
+            "test_requests": 0,
+            "time_s": int(len(src_items) * request_seconds(source_model or model, "task")),
+        }
+    ]
+    names = ["adapted"] * n_variants + (["scratch"] if scratch else [])
+    for i, name in enumerate(names):
+        p = project(
+            tgt,
+            train,
+            optimizer=build_optimizer("lcp", **knobs),
+            iterations=iterations,
+            budget=budget,
+            model=model,
+            optimizer_model=str(opt_model),
+            test_size=test,
+        )
+        label = name if name == "scratch" or n_variants == 1 else f"adapted ({i + 1})"
+        parts.append(
+            {"part": label}
+            | {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
+        )
+    return parts
+
+
 def adapt(
     task: str | Task,
     prompt: str,
@@ -215,14 +299,9 @@ def adapt(
         raise UserError(
             f"unknown choice '{meta_language}'", field="--meta-language", hint="english or target"
         )
-    tgt = resolve_task(task, data_root=data_root)
-    src = resolve_task(source_task, data_root=data_root) if source_task else tgt
-    src_model = source_model or model
-    field = "--source-model" if not source_task else "--source-task"
-    refuse_same_setting(src.name, tgt.name, src_model, model, field)
-    mode = "model" if src.name == tgt.name else "language"
-    train, _ = tgt.split(seed=seed, n_train=n_train)
-    src_items = parallel_source(train, src) if mode == "language" else train
+    tgt, src, src_model, mode, train, src_items = setting(
+        task, source_task, model, source_model, seed, n_train, data_root
+    )
     root = Path(run_dir)
 
     def part(name: str) -> None:

@@ -520,6 +520,9 @@ def adapt(
         "--concurrency",
         help="Max requests in flight (default: the local engine's batch size, else 4).",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the input, print what each part will cost, and stop."
+    ),
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
     with LCP from scratch at the same budget."""
@@ -538,6 +541,31 @@ def adapt(
     for tgt_task, tgt_model, label in targets if matrix else []:  # before any target runs
         src_task = source_task.strip() if source_task else tgt_task
         refuse_same_setting(src_task, tgt_task, source_model or tgt_model, tgt_model, field, label)
+    if dry_run:
+        from .adapt import plan
+
+        _print_adapt_plan(
+            targets,
+            matrix,
+            lambda tgt_task, tgt_model: plan(
+                tgt_task,
+                model=tgt_model,
+                source_task=source_task,
+                source_model=source_model,
+                optimizer_model=optimizer_model,
+                prompt_language=prompt_language,
+                scratch=not no_scratch,
+                seed=seed,
+                iterations=iterations,
+                budget=budget,
+                n_train=n_train,
+                test_limit=test_limit,
+                candidates=candidates,
+                max_failures=max_failures,
+                data_root=data_root,
+            ),
+        )
+        return
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
     entries = []
     status = RunStatus(iterations)
@@ -579,6 +607,28 @@ def adapt(
         table = transfer_matrix(entries, spread=entries[0][1].mode == "language")
         (run_dir / "matrix.md").write_text(table + "\n", encoding="utf-8")
         out.print(table, soft_wrap=True, markup=False)
+
+
+def _print_adapt_plan(targets: list[tuple[str, str, str]], matrix: bool, plan_of) -> None:  # noqa: ANN001
+    """One line per part of every target, then the total: what `adapt --dry-run` prints."""
+    total = {"task_requests": 0, "optimizer_requests": 0, "test_requests": 0, "time_s": 0}
+    for tgt_task, tgt_model, label in targets:
+        for p in plan_of(tgt_task, tgt_model):
+            for k in total:
+                total[k] += p[k]
+            where = f"{label}: " if matrix else ""
+            console.print(
+                f"{where}{p['part']}: {p['task_requests']:,} task requests (train), "
+                f"{p['optimizer_requests']:,} optimizer requests, {p['test_requests']:,} test "
+                f"requests, ~{p['time_s'] / 60:.0f} min",
+                highlight=False,
+            )
+    console.print(
+        f"adapt: about {total['task_requests']:,} task requests (train), "
+        f"{total['optimizer_requests']:,} optimizer requests and {total['test_requests']:,} test "
+        f"requests, ~{total['time_s'] / 3600:.1f} h; nothing was run",
+        highlight=False,
+    )
 
 
 def adapt_targets(task: str, model: str, matrix: bool) -> list[tuple[str, str, str]]:
