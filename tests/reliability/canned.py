@@ -8,7 +8,9 @@ a task request "Answer: Yes" or "Answer: No" from a hash of the whole request. F
 drawn with probability `rate`, kind chosen uniformly from `kinds`): 429, 429ra (with
 Retry-After: 1), 500, 502, 503, reset (connection closed, no response), timeout (answers after
 `slow_s`), badjson (truncated body), empty (content ""), length (truncated content,
-finish_reason "length").
+finish_reason "length"). Random faults stay retryable: the same request is never faulted more
+than `max_streak` times in a row (3; None for an endpoint that is down), so a client with 6 tries absorbs every one of them, and
+whether a run passes does not hang on which requests the seeded draws happen to hit.
 
 A script of actions, one per request and taken before the random faults, puts a fault exactly
 where a test wants it: "429:2" (429 with Retry-After: 2), "500", "401", "badjson", "slow:0.5"
@@ -59,8 +61,11 @@ class CannedServer:
         seed: int = 0,
         slow_s: float = 3.0,
         reply: str | None = None,
+        max_streak: int | None = 3,
     ) -> None:
         self.rate, self.kinds, self.slow_s, self.reply = rate, kinds, slow_s, reply
+        self.max_streak = max_streak
+        self.streak: Counter[str] = Counter()  # faults in a row per request digest
         self.rng = random.Random(seed)
         self.script: deque[str] = deque()
         self.bodies: list[dict] = []
@@ -90,7 +95,13 @@ class CannedServer:
                     fault = outer.script.popleft() if outer.script else None
                     if fault is None and outer.rate and outer.rng.random() < outer.rate:
                         fault = outer.rng.choice(outer.kinds)
-                        outer.faults[fault] += 1
+                        cap = outer.max_streak
+                        if cap is not None and outer.streak[digest] >= cap:
+                            fault = None
+                        else:
+                            outer.faults[fault] += 1
+                    retryable = fault in RETRYABLE or (fault or "").startswith("slow")
+                    outer.streak[digest] = outer.streak[digest] + 1 if retryable else 0
                 outer.respond(self, body, digest, fault)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -38,7 +38,7 @@ def test_answers_cut_or_empty_are_kept_and_counted(tmp_path):
 
 
 def test_all_requests_failing_stops_with_one_clear_line_and_an_intact_store(tmp_path):
-    with CannedServer(rate=1.0, kinds=("503",)) as srv:
+    with CannedServer(rate=1.0, kinds=("503",), max_streak=None) as srv:
         rc, out, err = run(SMALL, srv.base_url, tmp_path / "dead", timeout=300)
     assert rc == 3, err
     lines = [ln for ln in err.splitlines() if ln.startswith("error")]
