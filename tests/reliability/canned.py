@@ -9,8 +9,9 @@ drawn with probability `rate`, kind chosen uniformly from `kinds`): 429, 429ra (
 Retry-After: 1), 500, 502, 503, reset (connection closed, no response), timeout (answers after
 `slow_s`), badjson (truncated body), empty (content ""), length (truncated content,
 finish_reason "length"). Random faults stay retryable: the same request is never faulted more
-than `max_streak` times in a row (3; None for an endpoint that is down), so a client with 6 tries absorbs every one of them, and
-whether a run passes does not hang on which requests the seeded draws happen to hit.
+than `max_streak` times in a row (3; None for an endpoint that is down), so a client with 6
+tries absorbs every one of them, and whether a run passes does not hang on which requests the
+seeded draws happen to hit.
 
 A script of actions, one per request and taken before the random faults, puts a fault exactly
 where a test wants it: "429:2" (429 with Retry-After: 2), "500", "401", "badjson", "slow:0.5"
