@@ -63,11 +63,11 @@ def test_no_server_outlives_the_cli(sig, tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 180
-    while len(servers_of(proc.pid)) < 2 and time.monotonic() < deadline:
+    while not servers_of(proc.pid) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.2)
     servers = servers_of(proc.pid)
-    assert len(servers) >= 2, "the local servers did not start"
+    assert servers, "the local server did not start"  # the batch engine: one process a model
     time.sleep(3)  # let it answer a few questions: the kill lands mid-evaluation
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
