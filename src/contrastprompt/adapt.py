@@ -242,23 +242,19 @@ def plan(
             "time_s": int(len(src_items) * request_seconds(source_model or model, "task")),
         }
     ]
-    names = ["adapted"] * n_variants + (["scratch"] if scratch else [])
-    for i, name in enumerate(names):
-        p = project(
-            tgt,
-            train,
-            optimizer=build_optimizer("lcp", **knobs),
-            iterations=iterations,
-            budget=budget,
-            model=model,
-            optimizer_model=str(opt_model),
-            test_size=test,
-        )
-        label = name if name == "scratch" or n_variants == 1 else f"adapted ({i + 1})"
-        parts.append(
-            {"part": label}
-            | {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
-        )
+    p = project(  # every LCP part has the same settings, so one projection serves them all
+        tgt,
+        train,
+        optimizer=build_optimizer("lcp", **knobs),
+        iterations=iterations,
+        budget=budget,
+        model=model,
+        optimizer_model=str(opt_model),
+        test_size=test,
+    )
+    cost = {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
+    names = ["adapted"] if n_variants == 1 else [f"adapted ({i + 1})" for i in range(n_variants)]
+    parts += [{"part": name} | cost for name in names + (["scratch"] if scratch else [])]
     return parts
 
 

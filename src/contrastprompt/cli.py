@@ -541,29 +541,26 @@ def adapt(
     for tgt_task, tgt_model, label in targets if matrix else []:  # before any target runs
         src_task = source_task.strip() if source_task else tgt_task
         refuse_same_setting(src_task, tgt_task, source_model or tgt_model, tgt_model, field, label)
+    shared = {  # what the plan and the runs are both given
+        "source_task": source_task,
+        "source_model": source_model,
+        "optimizer_model": optimizer_model,
+        "prompt_language": prompt_language,
+        "scratch": not no_scratch,
+        "seed": seed,
+        "iterations": iterations,
+        "budget": budget,
+        "n_train": n_train,
+        "test_limit": test_limit,
+        "candidates": candidates,
+        "max_failures": max_failures,
+        "data_root": data_root,
+    }
     if dry_run:
         from .adapt import plan
 
         _print_adapt_plan(
-            targets,
-            matrix,
-            lambda tgt_task, tgt_model: plan(
-                tgt_task,
-                model=tgt_model,
-                source_task=source_task,
-                source_model=source_model,
-                optimizer_model=optimizer_model,
-                prompt_language=prompt_language,
-                scratch=not no_scratch,
-                seed=seed,
-                iterations=iterations,
-                budget=budget,
-                n_train=n_train,
-                test_limit=test_limit,
-                candidates=candidates,
-                max_failures=max_failures,
-                data_root=data_root,
-            ),
+            targets, matrix, lambda tgt_task, tgt_model: plan(tgt_task, model=tgt_model, **shared)
         )
         return
     console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
@@ -576,25 +573,13 @@ def adapt(
                 res = run_adapt(
                     tgt_task,
                     text,
-                    source_model=source_model,
                     model=tgt_model,
-                    source_task=source_task,
-                    optimizer_model=optimizer_model,
                     initial_prompt=initial_prompt,
-                    prompt_language=prompt_language,
                     meta_language=meta_language,
-                    scratch=not no_scratch,
-                    seed=seed,
-                    iterations=iterations,
-                    budget=budget,
-                    n_train=n_train,
-                    test_limit=test_limit,
-                    candidates=candidates,
-                    max_failures=max_failures,
                     run_dir=d,
-                    data_root=data_root,
                     concurrency=concurrency,
                     on_event=status.on_event,
+                    **shared,
                 )
             entries.append((label, res))
             print_adapt(label if matrix else "", res)
