@@ -112,7 +112,9 @@ class BenchConfig:
     prompt: str | None = None  # the prompt every method starts from (default: per answer type)
 
     def cells(self) -> list[Cell]:
-        return [Cell(t, m, s) for t in self.tasks for s in self.seeds for m in self.methods]
+        """Seed-major order, so that a bench stopped half-way has whole seeds over every task:
+        a partial table then compares every method on every task."""
+        return [Cell(t, m, s) for s in self.seeds for t in self.tasks for m in self.methods]
 
 
 def too_small(method: str, n_train: int, budget: int) -> str | None:
@@ -278,7 +280,7 @@ def run_bench(
     cfg: BenchConfig,
     on_cell: Callable[[Cell, int, int, dict | str], None] | None = None,
 ) -> list[dict]:
-    """Run every cell in order (task, seed, method), storing each as it finishes."""
+    """Run every cell in order (seed, task, method), storing each as it finishes."""
     tasks = {t: resolve_task(t, data_root=cfg.data_root) for t in cfg.tasks}
     rows = []
     cells = cfg.cells()
