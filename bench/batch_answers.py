@@ -19,7 +19,7 @@ from pathlib import Path
 
 from throughput import PROMPTS, load_items, send
 
-from contrastprompt.evaluate import build_request
+from contrastprompt.scoring import build_request
 from contrastprompt.llm.catalogue import gguf_path, lookup
 from contrastprompt.llm.local import LocalBackend, LocalServer
 

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 
 from contrastprompt.data import load_task
-from contrastprompt.evaluate import build_request
+from contrastprompt.scoring import build_request
 from contrastprompt.llm import ChatRequest, Message, ModelHub
 
 PROMPT = "Answer the question. End with 'Answer: <option>'."

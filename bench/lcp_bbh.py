@@ -24,7 +24,7 @@ from judge import is_instruction
 from contrastprompt import optimize
 from contrastprompt.bench import PROMPTS
 from contrastprompt.data import load_task
-from contrastprompt.optimizers.selection import sign_test_p
+from contrastprompt.run.selection import sign_test_p
 
 
 def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:

@@ -24,7 +24,7 @@ import subprocess
 import time
 
 from contrastprompt.data import load_task
-from contrastprompt.evaluate import evaluate_async
+from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import LLM, ModelHub
 from contrastprompt.llm.local import PooledBackend, _free_port, local_model_path
 from contrastprompt.llm.openai_backend import OpenAIBackend

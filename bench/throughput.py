@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from contrastprompt.data.task import Example, Task
-from contrastprompt.evaluate import build_request
+from contrastprompt.scoring import build_request
 from contrastprompt.llm import LLM, ChatRequest
 from contrastprompt.llm.base import Message
 from contrastprompt.llm.catalogue import gguf_path, lookup

@@ -15,7 +15,7 @@ from contrastprompt import Task
 from contrastprompt.adapt import adapt, parallel_source
 from contrastprompt.data.loaders import load_task
 from contrastprompt.errors import UserError
-from contrastprompt.evaluate import Record
+from contrastprompt.scoring import Record
 from contrastprompt.optimizers.adapt_lcp import transfer_failures
 
 from .scripted import ScriptedBackend, yes_no_examples

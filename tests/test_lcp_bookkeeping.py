@@ -247,7 +247,7 @@ def test_split_seed_fixes_the_split_while_the_optimizer_seed_varies(tmp_path):
 def test_failure_threshold_and_correct_agree_for_float_metrics(tmp_path):
     import asyncio
 
-    from contrastprompt.evaluate import evaluate_async
+    from contrastprompt.scoring import evaluate_async
     from contrastprompt.llm import LLM
 
     task, backend = make()
@@ -383,7 +383,7 @@ def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
     """A stored LCP run whose settings lack a setting added since (here `fit_budget`, at its
     default) resumes as it is and asks nothing again; a run stored with another value is
     refused."""
-    from contrastprompt.optimize import _fingerprint
+    from contrastprompt.run.rundir import fingerprint as _fingerprint
 
     task, backend = make()
     first = run(tmp_path, backend, task, iterations=1, candidates=2)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from contrastprompt import Example, Task, evaluate_prompt, load_task
-from contrastprompt.evaluate import evaluate_async
+from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import LLM, ResponseCache
 
 pytestmark = pytest.mark.model

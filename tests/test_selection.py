@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from contrastprompt.evaluate import Record
+from contrastprompt.scoring import Record
 from contrastprompt.optimizers.base import Candidate
-from contrastprompt.optimizers.selection import paired_counts, select, sign_test_p
+from contrastprompt.run.selection import paired_counts, select, sign_test_p
 
 
 def cand(name: str, seq: int, right: str) -> Candidate:

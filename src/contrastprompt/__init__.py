@@ -1,15 +1,17 @@
 """contrastprompt: prompt optimization and adaptation by Learning from Contrastive Prompts."""
 
-from .api import evaluate_prompt
+from .adapt import AdaptResult, adapt
 from .data import Example, Task, load_task
 from .errors import LLMError, UserError
-from .evaluate import EvalResult, Record, evaluate_async
+from .evaluate import evaluate_prompt
 from .llm import LLM, ChatRequest, ChatResponse, ModelHub
 from .optimize import OptimizeResult, optimize
+from .scoring import EvalResult, Record, evaluate_async
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptResult",
     "LLM",
     "OptimizeResult",
     "optimize",
@@ -22,6 +24,7 @@ __all__ = [
     "Record",
     "Task",
     "UserError",
+    "adapt",
     "evaluate_async",
     "evaluate_prompt",
     "load_task",

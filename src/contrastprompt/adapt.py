@@ -15,7 +15,6 @@ part, each resumable on its own:
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 from dataclasses import dataclass, field
@@ -24,13 +23,23 @@ from typing import Any
 
 from .data.task import Example, Task, take
 from .errors import UserError
-from .evaluate import Record
 from .languages import guess, name_of
-from .llm import Backend, ModelHub, ResponseCache, model_name
+from .llm import Backend, ModelHub, ResponseCache, default_optimizer_model, model_name
 from .llm.catalogue import request_seconds
-from .optimize import OptimizeResult, data_hash, optimize, score_stored
-from .optimizers import AdaptLCP
-from .optimizers.base import EventHook
+from .optimizers import AdaptLCP, BaseOptimizer, build_optimizer
+from .run import (
+    Budget,
+    EventHook,
+    OptimizeResult,
+    RunSession,
+    RunSpec,
+    Split,
+    data_hash,
+    execute,
+    project,
+    score_stored,
+)
+from .scoring import Record
 from .session import resolve_task
 from .store import Store, prompt_hash
 
@@ -126,26 +135,31 @@ def score_source(
     asks nothing again) and counted apart from the target's budget."""
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(run_dir / "store.sqlite")
-    cache = ResponseCache(run_dir / "cache.sqlite")
-    hub = ModelHub(cache=cache, max_concurrency=concurrency, log_dir=run_dir)
     row = store.find_run("source")
     run_id = row["id"] if row else store.new_run("source", task.name, {"model": model_name(model)})
+    session = RunSession(
+        store=store,
+        run_id=run_id,
+        cache=ResponseCache(run_dir / "cache.sqlite"),
+        models={"task": model_name(model)},
+        concurrency=concurrency,
+        log_dir=run_dir,
+    )
 
-    async def go() -> list[Record]:
-        try:
-            llm = hub.open(model, role="task")
-            res = await score_stored(
-                store, run_id, llm, task, prompt, examples, "train", "user", seed, "source"
-            )
-            return res.records
-        finally:
-            await hub.aclose()
+    async def work(hub: ModelHub) -> list[Record]:
+        llm = hub.open(model, role="task")
+        res = await score_stored(
+            store, run_id, llm, task, prompt, examples, "train", "user", seed, "source"
+        )
+        return res.records
 
     try:
-        records = asyncio.run(go())
-    finally:
-        hub.close()
-        cache.close()
+        records = session.run(work)
+    except BaseException as exc:
+        session.stopped(exc)
+        session.close()
+        raise
+    session.close(keep_store=True)
     store.finish_run(run_id, "done", "scored")
     store.close()
     right = sum(r.correct for r in records)
@@ -222,10 +236,6 @@ def plan(
 ) -> list[dict[str, Any]]:
     """What each part of `adapt` will cost (requests, time), checked and nothing run: for
     `--dry-run`."""
-    from .llm import default_optimizer_model
-    from .optimize import project
-    from .optimizers import build_optimizer
-
     tgt, _, _, mode, train, src_items = setting(
         task, source_task, model, source_model, seed, n_train, data_root
     )
@@ -316,17 +326,25 @@ def adapt(
         "data_hash": data_hash(src_items, src),
         "right": sorted(right),
     }
-    common = {
-        "model": model,
-        "optimizer_model": optimizer_model,
-        "seed": seed,
-        "iterations": iterations,
-        "budget": budget,
-        "n_train": n_train,
-        "test_limit": test_limit,
-        "concurrency": concurrency,
-        "on_event": on_event,
-    }
+
+    def spec(name: str, start: str, method: BaseOptimizer, extra: dict | None = None) -> RunSpec:
+        """One part of the adaptation: an ordinary run in its own dir under the adapt dir."""
+        return RunSpec(
+            task=tgt,
+            prompt=start,
+            optimizer=method,
+            model=model,
+            optimizer_model=optimizer_model or default_optimizer_model(model),
+            run_dir=root / name,
+            seed=seed,
+            split=Split(n_train=n_train, test_limit=test_limit),
+            budget=Budget(task_requests=budget),
+            iterations=iterations,
+            concurrency=concurrency,
+            on_event=on_event,
+            extra_settings=extra or {},
+        )
+
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
     lang = language_of(tgt)
     variants = {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]
@@ -345,14 +363,7 @@ def adapt(
         name = "adapted" if not write_in else f"adapted-{write_in}"
         name += "-meta" if meta else ""
         part(name)
-        res = optimize(
-            tgt,
-            prompt.strip(),
-            method=opt,
-            run_dir=root / name,
-            extra_settings={"source": source_setting},
-            **common,
-        )
+        res = execute(spec(name, prompt.strip(), opt, {"source": source_setting}))
         results[name] = res
         if not rows:
             rows.append(_row("source prompt as is", res, "initial"))
@@ -363,15 +374,8 @@ def adapt(
         from .data.task import initial_prompt as default_prompt
 
         part("LCP from scratch")
-        scratch_res = optimize(
-            tgt,
-            (initial_prompt or default_prompt(tgt)).strip(),
-            method="lcp",
-            run_dir=root / "scratch",
-            candidates=candidates,
-            max_failures=max_failures,
-            **common,
-        )
+        start = (initial_prompt or default_prompt(tgt)).strip()
+        scratch_res = execute(spec("scratch", start, build_optimizer("lcp", **knobs)))
         rows.append(_row("LCP from scratch (best on train)", scratch_res))
     base = scratch_res.best_test_score if scratch_res else None
 
@@ -434,7 +438,7 @@ def page(res: AdaptResult, table_md: str) -> str:
     over the test items, the table, and links to each part's own run report."""
     from .stats import bootstrap_interval
     from .store import test_items
-    from .views import bars as bar_chart
+    from .views.charts import bars as bar_chart
 
     e = html.escape
     shown: dict[str, dict] = {}

@@ -25,8 +25,8 @@ from .data.task import initial_prompt as default_prompt
 from .errors import UserError
 from .llm import default_optimizer_model
 from .llm.catalogue import request_seconds
-from .optimize import optimize, project
 from .optimizers import OPTIMIZERS, build_optimizer
+from .run import Budget, RunSpec, Split, execute, project
 from .session import resolve_task
 from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for scripts
     PAUSE_S,
@@ -37,9 +37,6 @@ from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for 
     query_store,
     test_items,
 )
-
-OPTIMIZING = ("lcp", "apo", "opro", "autohint", "ape", "gepa")  # the headline compares LCP to these
-FIXED = ("cot", "initial")
 
 
 @dataclass(frozen=True)
@@ -74,12 +71,12 @@ def expand_tasks(specs: list[str], data_root: str | Path | None = None) -> list[
     return list(dict.fromkeys(out))
 
 
-def check_methods(methods: list[str]) -> list[str]:
+def check_methods(methods: list[str], field: str = "--methods") -> list[str]:
     unknown = [m for m in methods if m not in OPTIMIZERS]
     if unknown:
         raise UserError(
             f"unknown method '{unknown[0]}'",
-            field="--methods",
+            field=field,
             hint="known: " + ", ".join(OPTIMIZERS),
         )
     return list(dict.fromkeys(methods))
@@ -110,6 +107,7 @@ class BenchConfig:
     data_root: str | Path | None = None
     concurrency: int | None = None
     prompt: str | None = None  # the prompt every method starts from (default: per answer type)
+    reference: str = "lcp"  # the method the tables compare every other method to
 
     def cells(self) -> list[Cell]:
         """Seed-major order, so that a bench stopped half-way has whole seeds over every task:
@@ -178,23 +176,22 @@ def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
     done = read_cell(cfg, cell)
     if done is not None:
         return done
-    optimize(
-        task,
-        cfg.prompt or default_prompt(task),
+    p = cfg.profile
+    spec = RunSpec(
+        task=task,
+        prompt=cfg.prompt or default_prompt(task),
+        optimizer=build_optimizer(cell.method),
         model=cfg.model,
-        optimizer_model=cfg.optimizer_model,
-        method=cell.method,
-        seed=cell.seed,
-        split_seed=cfg.split_seed,
-        iterations=cfg.iterations,
-        budget=cfg.profile.budget,
-        max_optimizer_calls=cfg.profile.max_optimizer_calls,
-        n_train=cfg.profile.n_train,
-        test_limit=cfg.profile.test_limit,
+        optimizer_model=cfg.optimizer_model or default_optimizer_model(cfg.model),
         run_dir=d,
+        seed=cell.seed,
+        split=Split(seed=cfg.split_seed, n_train=p.n_train, test_limit=p.test_limit),
+        budget=Budget(task_requests=p.budget, optimizer_calls=p.max_optimizer_calls),
+        iterations=cfg.iterations,
         concurrency=cfg.concurrency,
         cache_path=cfg.root / "cache.sqlite",
     )
+    execute(spec)
     row = read_cell(cfg, cell)
     assert row is not None
     return row

@@ -10,8 +10,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .bench import FIXED, OPTIMIZING, BenchConfig, most_common
+from .bench import BenchConfig, most_common
 from .llm import default_optimizer_model, model_name
+from .optimizers import fixed, optimizing
 from .stats import (
     bootstrap_interval,
     headline,
@@ -20,12 +21,14 @@ from .stats import (
     win_rates,
     within_noise,
 )
-from .views import PALETTE, bars, svg
+from .views.charts import PALETTE, bars, svg
 
 
-def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
+def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> dict[str, Any]:
     """Per task and method: mean test accuracy with its interval (over seeds; bootstrap over test
-    items when there is one seed), costs, the paired difference to LCP, and the win rates."""
+    items when there is one seed), costs, the paired difference of the reference method to each
+    other, the task requests each needed to reach the best other optimizer's final training
+    score, and the win rates."""
     by: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         by[(r["task"], r["method"])].append(r)
@@ -33,10 +36,11 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
     for (task, method), rs in by.items():
         cells[task][method] = _cell_stats(rs)
     for task, ms in cells.items():
-        if "lcp" in ms:
+        if reference in ms:
             for m, c in ms.items():
-                if m != "lcp":
-                    c["lcp_minus"] = _paired(by[(task, "lcp")], by[(task, m)])
+                if m != reference:
+                    c["reference_minus"] = _paired(by[(task, reference)], by[(task, m)])
+        _efficiency(ms, reference)
     rates = {}
     for which in ("best", "last"):
         scores = {
@@ -47,11 +51,30 @@ def summarize(rows: list[dict], methods: list[str]) -> dict[str, Any]:
         r = win_rates(scores)
         rates[which] = {
             "matrix": r,
-            "lcp_vs_optimizers": headline(r, "lcp", [m for m in OPTIMIZING if m in scores]),
-            "lcp_vs_fixed": headline(r, "lcp", [m for m in FIXED if m in scores]),
+            "vs_optimizers": headline(r, reference, [m for m in optimizing() if m in scores]),
+            "vs_fixed": headline(r, reference, [m for m in fixed() if m in scores]),
         }
     majority = {r["task"]: r["majority"] for r in rows if r.get("majority")}
-    return {"cells": cells, "win_rates": rates, "majority": majority}
+    return {"cells": cells, "win_rates": rates, "majority": majority, "reference": reference}
+
+
+def requests_to_reach(curve: list[list[float]], target: float) -> float | None:
+    """Task requests a run had spent when its best training score first reached `target`."""
+    return next((x for x, y in curve if y >= target - 1e-9), None)
+
+
+def _efficiency(ms: dict[str, dict], reference: str) -> None:
+    """The efficiency measure: the best final training score among the optimizers other than
+    the reference (the bar), and for each method the task requests it needed to reach that bar,
+    per seed (None where a seed never reached it)."""
+    others = [m for m in ms if m != reference and m in optimizing() and ms[m]["best_train"]]
+    if not others:
+        return
+    bar_method = max(others, key=lambda m: ms[m]["best_train"])
+    bar = ms[bar_method]["best_train"]
+    for c in ms.values():
+        c["bar"] = {"method": bar_method, "train": bar}
+        c["to_bar"] = [requests_to_reach(cv, bar) for cv in c["curves"]]
 
 
 def _cell_stats(rs: list[dict]) -> dict[str, Any]:
@@ -107,6 +130,16 @@ def top_answer(counts: dict[str, int]) -> str:
     return f"{answer or 'none'} {100 * share:.0f}%"
 
 
+def _to_bar(c: dict) -> str:
+    reached = [x for x in c.get("to_bar", []) if x is not None]
+    if "to_bar" not in c:
+        return "–"
+    n = len(c["to_bar"])
+    return (
+        f"{sum(reached) / len(reached):.0f} ({len(reached)}/{n})" if reached else f"never (0/{n})"
+    )
+
+
 def _pct1(v: float | None) -> str:
     return "–" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
 
@@ -123,6 +156,7 @@ def _pct(t: tuple | list | None) -> str:
 def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
     p = cfg.profile
     opt_model = cfg.optimizer_model or default_optimizer_model(cfg.model)
+    ref = summary.get("reference", "lcp")
     lines = []
     if partial:
         lines.append("**PARTIAL**: not every (task, method, seed) has finished.\n")
@@ -136,9 +170,12 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
         + (f'; every method starts from the prompt "{cfg.prompt}"' if cfg.prompt else "")
         + ". Accuracy: mean "
         "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
-        "LCP − method: paired difference on the same test items (bootstrap 95% interval); "
-        "'noise' when it contains 0. Prompts scored: prompts scored on the whole training set, "
-        "the pool best-on-train picks from (the more, the more a pick on few items fits noise).\n"
+        f"{ref} − method: paired difference on the same test items (bootstrap 95% interval); "
+        "'noise' when it contains 0. To the bar: task requests a method had spent when its best "
+        f"training score first reached the best final training score among the optimizers other "
+        f"than {ref} (mean over the seeds that reached it; how many did). Prompts scored: "
+        "prompts scored on the whole training set, the pool best-on-train picks from (the more, "
+        "the more a pick on few items fits noise).\n"
     )
     for task, ms in summary["cells"].items():
         lines.append(f"### {task}\n")
@@ -149,16 +186,18 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 "prompt that only makes the model give it every time scores that.\n"
             )
         lines += [
-            "| method | best-on-train | its train score | its top answer | last | LCP − method | "
-            "task req | prompts scored | optimizer calls / tokens | prompt chars | wall min | "
-            "stopped |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| method | best-on-train | its train score | its top answer | last | "
+            f"{ref} − method | task req | to the bar | prompts scored | "
+            "optimizer calls / tokens | prompt chars | "
+            "wall min | stopped |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        bar = next((c["bar"] for c in ms.values() if c.get("bar")), None)
         for m in cfg.methods:
             if m not in ms:
                 continue
             c = ms[m]
-            diff = c.get("lcp_minus")
+            diff = c.get("reference_minus")
             d = "–"
             if diff:
                 noise = " noise" if within_noise(diff[1], diff[2]) else ""
@@ -167,10 +206,15 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
             lines.append(
                 f"| {m} | {_pct(c['best'])} | {_pct1(c['best_train'])} | "
                 f"{top_answer(c['answers'])} | {_pct(c['last'])} | {d} | "
-                f"{c['task_requests']:.0f} | {c['prompts_scored']:.0f} | "
+                f"{c['task_requests']:.0f} | {_to_bar(c)} | {c['prompts_scored']:.0f} | "
                 f"{c['optimizer_calls']:.0f} / "
                 f"{c['optimizer_tokens']:,.0f} | {c['prompt_chars']:.0f} | {wall} | "
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
+            )
+        if bar:
+            lines.append(
+                f"\nThe bar: {bar['method']}'s final training score, {100 * bar['train']:.1f}% "
+                "(mean over seeds)."
             )
         lines.append("")
     for which in ("best", "last"):
@@ -187,10 +231,10 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 for b in ms
             ]
             lines.append(f"| {a} | " + " | ".join(cells) + " |")
-        h, f = w["lcp_vs_optimizers"], w["lcp_vs_fixed"]
-        opponents = ", ".join(m for m in OPTIMIZING if m != "lcp" and m in ms) or "none run"
+        h, f = w["vs_optimizers"], w["vs_fixed"]
+        opponents = ", ".join(m for m in optimizing() if m != ref and m in ms) or "none run"
         lines.append(
-            f"\nLCP against the optimizers ({opponents}): "
+            f"\n{ref} against the optimizers ({opponents}): "
             f"{'–' if h is None else f'{100 * h:.0f}%'}; against fixed prompts: "
             f"{'–' if f is None else f'{100 * f:.0f}%'}.\n"
         )
@@ -284,6 +328,7 @@ def write(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> s
         "optimizer_model": cfg.optimizer_model,
         "seeds": cfg.seeds,
         "split_seed": cfg.split_seed,
+        "reference": cfg.reference,
         "cells": {
             t: {m: {k: v for k, v in c.items() if k != "curves"} for m, c in ms.items()}
             for t, ms in summary["cells"].items()
@@ -301,4 +346,4 @@ def rebuild(cfg: BenchConfig) -> tuple[str, bool]:
 
     Path(cfg.root).mkdir(parents=True, exist_ok=True)
     rows, partial = collect(cfg)
-    return write(summarize(rows, cfg.methods), cfg, partial), partial
+    return write(summarize(rows, cfg.methods, cfg.reference), cfg, partial), partial

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import LLMError, UserError, redact
+from .optimizers import OPTIMIZERS, describe
 
 if TYPE_CHECKING:
     from .adapt import AdaptResult
@@ -178,7 +179,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score a prompt on a data set and print accuracy, calls, tokens, time and cache hits."""
-    from .api import evaluate_prompt
+    from .evaluate import evaluate_prompt
     from .session import read_prompt
 
     if split not in ("train", "test", "all"):
@@ -328,7 +329,7 @@ def optimize(
     method: str = typer.Option(
         "lcp",
         "--method",
-        help="lcp, apo, opro, autohint, ape, gepa, or a fixed prompt: cot, initial.",
+        help=f"{describe()}.",
     ),
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
     candidates: int | None = typer.Option(
@@ -384,8 +385,8 @@ def optimize(
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
     from .llm import default_optimizer_model
     from .optimize import optimize as run_optimize
-    from .optimize import project
     from .optimizers import build_optimizer
+    from .run import project
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
@@ -663,7 +664,10 @@ def bench(
         help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
     ),
     methods: str = typer.Option(
-        "lcp,apo,opro,autohint,ape,gepa,cot,initial", "--methods", help="Comma-separated methods."
+        ",".join(OPTIMIZERS), "--methods", help=f"Comma-separated methods ({describe()})."
+    ),
+    reference: str = typer.Option(
+        "lcp", "--reference", help="The method the tables compare every other method to."
     ),
     seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
     profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),
@@ -731,6 +735,7 @@ def bench(
         data_root=data_root,
         concurrency=concurrency,
         prompt=prompt,
+        reference=check_methods([reference], "--reference")[0],
     )
     loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
     for t, task in loaded.items():
@@ -780,7 +785,7 @@ def bench(
 @app.command()
 def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Print the summary of a finished run."""
-    from .report import load_run
+    from .views.report import load_run
 
     data, store, _ = load_run(run_dir)
     store.close()
@@ -797,9 +802,13 @@ def show(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Rebuild report.html of a run from its store."""
-    from .report import write_report
+    from .optimizers import ALL_METHODS
+    from .views.report import load_run, write_report
 
-    out.print(f"wrote {write_report(run_dir)}")
+    data, store, _ = load_run(run_dir)
+    store.close()
+    method = ALL_METHODS.get(data["settings"]["method"])
+    out.print(f"wrote {write_report(run_dir, method() if method else None)}")
 
 
 def _log_internal_error(exc: BaseException) -> Path:

@@ -1,122 +1,143 @@
-"""Score one prompt on examples, concurrently, through the shared LLM layer."""
+"""`evaluate_prompt()`: score any prompt on any data, the Python API of `contrastprompt
+evaluate`. Optionally stores every record in a SQLite store and writes them as JSON lines."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from .data.extract import answer_spec
-from .data.task import Example, Task
-from .llm import LLM, ChatRequest, Message
+from .data.task import Example, Task, take
+from .errors import UserError
+from .llm import LLM, ModelHub
+from .run import RunSession
+from .scoring import EvalResult, evaluate_async
+from .session import open_cache, resolve_task
+from .store import Store, prompt_hash
 
-PLACEMENTS = ("user", "system")
-
-
-@dataclass
-class Record:
-    example_id: str
-    input: str
-    output: str
-    extracted: str | None
-    target: str
-    score: float
-    finish_reason: str = "stop"
-    cached: bool = False
-    threshold: float = 1.0  # the score that counts as correct (the run's failure threshold)
-
-    @property
-    def correct(self) -> bool:
-        """The same rule the optimizer uses for failures, so a float metric agrees with it."""
-        return self.score >= self.threshold
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"correct": self.correct}
+ProgressFn = Callable[[int, int, float], None]
 
 
-@dataclass
-class EvalResult:
-    prompt: str
-    records: list[Record]
-    wall_time: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return sum(r.score for r in self.records) / len(self.records) if self.records else 0.0
-
-    @property
-    def n(self) -> int:
-        return len(self.records)
+def select_split(task: Task, split: str, seed: int, n_train: int | None) -> list[Example]:
+    if split == "all":
+        if task.fixed_split is not None:
+            return list(task.fixed_split[0]) + list(task.fixed_split[1])
+        return list(task.examples)
+    train, test = task.split(seed=seed, n_train=n_train)
+    return train if split == "train" else test
 
 
-def build_request(
+def evaluate_prompt(
     prompt: str,
-    example: Example,
-    task: Task,
-    placement: str = "user",
-    seed: int | None = 0,
-    early_stop: bool = True,
-) -> ChatRequest:
-    """The task-model request for one example. The prompt is never `.format`-ed, so braces in
-    prompts and data are safe; `placement` puts it in the system message or before the input.
-    With `early_stop`, a closed-answer task lets an engine that can (the local batch engine)
-    end the reply once it holds its answer, instead of running on to the token limit."""
-    text = task.render(example)
-    max_tokens, stop = task.limits()
-    until = ""
-    if early_stop and task.extractor is None:
-        spec = answer_spec(task.answer_type, task.labels, prompt)
-        until = json.dumps(spec, sort_keys=True) if spec else ""
-    if placement == "system":
-        msgs = ((Message("system", prompt),) if prompt.strip() else ()) + (Message("user", text),)
-    else:
-        content = f"{prompt.strip()}\n\n{text}" if prompt.strip() else text
-        msgs = (Message("user", content),)
-    return ChatRequest(
-        messages=msgs, temperature=0.0, max_tokens=max_tokens, seed=seed, stop=stop, until=until
-    )
-
-
-async def evaluate_async(
-    prompt: str,
-    examples: Sequence[Example],
-    task: Task,
-    llm: LLM,
+    task: str | Task,
     *,
+    model: str | LLM = "local",
+    examples: Sequence[Example] | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    seed: int = 0,
+    n_train: int | None = None,
     placement: str = "user",
-    seed: int | None = 0,
-    done: dict[str, Record] | None = None,
-    on_record: Callable[[Record], None] | None = None,
-    threshold: float = 1.0,
-) -> EvalResult:
-    """Score `prompt` on `examples`. Records in `done` (from a run store) are reused as they are,
-    so a resumed run never asks again for an example it already scored. A record is correct
-    when its score reaches `threshold`."""
-    t0 = time.monotonic()
-    done = done or {}
+    data_root: str | Path | None = None,
+    input_field: str = "input",
+    target_field: str = "target",
+    template: str | None = None,
+    metric: str | None = None,
+    max_tokens: int | None = None,
+    concurrency: int | None = None,
+    base_url: str | None = None,
+    cache: str | Path | None = None,
+    use_cache: bool = True,
+    output: str | Path | None = None,
+    store: str | Path | None = None,
+    on_progress: ProgressFn | None = None,
+) -> dict:
+    """Score `prompt` and return a summary dict (accuracy, usage, records path).
 
-    async def one(ex: Example) -> Record:
-        if ex.id in done:
-            done[ex.id].threshold = threshold
-            return done[ex.id]
-        resp = await llm.chat(build_request(prompt, ex, task, placement, seed))
-        pred = task.extract(resp.text, ex)
-        rec = Record(
-            example_id=ex.id,
-            input=task.render(ex),
-            output=resp.text,
-            extracted=pred,
-            target=ex.target,
-            score=float(task.metric(pred, ex)),
-            finish_reason=resp.finish_reason,
-            cached=resp.cached,
-            threshold=threshold,
+    `task` may be a spec string or a `Task`; `model` a model string or an open `LLM`; pass
+    `examples` to score exactly those instead of a split.
+    """
+    t = resolve_task(
+        task,
+        data_root=data_root,
+        input_field=input_field,
+        target_field=target_field,
+        template=template,
+        metric=metric,
+        max_tokens=max_tokens,
+    )
+    exs = (
+        list(examples)
+        if examples is not None
+        else take(select_split(t, split, seed, n_train), limit, seed)
+    )
+    if not exs:
+        raise UserError("no examples to evaluate", field="--limit")
+    db = Store(store) if store else None
+    run_id = (
+        db.new_run(
+            "evaluate",
+            t.name,
+            {"prompt": prompt, "split": split, "seed": seed, "model": str(model)},
         )
-        if on_record is not None:
-            on_record(rec)
-        return rec
+        if db
+        else 0
+    )
+    phash = prompt_hash(prompt)
+    state = {"done": 0, "correct": 0.0}
 
-    records = await asyncio.gather(*(one(ex) for ex in examples))
-    return EvalResult(prompt=prompt, records=list(records), wall_time=time.monotonic() - t0)
+    def on_record(rec) -> None:  # noqa: ANN001
+        state["done"] += 1
+        state["correct"] += rec.score
+        if db:
+            db.add_record(run_id, phash, split, rec)
+        if on_progress:
+            on_progress(len(exs), state["done"], state["correct"])
+
+    if isinstance(model, LLM):
+        result = asyncio.run(
+            evaluate_async(
+                prompt, exs, t, model, placement=placement, seed=seed, on_record=on_record
+            )
+        )
+        usage, model_id = model.usage, model.model_id
+    else:
+        session = RunSession(
+            cache=open_cache(cache, use_cache), base_url=base_url, concurrency=concurrency
+        )
+
+        async def work(hub: ModelHub) -> tuple[EvalResult, str]:
+            llm = hub.open(model, role="task")
+            if on_progress:
+                on_progress(len(exs), 0, 0.0)
+            res = await evaluate_async(
+                prompt, exs, t, llm, placement=placement, seed=seed, on_record=on_record
+            )
+            return res, llm.model_id
+
+        try:
+            result, model_id = session.run(work)
+            usage = session.hub.usage
+        finally:
+            session.close()
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "w", encoding="utf-8") as f:
+            for r in result.records:
+                f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    if db:
+        db.finish_run(run_id, "done", None)
+        db.close()
+    return {
+        "task": t.name,
+        "split": split,
+        "model": model_id,
+        "prompt": prompt,
+        "accuracy": result.score,
+        "n": result.n,
+        "wall_time": result.wall_time,
+        "usage": usage.to_dict(),
+        "output": str(output) if output else None,
+        "records": [r.to_dict() for r in result.records],
+    }

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .evaluate import Record
 from .llm.usage import price_for
+from .scoring import Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT, task TEXT, settings TEXT,

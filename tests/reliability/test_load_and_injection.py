@@ -10,7 +10,7 @@ import tracemalloc
 
 from contrastprompt import Task, optimize
 from contrastprompt.data import Example
-from contrastprompt.evaluate import evaluate_async
+from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import ModelHub
 from contrastprompt.optimizers.parsing import all_tagged, parse_prompt, parse_reason, parse_strict
 from contrastprompt.store import Store, prompt_hash

@@ -1,5 +1,7 @@
-"""Prompt optimizers behind one small interface (`Optimizer`), one file each."""
+"""Prompt optimizers behind one small interface (`Optimizer`), one file each, in a registry."""
 
+import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import UserError
@@ -26,7 +28,10 @@ from .gepa_peer import GEPAPeer
 from .lcp import LCP, LCPSettings
 from .opro import OPRO
 
-# adding a method: one file with its Settings and step(), its templates, and one line here
+# Adding a method: one file with its class (Settings, step(), name, title, origins) and its
+# templates, and one line here; or, outside this package, an entry point in the group
+# "contrastprompt.optimizers" naming the class (a plugin): the CLI help, the bench's method lists
+# and the report all read this registry.
 OPTIMIZERS: dict[str, type[BaseOptimizer]] = {
     "lcp": LCP,
     "apo": APO,
@@ -37,8 +42,46 @@ OPTIMIZERS: dict[str, type[BaseOptimizer]] = {
     "cot": ChainOfThought,
     "initial": Initial,
 }
+PLUGIN_GROUP = "contrastprompt.optimizers"
+
+
+def _load_plugins() -> None:
+    """Methods from installed plugins. A broken plugin is skipped with one line on stderr, so it
+    cannot take the built-in methods (or `--help`) down with it."""
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, BaseOptimizer)):
+                raise TypeError("not a BaseOptimizer subclass")
+        except Exception as exc:
+            print(
+                f"contrastprompt: method plugin '{ep.name}' ({ep.value}) skipped: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        OPTIMIZERS.setdefault(cls.name, cls)
+
+
+_load_plugins()
 # every method a stored run may name, for reports (adaptation is run by `adapt`, not by name)
 ALL_METHODS: dict[str, type[BaseOptimizer]] = {**OPTIMIZERS, "lcp-adapt": AdaptLCP}
+
+
+def optimizing() -> list[str]:
+    """The registered methods that optimize (what the bench compares a reference method to)."""
+    return [n for n, c in OPTIMIZERS.items() if not c.fixed]
+
+
+def fixed() -> list[str]:
+    """The registered fixed prompts (the initial prompt, chain of thought, ...)."""
+    return [n for n, c in OPTIMIZERS.items() if c.fixed]
+
+
+def describe() -> str:
+    """One line listing the methods, for help texts: the optimizers, then the fixed prompts."""
+    return ", ".join(optimizing()) + "; fixed prompts: " + ", ".join(fixed())
+
+
 SHARED_OPTIONS = {
     "candidates": "--candidates",
     "top_k": "--top-k",
@@ -80,6 +123,9 @@ __all__ = [
     "ChainOfThought",
     "Initial",
     "build_optimizer",
+    "describe",
+    "fixed",
+    "optimizing",
     "OPTIMIZERS",
     "Candidate",
     "LCPSettings",

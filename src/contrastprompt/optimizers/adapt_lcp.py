@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..evaluate import Record
 from ..languages import NAMES, code_of, guess
+from ..scoring import Record
 from .base import Candidate, RunContext, gather_or_cancel, template
 from .lcp import LCP, LCPSettings
 from .parsing import tagged
@@ -71,6 +71,7 @@ def translation_problem(text: str | None, english: str, language: str) -> str:
 
 class AdaptLCP(LCP):
     name = "lcp-adapt"
+    title = "LCP in adaptation mode: failures where the source prompt was right in its own setting"
     Settings = AdaptSettings
 
     def __init__(

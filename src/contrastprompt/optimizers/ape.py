@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..evaluate import Record
+from ..scoring import Record
 from .base import (
     BaseOptimizer,
     Candidate,
@@ -33,7 +33,8 @@ from .base import (
     best_of,
     fresh,
     gather_or_cancel,
-    html_details,
+    group,
+    section,
     template,
 )
 from .parsing import parse_strict
@@ -57,6 +58,8 @@ def subset_score(records: list[Record]) -> float:
 
 class APE(BaseOptimizer):
     name = "ape"
+    title = "APE: instructions induced from examples, resampled, kept by a subset score"
+    origins = {"proposal": "#54a24b"}
     Settings = APESettings
 
     def __init__(self, settings: APESettings | None = None, **overrides: object) -> None:
@@ -76,15 +79,15 @@ class APE(BaseOptimizer):
             "optimizer_requests": s.candidates + later * s.keep * s.variants,
         }
 
-    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
-        parts = [
-            html_details(
+    def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
+        groups = [
+            group(
                 f"Iteration {ev['iteration']}: subset scores (proposal index, score)",
                 [f"#{i}: {sc:.2f}" for i, sc in ev["data"]["scores"]],
             )
             for ev in events("subset_scores")
         ]
-        return "<h2>APE selection</h2>" + ("".join(parts) or "<p>No step completed.</p>")
+        return [section("APE selection", groups)]
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         if iteration == 1:

@@ -31,8 +31,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..evaluate import Record
-from .base import BaseOptimizer, Candidate, RunContext, gather_or_cancel, html_details, template
+from ..scoring import Record
+from .base import (
+    BaseOptimizer,
+    Candidate,
+    RunContext,
+    gather_or_cancel,
+    group,
+    section,
+    template,
+)
 from .parsing import all_tagged, parse_strict
 
 
@@ -77,6 +85,8 @@ def ucb(arm: Arm, total_pulls: int, c: float) -> float:
 
 class APO(BaseOptimizer):
     name = "apo"
+    title = "APO (ProTeGi): textual gradients from errors, edits, beam search with a bandit"
+    origins = {"edit": "#f58518", "beam": "#b279a2"}
     Settings = APOSettings
 
     def __init__(self, settings: APOSettings | None = None, **overrides: object) -> None:
@@ -98,19 +108,19 @@ class APO(BaseOptimizer):
             "optimizer_requests": iterations * s.beam_size * per_parent,
         }
 
-    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
-        parts = [
-            html_details(f"Iteration {ev['iteration']}: textual gradients", ev["data"]["gradients"])
+    def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
+        groups = [
+            group(f"Iteration {ev['iteration']}: textual gradients", ev["data"]["gradients"])
             for ev in events("gradients")
         ]
-        parts += [
-            html_details(
+        groups += [
+            group(
                 f"Iteration {ev['iteration']}: bandit estimates (accuracy, examples pulled)",
                 [f"{m:.2f} on {n}: {t}" for t, m, n in ev["data"]["estimates"]],
             )
             for ev in events("beam")
         ]
-        return "<h2>APO steps</h2>" + ("".join(parts) or "<p>No step completed.</p>")
+        return [section("APO steps", groups)]
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         beam = self.beam or [current.text]

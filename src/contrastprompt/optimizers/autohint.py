@@ -23,7 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import BaseOptimizer, Candidate, RunContext, gather_or_cancel, html_details, template
+from .base import (
+    BaseOptimizer,
+    Candidate,
+    RunContext,
+    gather_or_cancel,
+    group,
+    section,
+    template,
+)
 from .parsing import tagged, usable_prompt
 
 
@@ -45,6 +53,8 @@ def parse_hint(output: str) -> str | None:
 
 class AutoHint(BaseOptimizer):
     name = "autohint"
+    title = "AutoHint: hints from wrong answers, summarized and appended to the prompt"
+    origins = {"hinted": "#9d755d"}
     Settings = AutoHintSettings
 
     def __init__(self, settings: AutoHintSettings | None = None, **overrides: object) -> None:
@@ -58,12 +68,12 @@ class AutoHint(BaseOptimizer):
             "optimizer_requests": iterations * (min(self.s.samples, n_train) + 1),
         }
 
-    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
-        parts = [
-            html_details(f"Iteration {ev['iteration']}: hints", ev["data"]["hints"])
+    def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
+        groups = [
+            group(f"Iteration {ev['iteration']}: hints", ev["data"]["hints"])
             for ev in events("hints")
         ]
-        return "<h2>AutoHint steps</h2>" + ("".join(parts) or "<p>No step completed.</p>")
+        return [section("AutoHint steps", groups)]
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         s = self.s

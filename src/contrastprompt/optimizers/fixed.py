@@ -27,6 +27,7 @@ class Initial(BaseOptimizer):
     """The initial prompt, unchanged: the floor every method must clear."""
 
     name = "initial"
+    title = "the initial prompt as given (a fixed prompt)"
     fixed = True
     Settings = FixedSettings
 
@@ -42,6 +43,7 @@ class CoTSettings:
 
 class ChainOfThought(BaseOptimizer):
     name = "cot"
+    title = "chain of thought: the initial prompt with a step-by-step instruction (a fixed prompt)"
     fixed = True
     Settings = CoTSettings
 

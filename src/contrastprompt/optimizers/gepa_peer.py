@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from ..data.task import Example
 from ..errors import UserError
-from ..evaluate import Record
+from ..scoring import Record
 from ..store import prompt_hash
 from .base import BaseOptimizer, Candidate, RunContext, StopRun, TaskBudget, best_of, template
 
@@ -111,6 +111,8 @@ def feedback(rec: Record) -> dict[str, Any]:
 
 class GEPAPeer(BaseOptimizer):
     name = "gepa"
+    title = "GEPA (its own library): reflective prompt evolution with a Pareto pool"
+    origins = {"gepa": "#72b7b2"}
     Settings = GEPASettings
 
     def __init__(self, settings: GEPASettings | None = None, **overrides: object) -> None:

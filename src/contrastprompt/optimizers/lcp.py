@@ -26,7 +26,6 @@ prompt carried forward, with the reason recorded.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +34,8 @@ from .base import (
     Candidate,
     RunContext,
     gather_or_cancel,
-    html_details,
+    group,
+    section,
     template,
 )
 from .parsing import parse_prompt, parse_reason, parse_strict, tagged
@@ -60,6 +60,10 @@ class LCPSettings:
 
 class LCP(BaseOptimizer):
     name = "lcp"
+    title = (
+        "LCP: candidates from failure reasons, then a prompt from contrasting good and bad prompts"
+    )
+    origins = {"candidate": "#4c78a8", "contrast": "#e45756"}
     Settings = LCPSettings
 
     def __init__(self, settings: LCPSettings | None = None, **overrides: object) -> None:
@@ -77,39 +81,47 @@ class LCP(BaseOptimizer):
             "optimizer_requests": iterations * (min(s.max_failures, n_train) + s.candidates + 1),
         }
 
-    def report_section(self, events: Callable[[str], list[dict]], by_hash: dict) -> str:
-        e = html.escape
+    def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
+        def prompts(pairs: list) -> list[tuple[str, str]]:
+            return [(f"{s:.2f}", by_hash.get(h, {}).get("text", h)) for h, s in pairs]
+
         contrasts = []
         for ev in events("contrast"):
-            d = ev["data"]
-
-            def lst(items: list) -> str:
-                return "".join(
-                    f"<li><b>{s:.2f}</b> <pre>{e(by_hash.get(h, {}).get('text', h))}</pre></li>"
-                    for h, s in items
-                )
-
-            result = by_hash.get(d["result"], {})
-            contrasts.append(
-                f"<section class='contrast'><h3>Iteration {ev['iteration']}</h3>"
-                f"<h4>High-scoring prompts</h4><ol>{lst(d['good'])}</ol>"
-                f"<h4>Low-scoring prompts</h4><ol>{lst(d['bad'])}</ol>"
-                f"<h4>Patterns the optimizer named</h4>"
-                f"<pre>{e(d.get('patterns') or '(none given)')}</pre>"
-                f"<h4>New prompt (train {d['score']:.2f})</h4>"
-                f"<pre>{e(result.get('text', ''))}</pre></section>"
-            )
+            d, it = ev["data"], ev["iteration"]
+            result = by_hash.get(d["result"], {}).get("text", "")
+            contrasts += [
+                group(
+                    f"Iteration {it}: high-scoring prompts", prompts(d["good"]), open=True, pre=True
+                ),
+                group(
+                    f"Iteration {it}: low-scoring prompts", prompts(d["bad"]), open=True, pre=True
+                ),
+                group(
+                    f"Iteration {it}: patterns the optimizer named",
+                    [d.get("patterns") or "(none given)"],
+                    open=True,
+                    pre=True,
+                ),
+                group(
+                    f"Iteration {it}: new prompt (train {d['score']:.2f})",
+                    [result],
+                    open=True,
+                    pre=True,
+                ),
+            ]
         reasons = [
-            html_details(
+            group(
                 f"Iteration {ev['iteration']}: {len(ev['data']['reasons'])} failure reasons",
                 [r["reason"] for r in ev["data"]["reasons"]],
             )
             for ev in events("reasons")
         ]
-        return (
-            f"<h2>Contrast steps</h2>{''.join(contrasts) or '<p>No contrast step completed.</p>'}"
-            f"<h2>Failure reasons</h2>{''.join(reasons) or '<p>None.</p>'}"
-        )
+        return [
+            section(
+                "Contrast steps", contrasts, empty="No contrast step completed.", kind="contrast"
+            ),
+            section("Failure reasons", reasons, empty="None."),
+        ]
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         failures = self.failures(ctx, iteration, current)

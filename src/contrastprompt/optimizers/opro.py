@@ -48,6 +48,8 @@ class OPROSettings:
 
 class OPRO(BaseOptimizer):
     name = "opro"
+    title = "OPRO: new prompts from the past prompts and their scores, as a trajectory"
+    origins = {"proposal": "#54a24b"}
     Settings = OPROSettings
 
     def __init__(self, settings: OPROSettings | None = None, **overrides: object) -> None:

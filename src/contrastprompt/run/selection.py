@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from math import comb
 
-from .base import Candidate
+from .context import Candidate
 
 RULES = ("best", "paired")
 

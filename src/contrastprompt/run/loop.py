@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Candidate, Optimizer, RunContext, StopRun
+from .context import Candidate, Optimizer, RunContext
+from .stoppers import StopRun
 
 
 @dataclass
@@ -41,7 +42,7 @@ async def run_loop(
             ctx.event(t, "iteration", {"current": last.hash, "best": ctx.best().score})
             nxt = await optimizer.step(ctx, t, last)
             if nxt is None:
-                why = getattr(optimizer, "why", "") or "no failures left on the training set"
+                why = optimizer.why or "no failures left on the training set"
                 return LoopOutcome(initial, last, why, done)
             last, done = nxt, t
             if not ctx.failures(ctx.best()):

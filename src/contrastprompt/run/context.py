@@ -1,0 +1,369 @@
+"""The run context: everything an optimizer may use during a run (scoring with store and cache,
+asking the optimizer model, the stop conditions, events), the scored prompt (`Candidate`) and the
+small interface an optimizer implements (`Optimizer`).
+
+An optimizer only proposes prompts. It never evaluates, caches, counts or stores by itself: it
+calls `ctx.score(...)` and `ctx.ask(...)`, so budgets and resume mean the same for every method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from ..data.task import Example, Task, render
+from ..llm import LLM, ChatRequest, ChatResponse, Message
+from ..scoring import EvalResult, Record, evaluate_async
+from ..store import Store
+from .stoppers import MaxOptimizerCalls, Stopper, StopRun, TaskBudget
+
+T = TypeVar("T")
+
+
+@dataclass
+class Candidate:
+    """A scored prompt in the pool. `seq` is its creation order in the run (for tie-breaks)."""
+
+    text: str
+    hash: str
+    origin: str
+    iteration: int
+    seq: int
+    score: float
+    records: list[Record] = field(default_factory=list, repr=False)
+    parents: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def rank_key(self) -> tuple:
+        """Higher train score, then earlier created. `seq` is unique within a run, so no third
+        key could ever decide (docs/method.md)."""
+        return (-self.score, self.seq)
+
+
+EventHook = Callable[[str, dict], None]
+
+
+class RunContext:
+    """Everything an optimizer may use during a run."""
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        train: list[Example],
+        task_llm: LLM,
+        optimizer: LLM,
+        store: Store,
+        run_id: int,
+        seed: int,
+        placement: str = "user",
+        failure_threshold: float = 1.0,
+        stoppers: list[Stopper] | None = None,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.task, self.train = task, train
+        self.task_llm, self.optimizer = task_llm, optimizer
+        self.store, self.run_id, self.seed = store, run_id, seed
+        self.placement = placement
+        self.failure_threshold = failure_threshold
+        self.stoppers = stoppers or []
+        self.on_event = on_event
+        self.started = time.monotonic()
+        self._pool: dict[str, Candidate] = {}
+        self._score_lock = asyncio.Lock()
+        self._ask_slots: asyncio.Semaphore | None = None
+
+    # randomness: one stream per purpose, so resuming replays the same choices
+    def rng(self, *label: object) -> random.Random:
+        digest = hashlib.sha256(repr((self.seed, *label)).encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def request_seed(self, *label: object) -> int:
+        return self.rng("request-seed", *label).randrange(2**31)
+
+    def check(self, kind: str, cost: int = 0) -> None:
+        for s in self.stoppers:
+            why = s.before(self, kind, cost)
+            if why:
+                raise StopRun(why)
+
+    def train_requests(self) -> int:
+        return self.store.count_split(self.run_id, "train")
+
+    def scorings_left(self) -> int | None:
+        """How many more prompts the task budget can score on the whole training set, or None
+        without a task budget: a method that plans a step can fit it to what is left."""
+        limits = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
+        if not limits:
+            return None
+        return max(0, (min(limits) - self.train_requests()) // max(1, len(self.train)))
+
+    def asks_left(self) -> int | None:
+        """How many more optimizer requests the call cap allows, or None without a cap."""
+        limits = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
+        if not limits:
+            return None
+        return max(0, min(limits) - self.optimizer.stats.requests)
+
+    def totals(self) -> dict[str, dict]:
+        return self.store.call_totals(self.run_id)
+
+    def cost(self) -> float | None:
+        """Money spent over the whole run (all sessions), or None if a price is unknown."""
+        costs = [t["cost"] for t in self.totals().values()]
+        return None if None in costs else sum(costs)
+
+    def event(self, iteration: int, kind: str, data: dict) -> None:
+        self.store.add_event(self.run_id, iteration, kind, data)
+        if self.on_event:
+            usage = {
+                role: {"requests": u.requests, "calls": u.calls, "tokens": u.tokens}
+                for role, u in self.task_llm.usage.roles.items()
+            }
+            usage["task"] = dict(usage.get("task", {}), requests=self.train_requests())
+            self.on_event(kind, {"iteration": iteration, **data, "usage": usage})
+
+    @property
+    def pool(self) -> list[Candidate]:
+        return sorted(self._pool.values(), key=lambda c: c.seq)
+
+    def ranked(self) -> list[Candidate]:
+        return sorted(self._pool.values(), key=Candidate.rank_key)
+
+    def best(self) -> Candidate:
+        return self.ranked()[0]
+
+    def failures(self, cand: Candidate) -> list[Record]:
+        return [r for r in cand.records if not r.correct]
+
+    async def score(
+        self,
+        text: str,
+        *,
+        origin: str,
+        iteration: int,
+        parents: list[str] | None = None,
+        meta: dict | None = None,
+    ) -> Candidate:
+        """Score a prompt on the whole training set, once per run: records already in the store
+        are reused, so neither a duplicate prompt nor a resumed run asks the model again."""
+        async with self._score_lock:  # one prompt at a time keeps budget checks exact
+            phash, _ = self.store.add_prompt(self.run_id, text, origin, iteration, parents, meta)
+            if phash in self._pool:
+                return self._pool[phash]
+            self.event(iteration, "scoring", {"hash": phash, "origin": origin})
+            res = await self._evaluate(phash, text, self.train)
+            row = self.store.prompt(self.run_id, phash)
+            cand = Candidate(
+                text=text,
+                hash=phash,
+                origin=row["origin"],
+                iteration=row["iteration"],
+                seq=row["seq"],
+                score=res.score,
+                records=res.records,
+                parents=row["parents"],
+                meta=row["meta"],
+            )
+            self._pool[phash] = cand
+            self.event(
+                iteration,
+                "scored",
+                {
+                    "hash": phash,
+                    "origin": cand.origin,
+                    "score": cand.score,
+                    "seq": cand.seq,
+                    "requests": self.train_requests(),
+                },
+            )
+            return cand
+
+    async def evaluate(
+        self,
+        text: str,
+        examples: list[Example],
+        *,
+        origin: str,
+        iteration: int,
+        parents: list[str] | None = None,
+        meta: dict | None = None,
+    ) -> list[Record]:
+        """Score a prompt on some training examples only (a minibatch, a bandit pull). The
+        records are stored like any others, count against the budget, and are reused when the
+        prompt is later scored on the whole training set. The prompt does not join the pool."""
+        known = {e.id for e in self.train}
+        if any(e.id not in known for e in examples):
+            raise ValueError("an optimizer may only evaluate training examples")
+        async with self._score_lock:
+            phash, _ = self.store.add_prompt(self.run_id, text, origin, iteration, parents, meta)
+            return (await self._evaluate(phash, text, examples)).records
+
+    async def _evaluate(self, phash: str, text: str, examples: list[Example]) -> EvalResult:
+        done = self.store.records(self.run_id, phash, "train")
+        missing = len([e for e in examples if e.id not in done])
+        if missing:
+            self.check("score", missing)
+
+        def keep(rec: Record) -> None:
+            self.store.add_record(self.run_id, phash, "train", rec)
+
+        return await evaluate_async(
+            text,
+            examples,
+            self.task,
+            self.task_llm,
+            placement=self.placement,
+            seed=self.seed,
+            done=done,
+            on_record=keep,
+            threshold=self.failure_threshold,
+        )
+
+    async def ask(
+        self,
+        template_text: str,
+        fields: dict[str, Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        label: tuple,
+        sample: int = 0,
+        stop: tuple[str, ...] = (),
+    ) -> ChatResponse:
+        """One optimizer-model request built from a template file and `{field}` values.
+
+        The stop conditions are checked once a slot is free, not when the request is queued:
+        otherwise every request of a step passes the check at once, before any of them has used
+        tokens, and a token or cost limit is overshot by a whole step."""
+        if self._ask_slots is None:
+            self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
+        async with self._ask_slots:
+            self.check("ask")
+            content = render(template_text, fields)
+            req = ChatRequest(
+                messages=(Message("user", content),),
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=self.request_seed(*label, sample),
+                sample=sample,
+                stop=stop,
+            )
+            return await self.optimizer.chat(req)
+
+    async def ask_parsed(
+        self,
+        template_text: str,
+        fields: dict[str, Any],
+        parse: Callable[[str], Any],
+        *,
+        temperature: float,
+        max_tokens: int,
+        label: tuple,
+        retries: int,
+        retry_temperature: float | None = None,
+        stop: tuple[str, ...] = (),
+    ) -> tuple[Any, str]:
+        """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
+        `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
+        Returns (parsed or None, last raw answer)."""
+        raw = ""
+        for attempt in range(retries + 1):
+            temp = temperature if attempt == 0 or retry_temperature is None else retry_temperature
+            resp = await self.ask(
+                template_text,
+                fields,
+                temperature=temp,
+                max_tokens=max_tokens,
+                label=label,
+                sample=attempt,
+                stop=stop,
+            )
+            raw = resp.text
+            parsed = parse(raw)
+            if parsed:
+                return parsed, raw
+        return None, raw
+
+
+async def gather_or_cancel(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Like `asyncio.gather`, but when one fails (a `StopRun`, an error) the others are cancelled
+    and awaited before the error propagates: no request keeps running, unaccounted, after the
+    step has ended."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def best_of(cands: list[Candidate]) -> Candidate | None:
+    return min(cands, key=Candidate.rank_key) if cands else None
+
+
+def fresh(
+    ctx: RunContext, iteration: int, written: list[tuple[int, str | None, str]], step: str
+) -> list[tuple[int, str]]:
+    """The usable proposals not already in the pool, in a fixed order (so runs repeat); the
+    unusable and the duplicates are recorded as events."""
+    seen = {c.text.strip() for c in ctx.pool}
+    out = []
+    for i, text, raw in written:
+        if text is None:
+            ctx.event(iteration, "skipped", {"step": step, "index": i, "raw": raw[:500]})
+        elif text.strip() in seen:
+            ctx.event(iteration, "duplicate", {"step": step, "index": i})
+        else:
+            seen.add(text.strip())
+            out.append((i, text))
+    return out
+
+
+async def score_new(
+    ctx: RunContext,
+    iteration: int,
+    written: list[tuple[int, str | None, str]],
+    *,
+    origin: str,
+    parents: list[str],
+) -> list[Candidate]:
+    """Score each usable, new proposal on the whole training set."""
+    return [
+        await ctx.score(
+            text, origin=origin, iteration=iteration, parents=parents, meta={"index": i}
+        )
+        for i, text in fresh(ctx, iteration, written, origin)
+    ]
+
+
+class Optimizer(Protocol):
+    """One prompt-optimization method. `step` runs one iteration from the current prompt and
+    returns the next current prompt (already scored), or None when it has nothing to add.
+
+    A fixed method (the initial prompt, chain of thought) has `fixed = True`: the run scores
+    `start(prompt)` and stops. `project` forecasts one run's requests before anything is spent,
+    so the CLI and the bench can print what a method will cost on its own schedule."""
+
+    name: str
+    fixed: bool
+    why: str  # after `step` returned None: why the method has nothing to add ("" if no reason)
+
+    def settings(self) -> dict: ...
+
+    def start(self, prompt: str) -> str: ...
+
+    def adapt_task(self, task: Task) -> Task: ...
+
+    def project(self, n_train: int, iterations: int) -> dict[str, int]: ...
+
+    async def step(
+        self, ctx: RunContext, iteration: int, current: Candidate
+    ) -> Candidate | None: ...

@@ -1,0 +1,93 @@
+"""What a finished run leaves in its run dir for a reader: the prompts as text, run.json (every
+setting, limit, scored prompt and usage figure) and report.html."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from importlib.metadata import version as _dist_version
+from pathlib import Path
+from typing import Any
+
+from ..store import Store
+from ..views.report import write_report
+from .context import Candidate, Optimizer
+
+
+@dataclass
+class OptimizeResult:
+    run_dir: Path
+    initial_prompt: str
+    best_prompt: str
+    last_prompt: str
+    best_train_score: float
+    last_train_score: float
+    initial_train_score: float
+    best_test_score: float | None
+    last_test_score: float | None
+    initial_test_score: float | None
+    stop_reason: str
+    usage: dict[str, dict]
+    candidates: list[dict] = field(default_factory=list)
+    # the prompt each selection rule picks, with train and test score; `best_*` is `select`'s
+    selections: dict[str, dict] = field(default_factory=dict)
+    select: str = "best"
+
+    def summary(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["run_dir"] = str(self.run_dir)
+        d.pop("candidates")
+        return d
+
+
+def pool_row(c: Candidate) -> dict[str, Any]:
+    """A pool candidate as stored in run.json."""
+    return {
+        "hash": c.hash,
+        "origin": c.origin,
+        "iteration": c.iteration,
+        "seq": c.seq,
+        "score": c.score,
+        "parents": c.parents,
+        "text": c.text,
+        "meta": c.meta,
+    }
+
+
+def made_by(store: Store, run_id: int, candidates: list[dict]) -> dict[str, dict[str, Any]]:
+    """For each prompt hash, the events whose data names it as their `result` (LCP's contrast,
+    for one), by event kind: what made the prompt, in the method's own words."""
+    out: dict[str, dict[str, Any]] = {}
+    hashes = {c["hash"] for c in candidates}
+    for ev in store.events(run_id):
+        h = ev["data"].get("result") if isinstance(ev["data"], dict) else None
+        if h in hashes:
+            out.setdefault(h, {}).setdefault(ev["kind"], ev["data"])
+    return out
+
+
+def write_outputs(
+    result: OptimizeResult,
+    store: Store,
+    run_id: int,
+    settings: dict,
+    limits: dict,
+    optimizer: Optimizer,
+) -> None:
+    d = result.run_dir
+    (d / "best_prompt.txt").write_text(result.best_prompt + "\n", encoding="utf-8")
+    (d / "last_prompt.txt").write_text(result.last_prompt + "\n", encoding="utf-8")
+    origins = made_by(store, run_id, result.candidates)
+    run_json = {
+        "contrastprompt": _dist_version("contrastprompt"),
+        "python": platform.python_version(),
+        "settings": settings,
+        "limits": limits,
+        "stop_reason": result.stop_reason,
+        "results": result.summary(),
+        "candidates": [c | origins.get(c["hash"], {}) for c in result.candidates],
+        "usage": result.usage,
+    }
+    (d / "run.json").write_text(json.dumps(run_json, indent=2, ensure_ascii=False), "utf-8")
+    write_report(d, optimizer)
