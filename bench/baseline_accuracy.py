@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import time
 from collections import Counter
@@ -19,19 +18,14 @@ from pathlib import Path
 
 from contrastprompt import evaluate_prompt
 from contrastprompt.data import load_task
+from contrastprompt.stats import wilson_interval
 
 PROMPT = "Answer the question. End with 'Answer: <option>'."
 DEFAULT = ["navigate", "date_understanding", "boolean_expressions", "sports_understanding"]
 
 
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
+def wilson(k: float, n: int) -> tuple[float, float]:
+    return wilson_interval(round(k), n)
 
 
 def main() -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from throughput import PROMPTS, load_items, send
 
-from contrastprompt.scoring import build_request
 from contrastprompt.llm.catalogue import gguf_path, lookup
 from contrastprompt.llm.local import LocalBackend, LocalServer
+from contrastprompt.scoring import build_request
 
 
 async def through(engine: str, model: str, reqs: list, conc: int) -> dict:

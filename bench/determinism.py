@@ -13,8 +13,8 @@ import argparse
 import asyncio
 
 from contrastprompt.data import load_task
-from contrastprompt.scoring import build_request
 from contrastprompt.llm import ChatRequest, Message, ModelHub
+from contrastprompt.scoring import build_request
 
 PROMPT = "Answer the question. End with 'Answer: <option>'."
 TASKS = [

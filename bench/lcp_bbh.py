@@ -18,13 +18,13 @@ import sqlite3
 import time
 from pathlib import Path
 
-from baseline_accuracy import wilson
 from judge import is_instruction
 
 from contrastprompt import optimize
 from contrastprompt.bench import PROMPTS
 from contrastprompt.data import load_task
 from contrastprompt.run.selection import sign_test_p
+from contrastprompt.stats import wilson_interval
 
 
 def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:
@@ -58,7 +58,9 @@ def row_for(name: str, seed: int, run_dir: Path, wall: float | None = None) -> d
         "usage": data["usage"],
     }
     for k in ("initial", "last", "best"):
-        row[f"{k}_test_ci95"] = wilson((row[f"{k}_test_score"] or 0) * n_test, n_test)
+        row[f"{k}_test_ci95"] = wilson_interval(
+            round((row[f"{k}_test_score"] or 0) * n_test), n_test
+        )
     paired = res["selections"]["paired"]
     row["paired_test_score"] = paired["test"]
     row["paired_train_score"] = paired["train"]

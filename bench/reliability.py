@@ -212,8 +212,8 @@ def bad_inputs(tmp: Path, big: bool) -> list[tuple[str, str]]:
 def load() -> list[tuple[str, str]]:
     from contrastprompt import Task
     from contrastprompt.data import Example
-    from contrastprompt.scoring import evaluate_async
     from contrastprompt.llm import ModelHub
+    from contrastprompt.scoring import evaluate_async
 
     exs = [Example(input=f"Load question {i}?", target="Yes", id=f"L{i}") for i in range(1000)]
     with CannedServer() as srv:

@@ -24,10 +24,10 @@ import subprocess
 import time
 
 from contrastprompt.data import load_task
-from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import LLM, ModelHub
 from contrastprompt.llm.local import PooledBackend, _free_port, local_model_path
 from contrastprompt.llm.openai_backend import OpenAIBackend
+from contrastprompt.scoring import evaluate_async
 
 PROMPT = "Answer the question. End with 'Answer: <option>'."
 CONFIGS = {  # name: (processes, slots, threads, prompt cache)

@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 from contrastprompt.data.task import Example, Task
-from contrastprompt.scoring import build_request
 from contrastprompt.llm import LLM, ChatRequest
 from contrastprompt.llm.base import Message
 from contrastprompt.llm.catalogue import gguf_path, lookup
 from contrastprompt.llm.local import LocalBackend, LocalServer
+from contrastprompt.scoring import build_request
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cls"
 PROMPTS = {

@@ -11,10 +11,10 @@ import pytest
 
 from contrastprompt.data import Example, Task
 from contrastprompt.errors import LLMError
-from contrastprompt.scoring import build_request
 from contrastprompt.llm import LLM, chat
 from contrastprompt.llm.catalogue import gguf_path, lookup
 from contrastprompt.llm.local import LocalBackend, LocalServer
+from contrastprompt.scoring import build_request
 
 pytestmark = pytest.mark.model
 

@@ -70,6 +70,7 @@ def test_pyproject_extras_pin_the_catalogue_versions():
             assert f'"{req}"' in text or f'"{req}' in text, req
 
 
+@pytest.mark.model  # needs the local extra's model package
 def test_embedded_task_model_is_verified_in_place():
     m = catalogue()["smollm2-135m"]
     path = gguf_path(m)
@@ -145,6 +146,7 @@ def test_two_processes_assembling_at_once_end_with_one_good_file(tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.model  # reads the local extra's installed model packages
 def test_models_command_lists_the_catalogue(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "contrastprompt", "models", "--no-check", "--json"],

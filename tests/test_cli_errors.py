@@ -368,3 +368,20 @@ def test_adapt_refuses_data_that_is_not_parallel_before_any_model_call(tmp_path)
     )
     assert_one_line_error(proc, "--source-task")
     assert not (tmp_path / "a" / "source").exists()
+
+
+def test_bench_bad_input_is_one_line_and_exit_2(tmp_path):
+    def bench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "contrastprompt", "bench", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    p = bench("--tasks", "bbh:navigate", "--methods", "lcp,nope", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "--methods" in p.stderr and "Traceback" not in p.stderr
+    p = bench("--tasks", "bbh:no_such_task", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "unknown BBH task" in p.stderr
+    p = bench("--tasks", "bbh:navigate", "--seeds", "0,x", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "--seeds" in p.stderr

@@ -247,8 +247,8 @@ def test_split_seed_fixes_the_split_while_the_optimizer_seed_varies(tmp_path):
 def test_failure_threshold_and_correct_agree_for_float_metrics(tmp_path):
     import asyncio
 
-    from contrastprompt.scoring import evaluate_async
     from contrastprompt.llm import LLM
+    from contrastprompt.scoring import evaluate_async
 
     task, backend = make()
     task.metric = lambda pred, ex: 0.6  # a float metric: every answer is "60% right"

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from contrastprompt import Example, Task, evaluate_prompt, load_task
-from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import LLM, ResponseCache
+from contrastprompt.scoring import evaluate_async
 
 pytestmark = pytest.mark.model
 

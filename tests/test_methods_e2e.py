@@ -124,15 +124,6 @@ def test_tables_rebuild_from_committed_text_without_the_stores(bench_root, tmp_p
     )
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path):
-    p = bench("--tasks", "bbh:navigate", "--methods", "lcp,nope", "--run-dir", str(tmp_path))
-    assert p.returncode == 2 and "--methods" in p.stderr and "Traceback" not in p.stderr
-    p = bench("--tasks", "bbh:no_such_task", "--run-dir", str(tmp_path))
-    assert p.returncode == 2 and "unknown BBH task" in p.stderr
-    p = bench("--tasks", "bbh:navigate", "--seeds", "0,x", "--run-dir", str(tmp_path))
-    assert p.returncode == 2 and "--seeds" in p.stderr
-
-
 def test_a_budget_too_small_for_a_step_is_skipped_with_a_note(tmp_path):
     p = bench(
         "--tasks",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from contrastprompt.scoring import Record
 from contrastprompt.optimizers.base import Candidate
 from contrastprompt.run.selection import paired_counts, select, sign_test_p
+from contrastprompt.scoring import Record
 
 
 def cand(name: str, seq: int, right: str) -> Candidate:

@@ -131,8 +131,8 @@ def test_top_answer_counts_the_test_replies_of_the_best_prompt_in_a_real_store(t
 def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_cost(tmp_path):
     from contrastprompt.bench import PROFILES, BenchConfig, estimate
     from contrastprompt.llm.catalogue import request_seconds
-    from contrastprompt.run import project
     from contrastprompt.optimizers import build_optimizer
+    from contrastprompt.run import project
     from contrastprompt.session import resolve_task
 
     task = resolve_task("bbh:navigate")
@@ -173,3 +173,11 @@ def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_co
     assert est("local")["cost"] == 0.0 and est("local")["runs"] == 2
     assert est("openai:gpt-4o-mini")["cost"] > 0
     assert est("openai:no-such-priced-model")["cost"] is None
+
+
+def test_wilson_interval_matches_the_formula():
+    from contrastprompt.stats import wilson_interval
+
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 0.0)

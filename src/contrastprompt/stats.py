@@ -32,14 +32,31 @@ def bootstrap_interval(
     per_item: Sequence[float], level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float]:
     """Mean of per-item scores (or per-item differences) and a percentile bootstrap interval
-    over the items: the interval when there is one seed, and for paired differences."""
+    over the items (scipy.stats.bootstrap): the interval when there is one seed, and for paired
+    differences. Items that all agree give a zero-width interval."""
     a = np.asarray(per_item, dtype=float)
     if len(a) == 0:
         return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = a[rng.integers(0, len(a), size=(resamples, len(a)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(a.mean()), float(lo), float(hi)
+    m = float(a.mean())
+    if np.all(a == a[0]):
+        return m, m, m
+    res = _st.bootstrap(
+        (a,),
+        np.mean,
+        confidence_level=level,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return m, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (scipy.stats.binomtest)."""
+    if n == 0:
+        return 0.0, 0.0
+    ci = _st.binomtest(int(k), n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def paired_difference(

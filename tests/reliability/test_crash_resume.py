@@ -3,8 +3,12 @@ store stays intact, and the run ends with the prompts of an uninterrupted run.""
 
 from __future__ import annotations
 
+import pytest
+
 from .canned import CannedServer
 from .harness import OPTIMIZE, duplicate_calls, kill_and_resume, result, run
+
+pytestmark = pytest.mark.slow  # minutes of loopback servers, faults and kills
 
 
 def test_optimize_killed_three_times_resumes_to_the_same_result(tmp_path):

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .canned import CannedServer
 from .harness import FAKE_KEY, OPTIMIZE, integrity, result, run
+
+pytestmark = pytest.mark.slow  # minutes of loopback servers, faults and kills
 
 SMALL = [a if a != "3" else "2" for a in OPTIMIZE]  # 2 iterations
 

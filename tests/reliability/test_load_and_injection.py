@@ -8,15 +8,19 @@ import asyncio
 import random
 import tracemalloc
 
+import pytest
+
 from contrastprompt import Task, optimize
 from contrastprompt.data import Example
-from contrastprompt.scoring import evaluate_async
 from contrastprompt.llm import ModelHub
 from contrastprompt.optimizers.parsing import all_tagged, parse_prompt, parse_reason, parse_strict
+from contrastprompt.scoring import evaluate_async
 from contrastprompt.store import Store, prompt_hash
 
 from ..scripted import ScriptedBackend, yes_no_examples
 from .canned import CannedServer
+
+pytestmark = pytest.mark.slow  # minutes of loopback servers, faults and kills
 
 
 def test_a_thousand_concurrent_evaluations_lose_and_double_nothing(tmp_path):

@@ -11,7 +11,7 @@ among those that do, the highest-ranked is returned.
 
 from __future__ import annotations
 
-from math import comb
+from scipy.stats import binomtest
 
 from .context import Candidate
 
@@ -24,7 +24,7 @@ def sign_test_p(wins: int, losses: int) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
-    return sum(comb(n, k) for k in range(wins, n + 1)) / 2**n
+    return float(binomtest(wins, n, 0.5, alternative="greater").pvalue)
 
 
 def paired_counts(a: Candidate, b: Candidate) -> tuple[int, int]:
