@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sqlite3
 import time
 from pathlib import Path
 
@@ -25,16 +24,14 @@ from contrastprompt.bench import PROMPTS
 from contrastprompt.data import load_task
 from contrastprompt.run.selection import sign_test_p
 from contrastprompt.stats import wilson_interval
+from contrastprompt.store import prompt_hash, test_items
 
 
 def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:
     """Test items prompt `a` gets right and `b` wrong, the reverse, and the two-sided exact sign
     test p-value: is the difference on the same test items more than noise?"""
-    db = sqlite3.connect(run_dir / "store.sqlite")
-    q = "SELECT e.example_id, e.score FROM evaluations e JOIN prompts p ON p.hash = e.prompt_hash "
-    q += "WHERE e.split = 'test' AND p.text = ?"
-    sa, sb = dict(db.execute(q, (a,)).fetchall()), dict(db.execute(q, (b,)).fetchall())
-    db.close()
+    items = test_items(run_dir, [a, b])
+    sa, sb = items.get(prompt_hash(a), {}), items.get(prompt_hash(b), {})
     wins = sum(1 for k in sa if k in sb and sa[k] > sb[k])
     losses = sum(1 for k in sa if k in sb and sa[k] < sb[k])
     return wins, losses, min(1.0, 2 * sign_test_p(max(wins, losses), min(wins, losses)))

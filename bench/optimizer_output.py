@@ -15,23 +15,22 @@ Reads each run's store (no model is called):
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
 from pathlib import Path
 
 from judge import is_instruction
 
+from contrastprompt.store import Store
+
 
 def analyse(run: Path) -> dict:
-    db = sqlite3.connect(run / "store.sqlite")
-    answers = db.execute("SELECT count(*) FROM llm_calls WHERE role='optimizer'").fetchone()[0]
-    events = [(k, json.loads(d)) for k, d in db.execute("SELECT kind, data FROM events")]
+    store = Store(run / "store.sqlite")
+    run_id = store.find_run("optimize")["id"]
+    answers = store.call_totals(run_id).get("optimizer", {}).get("calls", 0)
+    events = [(e["kind"], e["data"]) for e in store.events(run_id)]
     reasons = sum(len(d.get("reasons", [])) for k, d in events if k == "reasons")
     dup = sum(1 for k, _ in events if k == "duplicate")
-    written = [
-        t
-        for (t,) in db.execute("SELECT text FROM prompts WHERE origin IN ('candidate','contrast')")
-    ]
+    written = [p["text"] for p in store.prompts(run_id) if p["origin"] in ("candidate", "contrast")]
+    store.close()
     skipped = sum(1 for k, _ in events if k == "skipped")
     usable = reasons + len(written) + dup
     instr = [t for t in written if is_instruction(t)]

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .data.task import Example, Task, take
+from .data.task import initial_prompt as default_prompt
 from .errors import UserError
 from .languages import guess, name_of
 from .llm import Backend, ModelHub, ResponseCache, default_optimizer_model, model_name
 from .llm.catalogue import request_seconds
-from .optimizers import AdaptLCP, BaseOptimizer, build_optimizer
+from .optimizers import AdaptLCP, build_optimizer
 from .run import (
     Budget,
     EventHook,
@@ -292,7 +293,75 @@ def adapt(
     concurrency: int | None = None,
     on_event: EventHook | None = None,
 ) -> AdaptResult:
-    """Adapt `prompt` from the source setting to the target (`task` on `model`)."""
+    """Adapt `prompt` from the source setting to the target (`task` on `model`): the source
+    prompt scored in the source setting, then one adapted run per prompt language and LCP from
+    scratch, each an ordinary resumable run under `run_dir`."""
+    _check_choices(prompt, prompt_language, meta_language)
+    tgt, src, src_model, mode, train, src_items = setting(
+        task, source_task, model, source_model, seed, n_train, data_root
+    )
+    if mode == "model":
+        _only_for_languages(prompt_language, meta_language)
+    root = Path(run_dir)
+    _part(on_event, "source prompt in the source setting")
+    src_records, source = score_source(
+        root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
+    )
+    right = {r.example_id for r in src_records if r.correct}
+    source_setting = {
+        "task": src.name,
+        "model": model_name(src_model),
+        "prompt": prompt_hash(prompt.strip()),
+        "data_hash": data_hash(src_items, src),
+        "right": sorted(right),
+    }
+    base = RunSpec(
+        task=tgt,
+        prompt=prompt.strip(),
+        optimizer=build_optimizer("lcp"),
+        model=model,
+        optimizer_model=optimizer_model or default_optimizer_model(model),
+        seed=seed,
+        split=Split(n_train=n_train, test_limit=test_limit),
+        budget=Budget(task_requests=budget),
+        iterations=iterations,
+        concurrency=concurrency,
+        on_event=on_event,
+    )
+    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    lang = language_of(tgt)
+    meta = name_of(lang) if meta_language == "target" else ""
+    results: dict[str, OptimizeResult] = {}
+    for write_in in {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]:
+        name = ("adapted" if not write_in else f"adapted-{write_in}") + ("-meta" if meta else "")
+        _part(on_event, name)
+        opt = AdaptLCP(
+            right, write_in=name_of(write_in) if write_in else "", meta_language=meta, **knobs
+        )
+        results[name] = execute(
+            replace(
+                base, optimizer=opt, run_dir=root / name, extra_settings={"source": source_setting}
+            )
+        )
+    scratch_res = None
+    if scratch:
+        _part(on_event, "LCP from scratch")
+        start = (initial_prompt or default_prompt(tgt)).strip()
+        lcp = build_optimizer("lcp", **knobs)
+        scratch_res = execute(replace(base, prompt=start, optimizer=lcp, run_dir=root / "scratch"))
+    out = _result(root, mode, results, scratch_res, source)
+    if mode == "language":
+        own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
+        out.source["drift"] = {}
+        for name, r in results.items():
+            written_in_target = name.startswith(f"adapted-{lang}")
+            expected, other = (lang, own) if written_in_target else (own, lang)
+            out.source["drift"][name] = _drift(r, expected, other)
+    write_outputs(out)
+    return out
+
+
+def _check_choices(prompt: str, prompt_language: str, meta_language: str) -> None:
     if not prompt or not prompt.strip():
         raise UserError("the source prompt is empty", field="--prompt")
     if prompt_language not in LANGUAGE_CHOICES:
@@ -305,85 +374,47 @@ def adapt(
         raise UserError(
             f"unknown choice '{meta_language}'", field="--meta-language", hint="english or target"
         )
-    tgt, src, src_model, mode, train, src_items = setting(
-        task, source_task, model, source_model, seed, n_train, data_root
-    )
-    root = Path(run_dir)
 
-    def part(name: str) -> None:
-        if on_event:
-            on_event("part", {"name": name})
 
-    part("source prompt in the source setting")
-    src_records, source = score_source(
-        root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
-    )
-    right = {r.example_id for r in src_records if r.correct}
-    source_setting = {
-        "task": src.name,
-        "model": model_name(src_model),
-        "prompt": prompt_hash(prompt.strip()),
-        "data_hash": data_hash(src_items, src),
-        "right": sorted(right),
-    }
-
-    def spec(name: str, start: str, method: BaseOptimizer, extra: dict | None = None) -> RunSpec:
-        """One part of the adaptation: an ordinary run in its own dir under the adapt dir."""
-        return RunSpec(
-            task=tgt,
-            prompt=start,
-            optimizer=method,
-            model=model,
-            optimizer_model=optimizer_model or default_optimizer_model(model),
-            run_dir=root / name,
-            seed=seed,
-            split=Split(n_train=n_train, test_limit=test_limit),
-            budget=Budget(task_requests=budget),
-            iterations=iterations,
-            concurrency=concurrency,
-            on_event=on_event,
-            extra_settings=extra or {},
-        )
-
-    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
-    lang = language_of(tgt)
-    variants = {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]
+def _only_for_languages(prompt_language: str, meta_language: str) -> None:
+    """The language options mean nothing when only the model changes: refuse them."""
     for flag, value, default in (
         ("--prompt-language", prompt_language, "source"),
         ("--meta-language", meta_language, "english"),
     ):
-        if mode == "model" and value != default:
+        if value != default:
             raise UserError(f"{flag} applies to language adaptation only", field=flag)
-    meta = name_of(lang) if meta_language == "target" else ""
-    rows, results = [], {}
-    for write_in in variants:
-        opt = AdaptLCP(
-            right, write_in=name_of(write_in) if write_in else "", meta_language=meta, **knobs
-        )
-        name = "adapted" if not write_in else f"adapted-{write_in}"
-        name += "-meta" if meta else ""
-        part(name)
-        res = execute(spec(name, prompt.strip(), opt, {"source": source_setting}))
-        results[name] = res
+
+
+def _part(on_event: EventHook | None, name: str) -> None:
+    if on_event:
+        on_event("part", {"name": name})
+
+
+def _result(
+    root: Path,
+    mode: str,
+    results: dict[str, OptimizeResult],
+    scratch: OptimizeResult | None,
+    source: dict,
+) -> AdaptResult:
+    """The side-by-side rows and the transfer gap before and after (test score minus LCP from
+    scratch's), from the first adapted run."""
+    rows = []
+    for name, res in results.items():
         if not rows:
             rows.append(_row("source prompt as is", res, "initial"))
         rows.append(_row(f"{name} (best on train)", res))
         rows.append(_row(f"{name} (last)", res, "last"))
-    scratch_res = None
-    if scratch:
-        from .data.task import initial_prompt as default_prompt
-
-        part("LCP from scratch")
-        start = (initial_prompt or default_prompt(tgt)).strip()
-        scratch_res = execute(spec("scratch", start, build_optimizer("lcp", **knobs)))
-        rows.append(_row("LCP from scratch (best on train)", scratch_res))
-    base = scratch_res.best_test_score if scratch_res else None
+    if scratch is not None:
+        rows.append(_row("LCP from scratch (best on train)", scratch))
+    base = scratch.best_test_score if scratch else None
 
     def gap(v: float | None) -> float | None:
         return None if v is None or base is None else v - base
 
     first = results["adapted" if "adapted" in results else next(iter(results))]
-    out = AdaptResult(
+    return AdaptResult(
         run_dir=root,
         mode=mode,
         rows=rows,
@@ -391,15 +422,6 @@ def adapt(
         gap_after=gap(first.best_test_score),
         source=source,
     )
-    if mode == "language":
-        own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
-        out.source["drift"] = {}
-        for name, r in results.items():
-            written_in_target = name.startswith(f"adapted-{lang}")
-            expected, other = (lang, own) if written_in_target else (own, lang)
-            out.source["drift"][name] = _drift(r, expected, other)
-    write_outputs(out)
-    return out
 
 
 def write_outputs(res: AdaptResult) -> None:

@@ -12,7 +12,7 @@ from .data.task import Example, Task, take
 from .errors import UserError
 from .llm import LLM, ModelHub
 from .run import RunSession
-from .scoring import EvalResult, evaluate_async
+from .scoring import EvalResult, Record, evaluate_async
 from .session import open_cache, resolve_task
 from .store import Store, prompt_hash
 
@@ -75,19 +75,12 @@ def evaluate_prompt(
     if not exs:
         raise UserError("no examples to evaluate", field="--limit")
     db = Store(store) if store else None
-    run_id = (
-        db.new_run(
-            "evaluate",
-            t.name,
-            {"prompt": prompt, "split": split, "seed": seed, "model": str(model)},
-        )
-        if db
-        else 0
-    )
+    settings = {"prompt": prompt, "split": split, "seed": seed, "model": str(model)}
+    run_id = db.new_run("evaluate", t.name, settings) if db else 0
     phash = prompt_hash(prompt)
     state = {"done": 0, "correct": 0.0}
 
-    def on_record(rec) -> None:  # noqa: ANN001
+    def on_record(rec: Record) -> None:
         state["done"] += 1
         state["correct"] += rec.score
         if db:
@@ -95,37 +88,37 @@ def evaluate_prompt(
         if on_progress:
             on_progress(len(exs), state["done"], state["correct"])
 
-    if isinstance(model, LLM):
-        result = asyncio.run(
-            evaluate_async(
-                prompt, exs, t, model, placement=placement, seed=seed, on_record=on_record
-            )
+    async def score(llm: LLM) -> EvalResult:
+        return await evaluate_async(
+            prompt, exs, t, llm, placement=placement, seed=seed, on_record=on_record
         )
+
+    if isinstance(model, LLM):  # an open client: the caller owns it
+        result = asyncio.run(score(model))
         usage, model_id = model.usage, model.model_id
     else:
         session = RunSession(
-            cache=open_cache(cache, use_cache), base_url=base_url, concurrency=concurrency
+            store=db,
+            run_id=run_id,
+            models={"task": str(model)},
+            cache=open_cache(cache, use_cache),
+            base_url=base_url,
+            concurrency=concurrency,
         )
 
         async def work(hub: ModelHub) -> tuple[EvalResult, str]:
             llm = hub.open(model, role="task")
             if on_progress:
                 on_progress(len(exs), 0, 0.0)
-            res = await evaluate_async(
-                prompt, exs, t, llm, placement=placement, seed=seed, on_record=on_record
-            )
-            return res, llm.model_id
+            return await score(llm), llm.model_id
 
         try:
             result, model_id = session.run(work)
             usage = session.hub.usage
         finally:
-            session.close()
+            session.close(keep_store=True)
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        with open(output, "w", encoding="utf-8") as f:
-            for r in result.records:
-                f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+        write_records(Path(output), result.records)
     if db:
         db.finish_run(run_id, "done", None)
         db.close()
@@ -141,3 +134,11 @@ def evaluate_prompt(
         "output": str(output) if output else None,
         "records": [r.to_dict() for r in result.records],
     }
+
+
+def write_records(path: Path, records: Sequence[Record]) -> None:
+    """One JSON line per scored example: what the model answered and how it was scored."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
