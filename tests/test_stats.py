@@ -181,3 +181,51 @@ def test_wilson_interval_matches_the_formula():
     lo, hi = wilson_interval(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
     assert wilson_interval(0, 0) == (0.0, 0.0)
+
+
+def _row(method: str, seed: int, curve: list[list[float]], test: float) -> dict:
+    items = {f"q{i}": float(i < test * 10) for i in range(10)}
+    return {
+        "task": "t",
+        "method": method,
+        "seed": seed,
+        "best_test": test,
+        "last_test": test,
+        "best_items": items,
+        "last_items": items,
+        "best_train": curve[-1][1],
+        "task_requests": curve[-1][0],
+        "prompts_scored": len(curve),
+        "optimizer_calls": 5,
+        "optimizer_tokens": 100,
+        "prompt_chars": 10,
+        "wall_s": 1.0,
+        "answers": {},
+        "curve": curve,
+        "stop_reason": "budget",
+        "best_prompt": "p",
+    }
+
+
+def test_efficiency_is_measured_against_the_best_other_optimizer():
+    from contrastprompt.bench_report import requests_to_reach, summarize
+
+    assert requests_to_reach([[10, 0.2], [20, 0.5], [30, 0.7]], 0.5) == 20
+    assert requests_to_reach([[10, 0.2]], 0.5) is None
+    rows = [
+        _row("lcp", 0, [[10, 0.2], [20, 0.6], [30, 0.8]], 0.8),
+        _row("lcp", 1, [[10, 0.3], [20, 0.4], [30, 0.5]], 0.6),
+        _row("apo", 0, [[10, 0.2], [40, 0.6]], 0.5),
+        _row("apo", 1, [[10, 0.3], [40, 0.6]], 0.5),
+        _row("opro", 0, [[10, 0.2], [40, 0.3]], 0.4),
+        _row("initial", 0, [[10, 0.2]], 0.2),
+    ]
+    cells = summarize(rows, ["lcp", "apo", "opro", "initial"], reference="lcp")["cells"]["t"]
+    assert cells["lcp"]["bar"] == {"method": "apo", "train": pytest.approx(0.6)}
+    assert cells["lcp"]["to_bar"] == [20, None]
+    assert cells["apo"]["to_bar"] == [40, 40]
+    assert cells["initial"]["to_bar"] == [None]
+    # with another reference, the bar comes from the others, lcp among them
+    other = summarize(rows, ["lcp", "apo", "opro", "initial"], reference="opro")["cells"]["t"]
+    assert other["opro"]["bar"]["method"] == "lcp"
+    assert "reference_minus" in other["lcp"] and "reference_minus" not in other["opro"]

@@ -15,7 +15,6 @@ part, each resumable on its own:
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -460,29 +459,20 @@ def page(res: AdaptResult, table_md: str) -> str:
     over the test items, the table, and links to each part's own run report."""
     from .stats import bootstrap_interval
     from .store import test_items
-    from .views.charts import bars as bar_chart
+    from .views import render
 
-    e = html.escape
     shown: dict[str, dict] = {}
     for r in res.rows:
         items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
         if items:
             shown[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
     parts = sorted({Path(r["run_dir"]) for r in res.rows})
-    links = "".join(
-        f'<li><a href="{e(str(p.relative_to(res.run_dir)))}/report.html">{e(p.name)}</a></li>'
+    links = [
+        (p.name, f"{p.relative_to(res.run_dir)}/report.html")
         for p in parts
         if p.is_relative_to(res.run_dir)
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>contrastprompt adapt</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
-svg{{border:1px solid #ddd}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5em}}</style>
-</head><body><h1>Adaptation ({e(res.mode)})</h1>
-<p>Target test accuracy of each prompt, 95% bootstrap interval over the test items.</p>
-{bar_chart("target", shown, list(shown), w=640)}
-<pre>{e(table_md)}</pre><h2>Run reports</h2><ul>{links}</ul></body></html>
-"""
+    ]
+    return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
 
 
 def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:

@@ -3,7 +3,6 @@ intervals per task and method, costs, paired differences against LCP, and win ra
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections import defaultdict
@@ -21,7 +20,7 @@ from .stats import (
     win_rates,
     within_noise,
 )
-from .views.charts import PALETTE, bars, svg
+from .views import render
 
 
 def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> dict[str, Any]:
@@ -130,6 +129,24 @@ def top_answer(counts: dict[str, int]) -> str:
     return f"{answer or 'none'} {100 * share:.0f}%"
 
 
+def _bar_sentence(bar: dict, ms: dict, ref: str) -> str:
+    """The efficiency measure in words: the bar, what the reference method spent to reach it,
+    and what the method that set it spent in all."""
+    text = (
+        f"\nThe bar: {bar['method']}'s final training score, {100 * bar['train']:.1f}% (mean "
+        "over seeds)."
+    )
+    reached = [x for x in ms.get(ref, {}).get("to_bar", []) if x is not None]
+    total = ms[bar["method"]]["task_requests"]
+    if reached and total:
+        mean = sum(reached) / len(reached)
+        text += (
+            f" {ref} reached it after {mean:.0f} task requests (mean over the {len(reached)} "
+            f"seeds that did); {bar['method']} spent {total:.0f} in all: {mean / total:.2f} of it."
+        )
+    return text
+
+
 def _to_bar(c: dict) -> str:
     reached = [x for x in c.get("to_bar", []) if x is not None]
     if "to_bar" not in c:
@@ -212,10 +229,7 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
                 f"{'; '.join(c['stop_reasons'])[:60]} |"
             )
         if bar:
-            lines.append(
-                f"\nThe bar: {bar['method']}'s final training score, {100 * bar['train']:.1f}% "
-                "(mean over seeds)."
-            )
+            lines.append(_bar_sentence(bar, ms, ref))
         lines.append("")
     for which in ("best", "last"):
         w = summary["win_rates"][which]
@@ -241,81 +255,6 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
     return "\n".join(lines)
 
 
-# ---- the page -------------------------------------------------------------------------------
-
-
-def _curves(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
-    pad = 40
-    xmax = max((p[0] for m in ms.values() for cv in m["curves"] for p in cv), default=1) or 1
-    parts = []
-    for i, m in enumerate(methods):
-        if m not in ms:
-            continue
-        for cv in ms[m]["curves"]:
-            pts = " ".join(
-                f"{pad + x / xmax * (w - 2 * pad):.1f},{h - pad - y * (h - 2 * pad):.1f}"
-                for x, y in cv
-            )
-            parts.append(
-                f'<polyline class="curve" data-method="{m}" points="{pts}" fill="none" '
-                f'stroke="{PALETTE[i % 8]}" stroke-width="2"><title>{m}</title></polyline>'
-            )
-    parts.append(
-        f'<text x="{w / 2}" y="{h - 6}" font-size="11" text-anchor="middle">'
-        f"task requests (0–{xmax:.0f})</text>"
-    )
-    return svg(task + " best-so-far train score", w, h, pad, parts)
-
-
-def _heat(w: dict, methods: list[str], cell: int = 54) -> str:
-    ms = [m for m in methods if m in w]
-    size = cell * (len(ms) + 1) + 10
-    parts = []
-    for i, a in enumerate(ms):
-        parts.append(f'<text x="4" y="{cell * (i + 1.6):.0f}" font-size="11">{a}</text>')
-        parts.append(
-            f'<text x="{cell * (i + 1.2):.0f}" y="{cell * 0.6:.0f}" font-size="11">{a}</text>'
-        )
-        for j, b in enumerate(ms):
-            v = w[a].get(b)
-            if v is None:
-                continue
-            red, blue = int(255 * (1 - v)), int(255 * v)
-            parts.append(
-                f'<rect class="heat" x="{cell * (j + 1)}" y="{cell * (i + 1)}" width="{cell - 2}" '
-                f'height="{cell - 2}" fill="rgb({red},{min(red, blue) + 60},{blue})">'
-                f"<title>{a} vs {b}: {100 * v:.0f}%</title></rect>"
-                f'<text x="{cell * (j + 1.5)}" y="{cell * (i + 1.6)}" font-size="11" '
-                f'text-anchor="middle" fill="#fff">{100 * v:.0f}</text>'
-            )
-    return (
-        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
-        f'aria-label="win rates">{"".join(parts)}</svg>'
-    )
-
-
-def page(summary: dict, cfg: BenchConfig, table_md: str, partial: bool) -> str:
-    e = html.escape
-    blocks = []
-    for task, ms in summary["cells"].items():
-        blocks.append(
-            f"<h2>{e(task)}</h2>{bars(task, ms, cfg.methods)}{_curves(task, ms, cfg.methods)}"
-        )
-    heat = "".join(
-        f"<h2>Win rates, {which} prompts</h2>"
-        f"{_heat(summary['win_rates'][which]['matrix'], cfg.methods)}"
-        for which in ("best", "last")
-    )
-    flag = "<p><b>PARTIAL</b>: not every cell has finished.</p>" if partial else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>contrastprompt bench</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
-svg{{border:1px solid #ddd;margin:.3em}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5em}}
-</style></head><body><h1>Bench: {e(", ".join(cfg.methods))}</h1>{flag}
-{"".join(blocks)}{heat}<h2>Tables</h2><pre>{e(table_md)}</pre></body></html>
-"""
-
-
 def write(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
     """bench.md, bench.json and bench.html in the bench root; returns the Markdown."""
     md = markdown(summary, cfg, partial, header)
@@ -336,7 +275,16 @@ def write(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> s
         "win_rates": summary["win_rates"],
     }
     (root / "bench.json").write_text(json.dumps(slim, indent=2, default=str), encoding="utf-8")
-    (root / "bench.html").write_text(page(summary, cfg, md, partial), encoding="utf-8")
+    (root / "bench.html").write_text(
+        render(
+            "bench.html.j2",
+            summary=summary,
+            methods=cfg.methods,
+            table_md=md,
+            partial=partial,
+        ),
+        encoding="utf-8",
+    )
     return md
 
 

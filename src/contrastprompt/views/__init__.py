@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 
 @cache
@@ -18,7 +19,18 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"
+    from . import charts  # the SVG charts, callable from templates (their output is markup)
+
+    for name in ("bars", "curves", "heat"):
+        env.globals[name] = _markup(getattr(charts, name))
     return env
+
+
+def _markup(fn: Any) -> Any:
+    def wrapped(*args: Any, **kwargs: Any) -> Markup:
+        return Markup(fn(*args, **kwargs))
+
+    return wrapped
 
 
 def render(template: str, **data: Any) -> str:

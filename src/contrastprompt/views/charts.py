@@ -131,3 +131,53 @@ def best_curve(cands: list[dict], n_train: int, w: int = 640, h: int = 300) -> s
         f'<polyline points="{path}" fill="none" stroke="#54a24b" stroke-width="2"/>{dots}'
         "</svg>"
     )
+
+
+def curves(task: str, ms: dict, methods: list[str], w: int = 520, h: int = 220) -> str:
+    pad = 40
+    xmax = max((p[0] for m in ms.values() for cv in m["curves"] for p in cv), default=1) or 1
+    parts = []
+    for i, m in enumerate(methods):
+        if m not in ms:
+            continue
+        for cv in ms[m]["curves"]:
+            pts = " ".join(
+                f"{pad + x / xmax * (w - 2 * pad):.1f},{h - pad - y * (h - 2 * pad):.1f}"
+                for x, y in cv
+            )
+            parts.append(
+                f'<polyline class="curve" data-method="{m}" points="{pts}" fill="none" '
+                f'stroke="{PALETTE[i % 8]}" stroke-width="2"><title>{m}</title></polyline>'
+            )
+    parts.append(
+        f'<text x="{w / 2}" y="{h - 6}" font-size="11" text-anchor="middle">'
+        f"task requests (0–{xmax:.0f})</text>"
+    )
+    return svg(task + " best-so-far train score", w, h, pad, parts)
+
+
+def heat(w: dict, methods: list[str], cell: int = 54) -> str:
+    ms = [m for m in methods if m in w]
+    size = cell * (len(ms) + 1) + 10
+    parts = []
+    for i, a in enumerate(ms):
+        parts.append(f'<text x="4" y="{cell * (i + 1.6):.0f}" font-size="11">{a}</text>')
+        parts.append(
+            f'<text x="{cell * (i + 1.2):.0f}" y="{cell * 0.6:.0f}" font-size="11">{a}</text>'
+        )
+        for j, b in enumerate(ms):
+            v = w[a].get(b)
+            if v is None:
+                continue
+            red, blue = int(255 * (1 - v)), int(255 * v)
+            parts.append(
+                f'<rect class="heat" x="{cell * (j + 1)}" y="{cell * (i + 1)}" width="{cell - 2}" '
+                f'height="{cell - 2}" fill="rgb({red},{min(red, blue) + 60},{blue})">'
+                f"<title>{a} vs {b}: {100 * v:.0f}%</title></rect>"
+                f'<text x="{cell * (j + 1.5)}" y="{cell * (i + 1.6)}" font-size="11" '
+                f'text-anchor="middle" fill="#fff">{100 * v:.0f}</text>'
+            )
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
+        f'aria-label="win rates">{"".join(parts)}</svg>'
+    )
