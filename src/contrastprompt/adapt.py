@@ -307,13 +307,7 @@ def adapt(
         root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
     )
     right = {r.example_id for r in src_records if r.correct}
-    source_setting = {
-        "task": src.name,
-        "model": model_name(src_model),
-        "prompt": prompt_hash(prompt.strip()),
-        "data_hash": data_hash(src_items, src),
-        "right": sorted(right),
-    }
+    source_setting = _source_setting(src, src_model, prompt, src_items, right)
     base = RunSpec(
         task=tgt,
         prompt=prompt.strip(),
@@ -350,13 +344,35 @@ def adapt(
         scratch_res = execute(replace(base, prompt=start, optimizer=lcp, run_dir=root / "scratch"))
     out = _result(root, mode, results, scratch_res, source)
     if mode == "language":
-        own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
-        out.source["drift"] = {}
-        for name, r in results.items():
-            written_in_target = name.startswith(f"adapted-{lang}")
-            expected, other = (lang, own) if written_in_target else (own, lang)
-            out.source["drift"][name] = _drift(r, expected, other)
+        out.source["drift"] = _drifts(prompt, src, lang, results)
     write_outputs(out)
+    return out
+
+
+def _source_setting(
+    src: Task, src_model: Model, prompt: str, items: list[Example], right: set[str]
+) -> dict[str, Any]:
+    """What an adapted run's fingerprint records of its source: a changed source prompt, model,
+    data or set of items it got right makes another run."""
+    return {
+        "task": src.name,
+        "model": model_name(src_model),
+        "prompt": prompt_hash(prompt.strip()),
+        "data_hash": data_hash(items, src),
+        "right": sorted(right),
+    }
+
+
+def _drifts(
+    prompt: str, src: Task, lang: str, results: dict[str, OptimizeResult]
+) -> dict[str, Any]:
+    """Per adapted run, whether its prompts stayed in the language they were meant to be in."""
+    own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
+    out = {}
+    for name, r in results.items():
+        written_in_target = name.startswith(f"adapted-{lang}")
+        expected, other = (lang, own) if written_in_target else (own, lang)
+        out[name] = _drift(r, expected, other)
     return out
 
 

@@ -129,6 +129,28 @@ def top_answer(counts: dict[str, int]) -> str:
     return f"{answer or 'none'} {100 * share:.0f}%"
 
 
+def _legend(cfg: BenchConfig, ref: str) -> str:
+    """The sizes of the bench and what each column means, above the tables."""
+    p = cfg.profile
+    opt_model = cfg.optimizer_model or default_optimizer_model(cfg.model)
+    return (
+        f"Profile `{p.name}`: {p.n_train} training examples, test "
+        f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
+        + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
+        + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
+        f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`"
+        + (f'; every method starts from the prompt "{cfg.prompt}"' if cfg.prompt else "")
+        + ". Accuracy: mean "
+        "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
+        f"{ref} − method: paired difference on the same test items (bootstrap 95% interval); "
+        "'noise' when it contains 0. To the bar: task requests a method had spent when its best "
+        f"training score first reached the best final training score among the optimizers other "
+        f"than {ref} (mean over the seeds that reached it; how many did). Prompts scored: "
+        "prompts scored on the whole training set, the pool best-on-train picks from (the more, "
+        "the more a pick on few items fits noise).\n"
+    )
+
+
 def _bar_sentence(bar: dict, ms: dict, ref: str) -> str:
     """The efficiency measure in words: the bar, what the reference method spent to reach it,
     and what the method that set it spent in all."""
@@ -171,29 +193,12 @@ def _pct(t: tuple | list | None) -> str:
 
 
 def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -> str:
-    p = cfg.profile
-    opt_model = cfg.optimizer_model or default_optimizer_model(cfg.model)
     ref = summary.get("reference", "lcp")
     lines = []
     if partial:
         lines.append("**PARTIAL**: not every (task, method, seed) has finished.\n")
     lines.append(header)
-    lines.append(
-        f"Profile `{p.name}`: {p.n_train} training examples, test "
-        f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
-        + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
-        + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
-        f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`"
-        + (f'; every method starts from the prompt "{cfg.prompt}"' if cfg.prompt else "")
-        + ". Accuracy: mean "
-        "test accuracy with 95% interval (over seeds; bootstrap over test items for one seed). "
-        f"{ref} − method: paired difference on the same test items (bootstrap 95% interval); "
-        "'noise' when it contains 0. To the bar: task requests a method had spent when its best "
-        f"training score first reached the best final training score among the optimizers other "
-        f"than {ref} (mean over the seeds that reached it; how many did). Prompts scored: "
-        "prompts scored on the whole training set, the pool best-on-train picks from (the more, "
-        "the more a pick on few items fits noise).\n"
-    )
+    lines.append(_legend(cfg, ref))
     for task, ms in summary["cells"].items():
         lines.append(f"### {task}\n")
         if task in summary.get("majority", {}):

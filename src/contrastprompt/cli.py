@@ -24,6 +24,8 @@ from .optimizers import OPTIMIZERS, describe
 
 if TYPE_CHECKING:
     from .adapt import AdaptResult
+    from .bench import BenchConfig
+    from .run import OptimizeResult
 
 
 def _version(value: bool) -> None:
@@ -141,6 +143,23 @@ def progress() -> Progress:
     )
 
 
+_EVALUATE_PLACEMENT = typer.Option(
+    "user", "--prompt-placement", help="user: prompt before the input; system: system message."
+)
+_EVALUATE_TEMPLATE = typer.Option(
+    None, "--template", help="Input template with {field} placeholders."
+)
+_EVALUATE_METRIC = typer.Option(None, "--metric", help="module:function or file.py:function.")
+_EVALUATE_MAX_TOKENS = typer.Option(
+    None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
+)
+_EVALUATE_CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    help="Max requests in flight (default: the local engine's batch size, else 4).",
+)
+
+
 @app.command()
 def evaluate(
     task: str = TaskOpt,
@@ -152,26 +171,14 @@ def evaluate(
     limit: int | None = typer.Option(None, "--limit", help="Score only the first N examples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the train/test split and the requests."),
     n_train: int | None = typer.Option(None, "--n-train", help="Training-set size."),
-    placement: str = typer.Option(
-        "user", "--prompt-placement", help="user: prompt before the input; system: system message."
-    ),
+    placement: str = _EVALUATE_PLACEMENT,
     data_root: Path | None = DataRootOpt,
     input_field: str = typer.Option("input", "--input-field"),
     target_field: str = typer.Option("target", "--target-field"),
-    template: str | None = typer.Option(
-        None, "--template", help="Input template with {field} placeholders."
-    ),
-    metric: str | None = typer.Option(
-        None, "--metric", help="module:function or file.py:function."
-    ),
-    max_tokens: int | None = typer.Option(
-        None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
-    ),
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        help="Max requests in flight (default: the local engine's batch size, else 4).",
-    ),
+    template: str | None = _EVALUATE_TEMPLATE,
+    metric: str | None = _EVALUATE_METRIC,
+    max_tokens: int | None = _EVALUATE_MAX_TOKENS,
+    concurrency: int | None = _EVALUATE_CONCURRENCY,
     cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
@@ -222,6 +229,10 @@ def evaluate(
         )
     finally:
         bar.stop()
+    _say_evaluation(summary, as_json, output)
+
+
+def _say_evaluation(summary: dict, as_json: bool, output: Path | None) -> None:
     if as_json:
         out.print_json(json.dumps(summary))
         return
@@ -242,7 +253,7 @@ def evaluate(
     )
     out.print(t)
     if output:
-        out.print(f"records: {output}")
+        out.print(f"records: {output}", markup=False)
 
 
 @app.command()
@@ -314,198 +325,222 @@ def results_table(res: dict) -> Table:
     return t
 
 
+_OPTIMIZE_OPTIMIZER_MODEL = typer.Option(
+    None,
+    "--optimizer-model",
+    help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
+    "model, else --model).",
+)
+_OPTIMIZE_METHOD = typer.Option(
+    "lcp",
+    "--method",
+    help=f"{describe()}.",
+)
+_OPTIMIZE_CANDIDATES = typer.Option(
+    None, "--candidates", help="New prompts per iteration (LCP 10, OPRO 8, APE 20)."
+)
+_OPTIMIZE_TOP_K = typer.Option(
+    None, "--top-k", help="LCP: good and bad prompts shown in the contrast (3)."
+)
+_OPTIMIZE_SPLIT_SEED = typer.Option(
+    None, "--split-seed", help="Seed of the train/test split only (default: --seed)."
+)
+_OPTIMIZE_BUDGET = typer.Option(
+    None, "--budget", help="Max task-model requests on the training side (cache hits count)."
+)
+_OPTIMIZE_MAX_TIME = typer.Option(
+    None, "--max-time", help="Max seconds of this session (a resumed run starts anew)."
+)
+_OPTIMIZE_PATIENCE = typer.Option(
+    None, "--patience", help="Stop after this many iterations without a better prompt."
+)
+_OPTIMIZE_MAX_FAILURES = typer.Option(
+    None, "--max-failures", help="LCP: failures sent for reasons per iteration (20)."
+)
+_OPTIMIZE_SELECT = typer.Option(
+    "best",
+    "--select",
+    help="best: highest train score (the paper); paired: keep the initial prompt unless a "
+    "prompt beats it on a paired sign test.",
+)
+_OPTIMIZE_RUN_DIR = typer.Option(
+    None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
+)
+_OPTIMIZE_CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    help="Max requests in flight (default: the local engine's batch size, else 4).",
+)
+
+
 @app.command()
 def optimize(
     task: str = TaskOpt,
     prompt: str | None = typer.Option(None, "--prompt", "-p", help="The initial prompt."),
     prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
     model: str = ModelOpt,
-    optimizer_model: str | None = typer.Option(
-        None,
-        "--optimizer-model",
-        help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
-        "model, else --model).",
-    ),
-    method: str = typer.Option(
-        "lcp",
-        "--method",
-        help=f"{describe()}.",
-    ),
+    optimizer_model: str | None = _OPTIMIZE_OPTIMIZER_MODEL,
+    method: str = _OPTIMIZE_METHOD,
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
-    candidates: int | None = typer.Option(
-        None, "--candidates", help="New prompts per iteration (LCP 10, OPRO 8, APE 20)."
-    ),
-    top_k: int | None = typer.Option(
-        None, "--top-k", help="LCP: good and bad prompts shown in the contrast (3)."
-    ),
+    candidates: int | None = _OPTIMIZE_CANDIDATES,
+    top_k: int | None = _OPTIMIZE_TOP_K,
     seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of the split)."),
-    split_seed: int | None = typer.Option(
-        None, "--split-seed", help="Seed of the train/test split only (default: --seed)."
-    ),
-    budget: int | None = typer.Option(
-        None, "--budget", help="Max task-model requests on the training side (cache hits count)."
-    ),
+    split_seed: int | None = _OPTIMIZE_SPLIT_SEED,
+    budget: int | None = _OPTIMIZE_BUDGET,
     max_optimizer_calls: int | None = typer.Option(None, "--max-optimizer-calls"),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens, all roles."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Max USD where priced."),
-    max_time: float | None = typer.Option(
-        None, "--max-time", help="Max seconds of this session (a resumed run starts anew)."
-    ),
-    patience: int | None = typer.Option(
-        None, "--patience", help="Stop after this many iterations without a better prompt."
-    ),
+    max_time: float | None = _OPTIMIZE_MAX_TIME,
+    patience: int | None = _OPTIMIZE_PATIENCE,
     n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
-    max_failures: int | None = typer.Option(
-        None, "--max-failures", help="LCP: failures sent for reasons per iteration (20)."
-    ),
-    select: str = typer.Option(
-        "best",
-        "--select",
-        help="best: highest train score (the paper); paired: keep the initial prompt unless a "
-        "prompt beats it on a paired sign test.",
-    ),
+    max_failures: int | None = _OPTIMIZE_MAX_FAILURES,
+    select: str = _OPTIMIZE_SELECT,
     placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
-    run_dir: Path | None = typer.Option(
-        None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
-    ),
+    run_dir: Path | None = _OPTIMIZE_RUN_DIR,
     force: bool = typer.Option(False, "--force", help="Start over in a run dir of another run."),
     data_root: Path | None = DataRootOpt,
     metric: str | None = typer.Option(None, "--metric", help="module:function."),
     test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
     no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
     base_url: str | None = BaseUrlOpt,
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        help="Max requests in flight (default: the local engine's batch size, else 4).",
-    ),
+    concurrency: int | None = _OPTIMIZE_CONCURRENCY,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
     from .llm import default_optimizer_model
-    from .optimize import optimize as run_optimize
     from .optimizers import build_optimizer
-    from .run import project
+    from .run import Budget, RunSpec, Split, execute, project_spec
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
     if iterations < 1:  # before the projection, which would print negative numbers
         raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
     opt = build_optimizer(method, candidates=candidates, top_k=top_k, max_failures=max_failures)
-    t = opt.adapt_task(resolve_task(task, data_root=data_root, metric=metric))
-    train, test = t.split(seed=seed if split_seed is None else split_seed, n_train=n_train)
-    run_dir = run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}"
-    proj = project(
-        t,
-        train,
+    t = resolve_task(task, data_root=data_root, metric=metric)
+    status = RunStatus(iterations)
+    spec = RunSpec(
+        task=t,
+        prompt=text,
         optimizer=opt,
-        iterations=iterations,
-        budget=budget,
         model=model,
         optimizer_model=optimizer_model or default_optimizer_model(model),
-        test_size=0 if no_test else len(test[:test_limit] if test_limit else test),
-        max_optimizer_calls=max_optimizer_calls,
+        run_dir=run_dir or Path("runs") / f"{_slug(t.name)}-s{seed}",
+        seed=seed,
+        split=Split(split_seed, n_train, test_limit),
+        budget=Budget(budget, max_optimizer_calls, max_tokens, max_cost, max_time, patience),
+        iterations=iterations,
+        placement=placement,
+        select=select,
+        evaluate_test=not no_test,
+        force=force,
+        base_url=base_url,
+        concurrency=concurrency,
+        on_event=status.on_event,
     )
-    cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
-    console.print(
-        f"projected: {proj['task_requests']} task requests (train), "
-        f"{proj['optimizer_requests']} optimizer requests, {proj['test_requests']} test requests, "
-        f"~{proj['tokens']:,} tokens, cost {cost}, ~{proj['time_s'] // 60} min on the embedded "
-        f"model; run dir {run_dir}",
-        highlight=False,
-    )
+    proj = project_spec(spec)
+    _say_projection(proj, model, str(spec.optimizer_model), spec.run_dir)
     if dry_run:
         if as_json:
             out.print_json(json.dumps(proj))
         return
-    status = RunStatus(iterations)
     try:
         with status.live:
-            result = run_optimize(
-                t,
-                text,
-                model=model,
-                optimizer_model=optimizer_model,
-                method=method,
-                seed=seed,
-                split_seed=split_seed,
-                iterations=iterations,
-                candidates=candidates,
-                top_k=top_k,
-                budget=budget,
-                max_optimizer_calls=max_optimizer_calls,
-                max_tokens=max_tokens,
-                max_cost=max_cost,
-                max_time=max_time,
-                patience=patience,
-                n_train=n_train,
-                max_failures=max_failures,
-                select=select,
-                placement=placement,
-                run_dir=run_dir,
-                force=force,
-                evaluate_test=not no_test,
-                test_limit=test_limit,
-                base_url=base_url,
-                concurrency=concurrency,
-                on_event=status.on_event,
-            )
+            result = execute(spec)
     except KeyboardInterrupt:
-        console.print(
-            f"stopped. Everything finished is saved in {run_dir}; run the same command "
-            "again to resume."
-        )
+        _say_stopped(spec.run_dir)
         raise typer.Exit(130) from None
+    _say_result(result, as_json)
+
+
+def _say_stopped(run_dir: Path | None) -> None:
+    console.print(
+        f"stopped. Everything finished is saved in {run_dir}; run the same command again to "
+        "resume.",
+        markup=False,
+    )
+
+
+def _say_projection(proj: dict, model: str, optimizer_model: str, run_dir: Path) -> None:
+    """What a run will cost before it starts, and at whose measured speeds the time is."""
+    from .llm import model_name
+
+    cost = "unknown (no price for a model)" if proj["cost"] is None else f"${proj['cost']:.4f}"
+    console.print(
+        f"projected: {proj['task_requests']} task requests (train), "
+        f"{proj['optimizer_requests']} optimizer requests, {proj['test_requests']} test requests, "
+        f"~{proj['tokens']:,} tokens, cost {cost}, ~{proj['time_s'] // 60} min with task model "
+        f"{model_name(model)} and optimizer model {model_name(optimizer_model)}; run dir {run_dir}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _say_result(result: OptimizeResult, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.summary()))
         return
     out.print(results_table(result.summary()))
     out.print(usage_table(result.usage))
-    out.print(f"stopped because: {result.stop_reason}")
+    out.print(f"stopped because: {result.stop_reason}", markup=False)
     out.print(
-        f"run dir: {result.run_dir} (best_prompt.txt, last_prompt.txt, run.json, report.html)"
+        f"run dir: {result.run_dir} (best_prompt.txt, last_prompt.txt, run.json, report.html)",
+        markup=False,
     )
+
+
+_ADAPT_TASK = typer.Option(..., "--task", "-t", help="Target data (e.g. xcopa:sw, bbh:navigate).")
+_ADAPT_SOURCE_TASK = typer.Option(
+    None, "--source-task", help="Source data for language adaptation (parallel items)."
+)
+_ADAPT_SOURCE_MODEL = typer.Option(
+    None, "--source-model", help="Source task model for model adaptation (default --model)."
+)
+_ADAPT_MODEL = typer.Option("local", "--target-model", "--model", "-m", help="Target task model.")
+_ADAPT_PROMPT_LANGUAGE = typer.Option(
+    "source",
+    "--prompt-language",
+    help="Language adaptation: keep the prompt's language (source), have the optimizer "
+    "write in the target language (target), or run and compare both.",
+)
+_ADAPT_META_LANGUAGE = typer.Option(
+    "english",
+    "--meta-language",
+    help="Language adaptation: send the optimizer its meta-prompts in English, or in the "
+    "target language (translated once by the optimizer model).",
+)
+_ADAPT_MATRIX = typer.Option(
+    False,
+    "--matrix",
+    help="Take the prompt to several targets: a comma-separated --task (languages) or "
+    "--target-model (models); one run dir each under --run-dir, and a transfer matrix.",
+)
+_ADAPT_INITIAL_PROMPT = typer.Option(
+    None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
+)
+_ADAPT_CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    help="Max requests in flight (default: the local engine's batch size, else 4).",
+)
+_ADAPT_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Check the input, print what each part will cost, and stop."
+)
 
 
 @app.command()
 def adapt(
-    task: str = typer.Option(
-        ..., "--task", "-t", help="Target data (e.g. xcopa:sw, bbh:navigate)."
-    ),
+    task: str = _ADAPT_TASK,
     prompt: str | None = typer.Option(None, "--prompt", "-p", help="The source prompt."),
     prompt_file: Path | None = typer.Option(None, "--prompt-file", help="Read it from here."),
-    source_task: str | None = typer.Option(
-        None, "--source-task", help="Source data for language adaptation (parallel items)."
-    ),
-    source_model: str | None = typer.Option(
-        None, "--source-model", help="Source task model for model adaptation (default --model)."
-    ),
-    model: str = typer.Option(
-        "local", "--target-model", "--model", "-m", help="Target task model."
-    ),
+    source_task: str | None = _ADAPT_SOURCE_TASK,
+    source_model: str | None = _ADAPT_SOURCE_MODEL,
+    model: str = _ADAPT_MODEL,
     optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
-    prompt_language: str = typer.Option(
-        "source",
-        "--prompt-language",
-        help="Language adaptation: keep the prompt's language (source), have the optimizer "
-        "write in the target language (target), or run and compare both.",
-    ),
-    meta_language: str = typer.Option(
-        "english",
-        "--meta-language",
-        help="Language adaptation: send the optimizer its meta-prompts in English, or in the "
-        "target language (translated once by the optimizer model).",
-    ),
-    matrix: bool = typer.Option(
-        False,
-        "--matrix",
-        help="Take the prompt to several targets: a comma-separated --task (languages) or "
-        "--target-model (models); one run dir each under --run-dir, and a transfer matrix.",
-    ),
-    initial_prompt: str | None = typer.Option(
-        None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
-    ),
+    prompt_language: str = _ADAPT_PROMPT_LANGUAGE,
+    meta_language: str = _ADAPT_META_LANGUAGE,
+    matrix: bool = _ADAPT_MATRIX,
+    initial_prompt: str | None = _ADAPT_INITIAL_PROMPT,
     no_scratch: bool = typer.Option(False, "--no-scratch", help="Skip LCP from scratch."),
     iterations: int = typer.Option(2, "--iterations"),
     candidates: int | None = typer.Option(None, "--candidates"),
@@ -516,18 +551,11 @@ def adapt(
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path = typer.Option(Path("runs/adapt"), "--run-dir", help="Resumable run dir."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        help="Max requests in flight (default: the local engine's batch size, else 4).",
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Check the input, print what each part will cost, and stop."
-    ),
+    concurrency: int | None = _ADAPT_CONCURRENCY,
+    dry_run: bool = _ADAPT_DRY_RUN,
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
     with LCP from scratch at the same budget."""
-    from .adapt import adapt as run_adapt
     from .session import read_prompt
 
     text = read_prompt(prompt, prompt_file)
@@ -564,7 +592,26 @@ def adapt(
             targets, matrix, lambda tgt_task, tgt_model: plan(tgt_task, model=tgt_model, **shared)
         )
         return
-    console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)")
+    each = {  # what every target's run is given besides the shared settings
+        "initial_prompt": initial_prompt,
+        "meta_language": meta_language,
+        "concurrency": concurrency,
+    }
+    _adapt_targets(text, targets, matrix, run_dir, iterations, shared | each)
+
+
+def _adapt_targets(
+    text: str,
+    targets: list[tuple[str, str, str]],
+    matrix: bool,
+    run_dir: Path,
+    iterations: int,
+    settings: dict,
+) -> None:
+    """Adapt the prompt to each target in turn, print each result, and the transfer matrix."""
+    from .adapt import adapt as run_adapt
+
+    console.print(f"adapting; runs in {run_dir} (re-run the same command to resume)", markup=False)
     entries = []
     status = RunStatus(iterations)
     try:
@@ -572,15 +619,7 @@ def adapt(
             d = run_dir / _slug(label) if matrix else run_dir
             with status.live:
                 res = run_adapt(
-                    tgt_task,
-                    text,
-                    model=tgt_model,
-                    initial_prompt=initial_prompt,
-                    meta_language=meta_language,
-                    run_dir=d,
-                    concurrency=concurrency,
-                    on_event=status.on_event,
-                    **shared,
+                    tgt_task, text, model=tgt_model, run_dir=d, on_event=status.on_event, **settings
                 )
             entries.append((label, res))
             print_adapt(label if matrix else "", res)
@@ -656,56 +695,67 @@ def _int_list(text: str, field: str) -> list[int]:
         raise UserError(f"not a comma-separated list of integers: '{text}'", field=field) from None
 
 
+_BENCH_TASKS = typer.Option(
+    ...,
+    "--tasks",
+    help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
+)
+_BENCH_METHODS = typer.Option(
+    ",".join(OPTIMIZERS), "--methods", help=f"Comma-separated methods ({describe()})."
+)
+_BENCH_REFERENCE = typer.Option(
+    "lcp", "--reference", help="The method the tables compare every other method to."
+)
+_BENCH_BUDGET = typer.Option(
+    None, "--budget", help="Task requests per run on the training side (profile's default)."
+)
+_BENCH_MAX_OPTIMIZER_CALLS = typer.Option(
+    None, "--max-optimizer-calls", help="Cap on optimizer calls per run (profile)."
+)
+_BENCH_CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    help="Max requests in flight (default: the local engine's batch size, else 4).",
+)
+_BENCH_TABLES_ONLY = typer.Option(
+    False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
+)
+_BENCH_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
+)
+_BENCH_PROMPT = typer.Option(
+    None,
+    "--prompt",
+    help="The prompt every method starts from (default: the answer convention of the "
+    "task's answer type, e.g. \"Answer the question. End with 'Answer: <option>'.\").",
+)
+
+
 @app.command()
 def bench(
-    tasks: str = typer.Option(
-        ...,
-        "--tasks",
-        help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
-    ),
-    methods: str = typer.Option(
-        ",".join(OPTIMIZERS), "--methods", help=f"Comma-separated methods ({describe()})."
-    ),
-    reference: str = typer.Option(
-        "lcp", "--reference", help="The method the tables compare every other method to."
-    ),
+    tasks: str = _BENCH_TASKS,
+    methods: str = _BENCH_METHODS,
+    reference: str = _BENCH_REFERENCE,
     seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
     profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),
-    budget: int | None = typer.Option(
-        None, "--budget", help="Task requests per run on the training side (profile's default)."
-    ),
+    budget: int | None = _BENCH_BUDGET,
     n_train: int | None = typer.Option(None, "--n-train", help="Training examples (profile)."),
     test_limit: int | None = typer.Option(None, "--test-limit", help="Test items (profile)."),
-    max_optimizer_calls: int | None = typer.Option(
-        None, "--max-optimizer-calls", help="Cap on optimizer calls per run (profile)."
-    ),
+    max_optimizer_calls: int | None = _BENCH_MAX_OPTIMIZER_CALLS,
     model: str = ModelOpt,
     optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
     split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
     run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        help="Max requests in flight (default: the local engine's batch size, else 4).",
-    ),
-    tables_only: bool = typer.Option(
-        False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
-    ),
-    prompt: str | None = typer.Option(
-        None,
-        "--prompt",
-        help="The prompt every method starts from (default: the answer convention of the "
-        "task's answer type, e.g. \"Answer the question. End with 'Answer: <option>'.\").",
-    ),
+    concurrency: int | None = _BENCH_CONCURRENCY,
+    tables_only: bool = _BENCH_TABLES_ONLY,
+    dry_run: bool = _BENCH_DRY_RUN,
+    prompt: str | None = _BENCH_PROMPT,
 ) -> None:
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
 
-    from .bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks, run_bench
+    from .bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks
     from .bench_report import rebuild
     from .session import resolve_task
 
@@ -754,20 +804,28 @@ def bench(
         f"cost {cost}; results in {run_dir} (re-run to resume)",
         highlight=False,
     )
-    if dry_run:
-        return
+    if not dry_run:
+        _run_bench(cfg)
+
+
+def _run_bench(cfg: BenchConfig) -> None:
+    """Run the cells, a line per finished cell, the tables rebuilt after each."""
+    from .bench import run_bench
+    from .bench_report import rebuild
+
     started = time.time()
 
     def on_cell(cell, i: int, n: int, row) -> None:  # noqa: ANN001
+        head = f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}"
         if isinstance(row, str):
-            console.print(f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}: {row}")
+            console.print(f"{head}: {row}", markup=False)
             return
         console.print(
-            f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}: test best "
-            f"{_pct(row['best_test'])}, last {_pct(row['last_test'])}, "
+            f"{head}: test best {_pct(row['best_test'])}, last {_pct(row['last_test'])}, "
             f"{row['task_requests']} task req, {row['optimizer_calls']} optimizer calls "
             f"({(time.time() - started) / 60:.0f} min so far)",
             highlight=False,
+            markup=False,
         )
         rebuild(cfg)  # the tables are current after every cell
 
@@ -775,11 +833,14 @@ def bench(
         run_bench(cfg, on_cell)
     except KeyboardInterrupt:
         rebuild(cfg)
-        console.print(f"stopped; finished runs are kept in {run_dir}: run the same command again")
+        console.print(
+            f"stopped; finished runs are kept in {cfg.root}: run the same command again",
+            markup=False,
+        )
         raise typer.Exit(130) from None
     md, _ = rebuild(cfg)
     out.print(md, soft_wrap=True, highlight=False, markup=False)
-    out.print(f"wrote {run_dir}/bench.md, bench.json, bench.html")
+    out.print(f"wrote {cfg.root}/bench.md, bench.json, bench.html", markup=False)
 
 
 @app.command()

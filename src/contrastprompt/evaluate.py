@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .data.task import Example, Task, take
 from .errors import UserError
-from .llm import LLM, ModelHub
+from .llm import LLM, ModelHub, Usage
 from .run import RunSession
 from .scoring import EvalResult, Record, evaluate_async
 from .session import open_cache, resolve_task
@@ -67,35 +67,12 @@ def evaluate_prompt(
         metric=metric,
         max_tokens=max_tokens,
     )
-    exs = (
-        list(examples)
-        if examples is not None
-        else take(select_split(t, split, seed, n_train), limit, seed)
-    )
-    if not exs:
-        raise UserError("no examples to evaluate", field="--limit")
+    exs = list(examples) if examples is not None else _examples(t, split, seed, n_train, limit)
     db = Store(store) if store else None
     settings = {"prompt": prompt, "split": split, "seed": seed, "model": str(model)}
     run_id = db.new_run("evaluate", t.name, settings) if db else 0
-    phash = prompt_hash(prompt)
-    state = {"done": 0, "correct": 0.0}
-
-    def on_record(rec: Record) -> None:
-        state["done"] += 1
-        state["correct"] += rec.score
-        if db:
-            db.add_record(run_id, phash, split, rec)
-        if on_progress:
-            on_progress(len(exs), state["done"], state["correct"])
-
-    async def score(llm: LLM) -> EvalResult:
-        return await evaluate_async(
-            prompt, exs, t, llm, placement=placement, seed=seed, on_record=on_record
-        )
-
     if isinstance(model, LLM):  # an open client: the caller owns it
-        result = asyncio.run(score(model))
-        usage, model_id = model.usage, model.model_id
+        session = None
     else:
         session = RunSession(
             store=db,
@@ -105,18 +82,8 @@ def evaluate_prompt(
             base_url=base_url,
             concurrency=concurrency,
         )
-
-        async def work(hub: ModelHub) -> tuple[EvalResult, str]:
-            llm = hub.open(model, role="task")
-            if on_progress:
-                on_progress(len(exs), 0, 0.0)
-            return await score(llm), llm.model_id
-
-        try:
-            result, model_id = session.run(work)
-            usage = session.hub.usage
-        finally:
-            session.close(keep_store=True)
+    progress = _Progress(len(exs), db, run_id, prompt_hash(prompt), split, on_progress)
+    result, usage, model_id = _score(prompt, exs, t, model, session, progress, placement, seed)
     if output:
         write_records(Path(output), result.records)
     if db:
@@ -127,11 +94,26 @@ def evaluate_prompt(
         "split": split,
         "model": model_id,
         "prompt": prompt,
+        **_figures(result),
+        "usage": usage.to_dict(),
+        "output": str(output) if output else None,
+    }
+
+
+def _examples(t: Task, split: str, seed: int, n_train: int | None, limit: int | None) -> list:
+    """The split's examples, a seeded random `limit` of them: never the first N in file order,
+    which on a file sorted by label is one label."""
+    exs = take(select_split(t, split, seed, n_train), limit, seed)
+    if not exs:
+        raise UserError("no examples to evaluate", field="--limit")
+    return exs
+
+
+def _figures(result: EvalResult) -> dict:
+    return {
         "accuracy": result.score,
         "n": result.n,
         "wall_time": result.wall_time,
-        "usage": usage.to_dict(),
-        "output": str(output) if output else None,
         "records": [r.to_dict() for r in result.records],
     }
 
@@ -142,3 +124,66 @@ def write_records(path: Path, records: Sequence[Record]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+
+
+class _Progress:
+    """Each record as it comes: stored (with a store), counted, reported to `on_progress`."""
+
+    def __init__(
+        self,
+        total: int,
+        db: Store | None,
+        run_id: int,
+        phash: str,
+        split: str,
+        on_progress: ProgressFn | None,
+    ) -> None:
+        self.total, self.db, self.run_id, self.phash, self.split = total, db, run_id, phash, split
+        self.on_progress = on_progress
+        self.done, self.correct = 0, 0.0
+
+    def start(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.total, 0, 0.0)
+
+    def __call__(self, rec: Record) -> None:
+        self.done += 1
+        self.correct += rec.score
+        if self.db:
+            self.db.add_record(self.run_id, self.phash, self.split, rec)
+        if self.on_progress:
+            self.on_progress(self.total, self.done, self.correct)
+
+
+def _score(
+    prompt: str,
+    exs: list[Example],
+    t: Task,
+    model: str | LLM,
+    session: RunSession | None,
+    progress: _Progress,
+    placement: str,
+    seed: int,
+) -> tuple[EvalResult, Usage, str]:
+    """Score with an open client as given, or open `model` in the session and close it after
+    (the store stays open for the caller)."""
+
+    async def score(llm: LLM) -> EvalResult:
+        progress.start()
+        return await evaluate_async(
+            prompt, exs, t, llm, placement=placement, seed=seed, on_record=progress
+        )
+
+    if isinstance(model, LLM):
+        return asyncio.run(score(model)), model.usage, model.model_id
+    assert session is not None
+
+    async def work(hub: ModelHub) -> tuple[EvalResult, str]:
+        llm = hub.open(model, role="task")
+        return await score(llm), llm.model_id
+
+    try:
+        result, model_id = session.run(work)
+        return result, session.hub.usage, model_id
+    finally:
+        session.close(keep_store=True)

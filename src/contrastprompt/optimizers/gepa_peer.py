@@ -109,6 +109,19 @@ def feedback(rec: Record) -> dict[str, Any]:
     }
 
 
+def _gepa() -> Any:
+    """The gepa library, or one line saying how to install it."""
+    try:
+        import gepa
+    except ImportError:
+        raise UserError(
+            "the gepa method needs the gepa library",
+            field="--method",
+            hint="pip install 'contrastprompt[gepa]'",
+        ) from None
+    return gepa
+
+
 class GEPAPeer(BaseOptimizer):
     name = "gepa"
     title = "GEPA (its own library): reflective prompt evolution with a Pareto pool"
@@ -134,14 +147,7 @@ class GEPAPeer(BaseOptimizer):
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         if self.finished:
             return None
-        try:
-            import gepa
-        except ImportError:
-            raise UserError(
-                "the gepa method needs the gepa library",
-                field="--method",
-                hint="pip install 'contrastprompt[gepa]'",
-            ) from None
+        gepa = _gepa()
         loop = asyncio.get_running_loop()
         adapter = _Adapter(ctx, loop)
         asked = [0]

@@ -5,7 +5,7 @@ its stop conditions, selection, final test scoring, usage, and one way to open a
 """
 
 from .context import Candidate, EventHook, Optimizer, RunContext
-from .core import RunSpec, Split, execute, project, score_stored
+from .core import RunSpec, Split, execute, project, project_spec, score_stored
 from .outputs import OptimizeResult
 from .rundir import data_hash
 from .session import RunSession
@@ -26,6 +26,7 @@ __all__ = [
     "data_hash",
     "execute",
     "project",
+    "project_spec",
     "run_usage",
     "score_stored",
 ]

@@ -183,6 +183,23 @@ def project(
     }
 
 
+def project_spec(spec: RunSpec) -> dict[str, Any]:
+    """`project` for a spec: its task as its method sees it, its split and its limits."""
+    task = spec.optimizer.adapt_task(spec.task)
+    train, test, _ = spec.split.apply(task, spec.seed)
+    return project(
+        task,
+        train,
+        optimizer=spec.optimizer,
+        iterations=spec.iterations,
+        budget=spec.budget.task_requests,
+        model=str(spec.model),
+        optimizer_model=str(spec.optimizer_model),
+        test_size=len(test) if spec.evaluate_test else 0,
+        max_optimizer_calls=spec.budget.optimizer_calls,
+    )
+
+
 async def score_stored(
     store: Store,
     run_id: int,
