@@ -354,6 +354,12 @@ _OPTIMIZE_MAX_TIME = typer.Option(
 _OPTIMIZE_PATIENCE = typer.Option(
     None, "--patience", help="Stop after this many iterations without a better prompt."
 )
+_OPTIMIZE_SET = typer.Option(
+    [],
+    "--set",
+    help="A setting of the method, KEY=VALUE (repeatable), e.g. failure_sampling=by_label; "
+    "`contrastprompt methods` lists every method's settings.",
+)
 _OPTIMIZE_MAX_FAILURES = typer.Option(
     None, "--max-failures", help="LCP: failures sent for reasons per iteration (20)."
 )
@@ -394,6 +400,7 @@ def optimize(
     patience: int | None = _OPTIMIZE_PATIENCE,
     n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
     max_failures: int | None = _OPTIMIZE_MAX_FAILURES,
+    settings: list[str] = _OPTIMIZE_SET,
     select: str = _OPTIMIZE_SELECT,
     placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
     run_dir: Path | None = _OPTIMIZE_RUN_DIR,
@@ -409,14 +416,17 @@ def optimize(
 ) -> None:
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
     from .llm import default_optimizer_model
-    from .optimizers import build_optimizer
+    from .optimizers import build_optimizer, parse_settings
     from .run import Budget, RunSpec, Split, execute, project_spec
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
     if iterations < 1:  # before the projection, which would print negative numbers
         raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
-    opt = build_optimizer(method, candidates=candidates, top_k=top_k, max_failures=max_failures)
+    own = parse_settings(method, settings)
+    opt = build_optimizer(
+        method, candidates=candidates, top_k=top_k, max_failures=max_failures, **own
+    )
     t = resolve_task(task, data_root=data_root, metric=metric)
     status = RunStatus(iterations)
     spec = RunSpec(
@@ -841,6 +851,31 @@ def _run_bench(cfg: BenchConfig) -> None:
     md, _ = rebuild(cfg)
     out.print(md, soft_wrap=True, highlight=False, markup=False)
     out.print(f"wrote {cfg.root}/bench.md, bench.json, bench.html", markup=False)
+
+
+@app.command()
+def methods(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List the methods (built in and from plugins) with what they do and their settings."""
+    from dataclasses import asdict
+
+    from .optimizers import OPTIMIZERS
+
+    rows = [
+        {
+            "method": name,
+            "kind": "fixed prompt" if cls.fixed else "optimizer",
+            "title": cls.title,
+            "settings": asdict(cls.Settings()) if cls.Settings is not object else {},
+        }
+        for name, cls in OPTIMIZERS.items()
+    ]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    for r in rows:
+        out.print(f"{r['method']} ({r['kind']}): {r['title']}", markup=False, soft_wrap=True)
+        for k, v in r["settings"].items():
+            out.print(f"    {k} = {v}", markup=False, highlight=False)
 
 
 @app.command()

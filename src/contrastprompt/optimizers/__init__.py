@@ -1,6 +1,7 @@
 """Prompt optimizers behind one small interface (`Optimizer`), one file each, in a registry."""
 
 import sys
+from dataclasses import fields
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -89,6 +90,36 @@ SHARED_OPTIONS = {
 }
 
 
+def parse_settings(method: str, pairs: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs as the method's settings, each converted to its field's type; an
+    unknown key or a value of the wrong type is one line naming it."""
+    cls = OPTIMIZERS.get(method)
+    if cls is None:
+        return {}
+    known = {f.name: f for f in fields(cls.Settings)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in known:
+            raise UserError(
+                f"{method} has no setting '{key}'" if sep else f"not KEY=VALUE: '{pair}'",
+                field="--set",
+                hint="its settings: " + ", ".join(known),
+            )
+        kind = type(known[key].default)
+        try:
+            if kind is bool:
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                out[key] = raw.lower() in ("true", "1", "yes")
+            else:
+                out[key] = kind(raw)
+        except ValueError:
+            raise UserError(f"{key} takes a {kind.__name__}, not '{raw}'", field="--set") from None
+    return out
+
+
 def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
     """The method by name with its settings. Settings left as None are the method's defaults; a
     shared CLI option the method has no use for is refused, naming the option."""
@@ -108,7 +139,10 @@ def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
     for k, v in own.items():
         if isinstance(v, int) and not isinstance(v, bool) and v < 1:
             raise UserError(f"must be at least 1, got {v}", field=SHARED_OPTIONS.get(k, k))
-    return cls(**own)
+    try:
+        return cls(**own)
+    except ValueError as exc:  # a setting the method refuses (an unknown choice, say)
+        raise UserError(str(exc), field="--set") from None
 
 
 __all__ = [
@@ -123,6 +157,7 @@ __all__ = [
     "ChainOfThought",
     "Initial",
     "build_optimizer",
+    "parse_settings",
     "describe",
     "fixed",
     "optimizing",

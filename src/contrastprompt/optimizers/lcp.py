@@ -26,6 +26,7 @@ prompt carried forward, with the reason recorded.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,6 +57,35 @@ class LCPSettings:
     contrast_max_tokens: int = 600
     shown_output_chars: int = 400  # how much of a wrong output the reason request quotes
     fit_budget: bool = True  # fewer candidates/reasons when a budget cannot hold an iteration
+    # which failures are explained: "random" (the paper: a random sample), or "by_label" (in
+    # turn from each correct answer's failures, so that the reasons cover every label the prompt
+    # gets wrong instead of the most frequent one)
+    failure_sampling: str = "random"
+
+
+SAMPLINGS = ("random", "by_label")
+
+
+def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> list:
+    """`n` failures to explain. "random": a random sample. "by_label": the failures grouped by
+    their correct answer, each group shuffled, then taken one from each group in turn (groups in
+    a shuffled order), so every label the prompt gets wrong is explained before any twice."""
+    if how not in SAMPLINGS:
+        raise ValueError(f"failure_sampling must be one of {', '.join(SAMPLINGS)}, not {how!r}")
+    n = min(n, len(failures))
+    if how == "random":
+        return rng.sample(failures, n)
+    groups: dict[str, list] = {}
+    for rec in failures:
+        groups.setdefault(str(rec.target), []).append(rec)
+    queues = [rng.sample(g, len(g)) for g in groups.values()]
+    rng.shuffle(queues)
+    chosen: list = []
+    while len(chosen) < n:
+        for q in queues:
+            if q and len(chosen) < n:
+                chosen.append(q.pop())
+    return chosen
 
 
 class LCP(BaseOptimizer):
@@ -68,6 +98,11 @@ class LCP(BaseOptimizer):
 
     def __init__(self, settings: LCPSettings | None = None, **overrides: object) -> None:
         super().__init__(settings, **overrides)
+        if self.s.failure_sampling not in SAMPLINGS:
+            raise ValueError(
+                f"failure_sampling must be one of {', '.join(SAMPLINGS)}, "
+                f"not '{self.s.failure_sampling}'"
+            )
         self.t_reason = template("lcp_reason.txt")
         self.t_candidate = template("lcp_candidate.txt")
         self.t_contrast = template("lcp_contrast.txt")
@@ -129,8 +164,9 @@ class LCP(BaseOptimizer):
             ctx.event(iteration, "no_failures", {"hash": current.hash})
             return None
         n_candidates, n_failures = self.plan(ctx)
-        rng = ctx.rng("failures", iteration)
-        chosen = rng.sample(failures, min(n_failures, len(failures)))
+        chosen = sample_failures(
+            failures, n_failures, ctx.rng("failures", iteration), self.s.failure_sampling
+        )
         reasons = await self._reasons(ctx, iteration, current, chosen)
         if reasons:
             await self._candidates(ctx, iteration, current, reasons, n_candidates)

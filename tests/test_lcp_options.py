@@ -1,0 +1,80 @@
+"""LCP's options beyond the paper, each off by default: what they change, and how bad values
+are refused before anything runs."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from contrastprompt.optimizers import LCP, build_optimizer, parse_settings
+from contrastprompt.optimizers.lcp import sample_failures
+from contrastprompt.scoring import Record
+
+
+def fails(targets: list[str]) -> list[Record]:
+    return [Record(f"e{i}", "q", "a", "a", t, 0.0) for i, t in enumerate(targets)]
+
+
+def test_by_label_sampling_covers_every_label_before_repeating_one():
+    # 30 failures of one label, 2 of another, 1 of a third: a random 6 is mostly the first
+    pool = fails(["Number"] * 30 + ["Human"] * 2 + ["Location"])
+    for seed in range(20):
+        got = sample_failures(pool, 6, random.Random(seed), "by_label")
+        counts = Counter(r.target for r in got)
+        assert set(counts) == {"Number", "Human", "Location"}
+        assert counts["Location"] == 1 and counts["Human"] == 2 and counts["Number"] == 3
+        assert len({r.example_id for r in got}) == 6
+    randoms = [
+        Counter(r.target for r in sample_failures(pool, 6, random.Random(s), "random"))
+        for s in range(20)
+    ]
+    assert sum("Location" in c for c in randoms) < 20  # the paper's sample often misses it
+
+
+def test_sampling_takes_what_there_is_and_is_seeded():
+    pool = fails(["A", "B"])
+    assert len(sample_failures(pool, 5, random.Random(0), "by_label")) == 2
+    a = sample_failures(fails(list("AABBC") * 4), 4, random.Random(3), "by_label")
+    b = sample_failures(fails(list("AABBC") * 4), 4, random.Random(3), "by_label")
+    assert [r.example_id for r in a] == [r.example_id for r in b]
+
+
+def test_default_is_the_papers_random_sample():
+    assert LCP().s.failure_sampling == "random"
+    assert build_optimizer("lcp", failure_sampling="by_label").s.failure_sampling == "by_label"
+
+
+def test_set_converts_to_each_settings_type_and_refuses_bad_values():
+    assert parse_settings("lcp", ["failure_sampling=by_label", "max_failures=6"]) == {
+        "failure_sampling": "by_label",
+        "max_failures": 6,
+    }
+    assert parse_settings("lcp", ["fit-budget=false"]) == {"fit_budget": False}
+    from contrastprompt.errors import UserError
+
+    for bad in (["nope=1"], ["max_failures=six"], ["max_failures"], ["fit_budget=maybe"]):
+        with pytest.raises(UserError):
+            parse_settings("lcp", bad)
+
+
+@pytest.mark.parametrize(
+    "setting, says",
+    [
+        ("failure_sampling=nope", "failure_sampling must be one of"),
+        ("nope=1", "lcp has no setting 'nope'"),
+    ],
+)
+def test_bad_set_on_the_command_line_is_one_line_and_exit_2(setting, says, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "optimize", "-t", "cls:trec", "-p", "x"]
+        + ["--set", setting, "--dry-run", "--run-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
