@@ -18,10 +18,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from scipy.stats import binomtest
-
 from contrastprompt import evaluate_prompt, load_task
 from contrastprompt.data.task import take
+from contrastprompt.stats import wilson_interval
 
 PLAIN = {
     "cls:sst2": "Classify the sentiment of the review. Answer with one label: negative or "
@@ -57,11 +56,6 @@ DEFINED = {
 }
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    ci = binomtest(k, n).proportion_ci(method="wilson")
-    return ci.low, ci.high
-
-
 def cell(model: str, task_name: str, prompt: str, n: int) -> dict:
     task = load_task(task_name)
     test = take(task.split(0)[1], n, seed=0)
@@ -70,7 +64,7 @@ def cell(model: str, task_name: str, prompt: str, n: int) -> dict:
     k = sum(r["correct"] for r in recs)
     targets = Counter(r["target"] for r in recs)
     answers = Counter(r["extracted"] or "" for r in recs)
-    lo, hi = wilson(k, len(recs))
+    lo, hi = wilson_interval(k, len(recs))
     top, top_n = answers.most_common(1)[0]
     return {
         "model": model,
