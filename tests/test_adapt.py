@@ -133,6 +133,16 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     assert 'href="adapted/report.html"' in page and 'href="scratch/report.html"' in page
     settings = json.loads((tmp_path / "a" / "adapted" / "run.json").read_text())["settings"]
     assert settings["source"]["model"] == "scripted:source" and settings["method"] == "lcp-adapt"
+    # efficiency: the adapted run's curve against the from-scratch run's final training score
+    e = saved["efficiency"]
+    scratch = json.loads((tmp_path / "a" / "scratch" / "run.json").read_text())
+    adapted = json.loads((tmp_path / "a" / "adapted" / "run.json").read_text())
+    assert e["scratch_train"] == scratch["results"]["best_train_score"]
+    assert e["scratch_requests"] == scratch["usage"]["task"]["requests"]
+    reached = [c for c in adapted["candidates"] if c["score"] >= e["scratch_train"]]
+    assert (e["adapted_to_reach"] is None) == (not reached)
+    if reached:
+        assert 0 < e["adapted_to_reach"] <= adapted["usage"]["task"]["requests"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -208,7 +208,8 @@ def _row(method: str, seed: int, curve: list[list[float]], test: float) -> dict:
 
 
 def test_efficiency_is_measured_against_the_best_other_optimizer():
-    from contrastprompt.bench_report import requests_to_reach, summarize
+    from contrastprompt.bench_report import summarize
+    from contrastprompt.stats import requests_to_reach
 
     assert requests_to_reach([[10, 0.2], [20, 0.5], [30, 0.7]], 0.5) == 20
     assert requests_to_reach([[10, 0.2]], 0.5) is None
@@ -229,3 +230,12 @@ def test_efficiency_is_measured_against_the_best_other_optimizer():
     other = summarize(rows, ["lcp", "apo", "opro", "initial"], reference="opro")["cells"]["t"]
     assert other["opro"]["bar"]["method"] == "lcp"
     assert "reference_minus" in other["lcp"] and "reference_minus" not in other["opro"]
+
+
+def test_gap_recovered_is_prompt_bridges_share():
+    from contrastprompt.stats import gap_recovered
+
+    assert gap_recovered(0.4, 0.6, 0.8) == pytest.approx(0.5)
+    assert gap_recovered(0.4, 0.9, 0.8) == pytest.approx(1.25)
+    assert gap_recovered(0.8, 0.9, 0.8) is None  # no gap to recover
+    assert gap_recovered(None, 0.9, 0.8) is None

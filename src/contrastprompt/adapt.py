@@ -41,7 +41,8 @@ from .run import (
 )
 from .scoring import Record
 from .session import resolve_task
-from .store import Store, prompt_hash
+from .stats import gap_recovered, requests_to_reach
+from .store import Store, anytime_curve, prompt_hash
 
 LANGUAGE_CHOICES = ("source", "target", "both")
 META_CHOICES = ("english", "target")
@@ -74,6 +75,11 @@ class AdaptResult:
     gap_before: float | None  # source prompt on target minus from-scratch
     gap_after: float | None  # adapted prompt on target minus from-scratch
     source: dict = field(default_factory=dict)  # source-side accuracy and requests
+    # (adapted − as is) / (from scratch − as is) on target test: the share of the gap recovered
+    recovered: float | None = None
+    # the task requests the adapted run needed to reach LCP from scratch's final training
+    # score, next to what the from-scratch run spent in all: the point of adapting
+    efficiency: dict = field(default_factory=dict)
 
     def table(self) -> str:
         lines = [
@@ -436,7 +442,25 @@ def _result(
         gap_before=gap(first.initial_test_score),
         gap_after=gap(first.best_test_score),
         source=source,
+        recovered=gap_recovered(
+            first.initial_test_score, first.best_test_score, base if scratch else None
+        ),
+        efficiency=_efficiency(first, scratch),
     )
+
+
+def _efficiency(adapted: OptimizeResult, scratch: OptimizeResult | None) -> dict[str, Any]:
+    """Task requests the adapted run had spent when its best training score first reached the
+    from-scratch run's final one (None: never), and the from-scratch run's total."""
+    if scratch is None:
+        return {}
+    curve = anytime_curve(adapted.candidates, adapted.run_dir, 0)
+    return {
+        "scratch_train": scratch.best_train_score,
+        "adapted_to_reach": requests_to_reach(curve, scratch.best_train_score),
+        "adapted_requests": adapted.usage["task"]["requests"],
+        "scratch_requests": scratch.usage["task"]["requests"],
+    }
 
 
 def write_outputs(res: AdaptResult) -> None:
@@ -446,6 +470,8 @@ def write_outputs(res: AdaptResult) -> None:
         "gap_before": res.gap_before,
         "gap_after": res.gap_after,
         "source": res.source,
+        "recovered": res.recovered,
+        "efficiency": res.efficiency,
     }
     (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
     lines = [f"Adaptation ({res.mode}); target test accuracy, side by side.\n", res.table(), ""]
@@ -455,6 +481,7 @@ def write_outputs(res: AdaptResult) -> None:
             f"(source prompt as is), after {100 * (res.gap_after or 0):+.1f} (adapted, best on "
             "train)."
         )
+    lines += _efficiency_lines(res)
     s = res.source
     lines.append(
         f"Source side (not in the target budget): {s['requests']} requests, the source prompt "
@@ -462,6 +489,26 @@ def write_outputs(res: AdaptResult) -> None:
     )
     (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (res.run_dir / "adapt.html").write_text(page(res, "\n".join(lines)), encoding="utf-8")
+
+
+def _efficiency_lines(res: AdaptResult) -> list[str]:
+    out = []
+    if res.recovered is not None:
+        out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
+    e = res.efficiency
+    if e:
+        reach = e["adapted_to_reach"]
+        out.append(
+            f"LCP from scratch ended at {100 * e['scratch_train']:.1f}% on train after "
+            f"{e['scratch_requests']} task requests; the adapted run "
+            + (
+                f"reached it after {reach:.0f} ({reach / max(e['scratch_requests'], 1):.2f} of "
+                "that)."
+                if reach is not None
+                else f"never reached it ({e['adapted_requests']} task requests in all)."
+            )
+        )
+    return out
 
 
 def short_name(row_name: str) -> str:
@@ -491,6 +538,14 @@ def page(res: AdaptResult, table_md: str) -> str:
     return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
 
 
+def _reach(e: dict) -> str:
+    if not e:
+        return "–"
+    if e["adapted_to_reach"] is None:
+        return "never"
+    return f"{e['adapted_to_reach']:.0f}"
+
+
 def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
     """The transfer matrix of one source prompt across targets: source prompt as is, adapted
     (best on train), LCP from scratch, the gaps, and the target-side calls; with `spread`, the
@@ -504,8 +559,9 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
 
     lines = [
         "| target | source prompt as is | adapted | from scratch | gap before | gap after | "
-        "task req adapted / scratch | optimizer calls adapted / scratch | source req |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "gap recovered | adapted req to scratch's train score | task req adapted / scratch | "
+        "optimizer calls adapted / scratch | source req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     before, after = [], []
     for name, res in entries:
@@ -520,6 +576,7 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
         lines.append(
             f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
             f"{pct(sc['test'] if sc else None)} | {pts(res.gap_before)} | {pts(res.gap_after)} | "
+            f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
             f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
             f"{ad['optimizer_calls']} / {sc['optimizer_calls'] if sc else '–'} | "
             f"{res.source['requests']} |"

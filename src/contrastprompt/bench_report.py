@@ -17,6 +17,7 @@ from .stats import (
     headline,
     mean_interval,
     paired_difference,
+    requests_to_reach,
     win_rates,
     within_noise,
 )
@@ -55,11 +56,6 @@ def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> d
         }
     majority = {r["task"]: r["majority"] for r in rows if r.get("majority")}
     return {"cells": cells, "win_rates": rates, "majority": majority, "reference": reference}
-
-
-def requests_to_reach(curve: list[list[float]], target: float) -> float | None:
-    """Task requests a run had spent when its best training score first reached `target`."""
-    return next((x for x, y in curve if y >= target - 1e-9), None)
 
 
 def _efficiency(ms: dict[str, dict], reference: str) -> None:

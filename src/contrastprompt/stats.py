@@ -101,3 +101,19 @@ def headline(rate: Scores, method: str, against: Sequence[str]) -> float | None:
     vals = [rate.get(method, {}).get(b) for b in against if b != method]
     vals = [v for v in vals if v is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+def requests_to_reach(curve: Sequence[Sequence[float]], target: float) -> float | None:
+    """Task requests a run had spent when its best training score first reached `target`, from
+    its anytime curve ([requests, best so far] per scored prompt); None if it never did."""
+    return next((x for x, y in curve if y >= target - 1e-9), None)
+
+
+def gap_recovered(
+    as_is: float | None, adapted: float | None, scratch: float | None
+) -> float | None:
+    """The share of the transfer gap an adapted prompt recovers: (adapted − as is) / (from
+    scratch − as is). None without a gap (from scratch no better than the prompt as it is)."""
+    if None in (as_is, adapted, scratch) or scratch <= as_is:  # type: ignore[operator]
+        return None
+    return (adapted - as_is) / (scratch - as_is)  # type: ignore[operator]
