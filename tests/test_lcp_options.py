@@ -78,3 +78,26 @@ def test_bad_set_on_the_command_line_is_one_line_and_exit_2(setting, says, tmp_p
     )
     assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_bench_takes_a_variant_as_a_method_of_its_own(tmp_path):
+    from contrastprompt.bench import check_methods
+    from contrastprompt.errors import UserError
+    from contrastprompt.optimizers import build_variant
+
+    spec = "lcp+failure_sampling=by_label+max_failures=6"
+    assert check_methods(["lcp", spec]) == ["lcp", spec]
+    opt = build_variant(spec)
+    assert (opt.name, opt.s.failure_sampling, opt.s.max_failures) == ("lcp", "by_label", 6)
+    assert build_variant("lcp").s == LCP().s
+    with pytest.raises(UserError, match="--methods"):
+        check_methods(["lcp+nope=1"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "bench", "--tasks", "cls:trec", "--methods"]
+        + [f"lcp,{spec}", "--dry-run", "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2 runs left" in proc.stderr

@@ -25,7 +25,7 @@ from .data.task import initial_prompt as default_prompt
 from .errors import UserError
 from .llm import default_optimizer_model
 from .llm.catalogue import request_seconds
-from .optimizers import OPTIMIZERS, build_optimizer
+from .optimizers import OPTIMIZERS, base_name, build_variant
 from .run import Budget, RunSpec, Split, execute, project
 from .session import resolve_task
 from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for scripts
@@ -72,7 +72,15 @@ def expand_tasks(specs: list[str], data_root: str | Path | None = None) -> list[
 
 
 def check_methods(methods: list[str], field: str = "--methods") -> list[str]:
-    unknown = [m for m in methods if m not in OPTIMIZERS]
+    """The methods as given, each a registered name or a variant `name+KEY=VALUE` whose
+    settings parse (checked here, before anything runs)."""
+    unknown = [m for m in methods if base_name(m) not in OPTIMIZERS]
+    for m in methods:
+        if base_name(m) in OPTIMIZERS:
+            try:
+                build_variant(m)
+            except UserError as exc:
+                raise UserError(f"in '{m}': {exc}", field=field) from None
     if unknown:
         raise UserError(
             f"unknown method '{unknown[0]}'",
@@ -117,7 +125,7 @@ class BenchConfig:
 
 def too_small(method: str, n_train: int, budget: int) -> str | None:
     """Why a method cannot take one step within the budget, or None."""
-    if OPTIMIZERS[method].fixed:
+    if OPTIMIZERS[base_name(method)].fixed:
         return None
     if budget < 2 * n_train:
         return f"a budget of {budget} cannot score one new prompt after the initial one"
@@ -140,7 +148,7 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
             continue
         t = tasks[cell.task]
         train, test_items = t.split(seed=cfg.split_seed, n_train=cfg.profile.n_train)
-        opt = build_optimizer(cell.method)
+        opt = build_variant(cell.method)
         test = min(cfg.profile.test_limit or len(test_items), len(test_items))
         p = project(
             t,
@@ -180,7 +188,7 @@ def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
     spec = RunSpec(
         task=task,
         prompt=cfg.prompt or default_prompt(task),
-        optimizer=build_optimizer(cell.method),
+        optimizer=build_variant(cell.method),
         model=cfg.model,
         optimizer_model=cfg.optimizer_model or default_optimizer_model(cfg.model),
         run_dir=d,

@@ -120,6 +120,18 @@ def parse_settings(method: str, pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def build_variant(spec: str) -> BaseOptimizer:
+    """A method with settings of its own, written `name+KEY=VALUE+...` (`lcp+failure_sampling=
+    by_label`): how a bench runs an option beside the method's defaults, as a method of its own."""
+    name, _, rest = spec.partition("+")
+    return build_optimizer(name, **parse_settings(name, rest.split("+") if rest else []))
+
+
+def base_name(spec: str) -> str:
+    """The registered method a variant spec starts from."""
+    return spec.partition("+")[0]
+
+
 def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
     """The method by name with its settings. Settings left as None are the method's defaults; a
     shared CLI option the method has no use for is refused, naming the option."""
@@ -156,7 +168,9 @@ __all__ = [
     "BaseOptimizer",
     "ChainOfThought",
     "Initial",
+    "base_name",
     "build_optimizer",
+    "build_variant",
     "parse_settings",
     "describe",
     "fixed",
