@@ -354,6 +354,12 @@ _OPTIMIZE_MAX_TIME = typer.Option(
 _OPTIMIZE_PATIENCE = typer.Option(
     None, "--patience", help="Stop after this many iterations without a better prompt."
 )
+_OPTIMIZE_ANSWER_MAX_TOKENS = typer.Option(
+    None,
+    "--answer-max-tokens",
+    help="Task model answer length limit (default: by answer type, 96 for labels); a reply cut "
+    "before its answer scores wrong.",
+)
 _OPTIMIZE_SET = typer.Option(
     [],
     "--set",
@@ -407,6 +413,7 @@ def optimize(
     force: bool = typer.Option(False, "--force", help="Start over in a run dir of another run."),
     data_root: Path | None = DataRootOpt,
     metric: str | None = typer.Option(None, "--metric", help="module:function."),
+    answer_max_tokens: int | None = _OPTIMIZE_ANSWER_MAX_TOKENS,
     test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
     no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
     base_url: str | None = BaseUrlOpt,
@@ -421,13 +428,11 @@ def optimize(
     from .session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
-    if iterations < 1:  # before the projection, which would print negative numbers
-        raise UserError(f"must be at least 1, got {iterations}", field="--iterations")
     own = parse_settings(method, settings)
     opt = build_optimizer(
         method, candidates=candidates, top_k=top_k, max_failures=max_failures, **own
     )
-    t = resolve_task(task, data_root=data_root, metric=metric)
+    t = resolve_task(task, data_root=data_root, metric=metric, max_tokens=answer_max_tokens)
     status = RunStatus(iterations)
     spec = RunSpec(
         task=t,

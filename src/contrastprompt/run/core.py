@@ -184,9 +184,11 @@ def project(
 
 
 def project_spec(spec: RunSpec) -> dict[str, Any]:
-    """`project` for a spec: its task as its method sees it, its split and its limits."""
+    """`project` for a spec: its task as its method sees it, its split and its limits. Options
+    that cannot work are refused first (a projection of -1 iterations would print nonsense)."""
     task = spec.optimizer.adapt_task(spec.task)
     train, test, _ = spec.split.apply(task, spec.seed)
+    spec.check(len(train))
     return project(
         task,
         train,
