@@ -56,3 +56,14 @@ def test_no_module_but_config_reads_the_environment():
     # config.py reads the whole mapping once (`Config.from_env`)
     assert sorted(readers) == ["llm/batch_server.py", "llm/llama_server.py"]
     assert "os.environ if env is None" in (SRC / "config.py").read_text()
+
+
+def test_the_environment_is_read_once_per_process(monkeypatch):
+    import contrastprompt.config as config
+
+    monkeypatch.setattr(config, "_CURRENT", None)
+    monkeypatch.setenv("CONTRASTPROMPT_LOCAL_SLOTS", "3")
+    first = config.Config.current()
+    monkeypatch.setenv("CONTRASTPROMPT_LOCAL_SLOTS", "5")
+    assert config.Config.current() is first and first.local_slots == 3
+    assert config.Config.from_env().local_slots == 5  # an explicit read sees the change

@@ -30,7 +30,7 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
             "installed": ok,
         }
         candidates.append((name, ok, m.title if ok else f"not installed: {m.install_hint()}"))
-    config = Config.from_env()
+    config = Config.current()
     url = base_url or config.openai_base_url
     if config.openai_api_key or url:
         candidates.append(

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .config import Config
 from .errors import LLMError, UserError, redact
 from .optimizers import OPTIMIZERS, describe
 
@@ -954,6 +955,7 @@ def main(argv: list[str] | None = None) -> None:
     _stop_on_sigterm()
     _quiet_interrupted_tasks()
     try:
+        Config.current()  # the environment, read once for the whole command
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:  # typer.Exit(code) returns the code in this mode
             sys.exit(rc)

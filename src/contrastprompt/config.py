@@ -1,7 +1,9 @@
-"""Configuration from the environment, read in this one place and passed down.
+"""Configuration from the environment, read in this one place, once per process, and passed down.
 
-Library code takes these values as parameters; the CLI and the top-level API functions call
-`Config.from_env()` once and hand the result to what they build. Keys are kept out of `repr`, so
+Library code takes a `Config` as a parameter where it has one; where it is not given, it uses
+`Config.current()`, the environment as read the first time any part of the process asked (the
+CLI asks first thing). A process that changes its environment later passes a `Config` of its own
+(`Config.from_env()`). Keys are kept out of `repr`, so
 a config printed in a log or an exception never shows them.
 """
 
@@ -28,6 +30,14 @@ class Config:
     request_timeout: float | None = None  # CONTRASTPROMPT_TIMEOUT: seconds per remote request
     local_engine: str = "batch"  # CONTRASTPROMPT_LOCAL_ENGINE: batch (default) or serial
     local_slots: int | None = None  # CONTRASTPROMPT_LOCAL_SLOTS: sequences the engine batches
+
+    @classmethod
+    def current(cls) -> Config:
+        """The process's configuration: the environment read once, on first use."""
+        global _CURRENT
+        if _CURRENT is None:
+            _CURRENT = cls.from_env()
+        return _CURRENT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -79,3 +89,6 @@ class Config:
             local_engine=engine,
             local_slots=slots,
         )
+
+
+_CURRENT: Config | None = None

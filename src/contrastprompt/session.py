@@ -16,7 +16,7 @@ from .metrics import load_metric
 
 def default_cache_path(config: Config | None = None) -> Path:
     """CONTRASTPROMPT_CACHE, else the platform's user cache dir (XDG_CACHE_HOME on Linux)."""
-    c = config or Config.from_env()
+    c = config or Config.current()
     if c.cache_path:
         return c.cache_path
     return Path(user_cache_dir("contrastprompt")) / "responses.sqlite"

@@ -29,7 +29,7 @@ def data_root(explicit: str | Path | None = None) -> Path:
         return Path(explicit).expanduser()
     from ..config import Config
 
-    return Config.from_env().data_root or PACKAGED
+    return Config.current().data_root or PACKAGED
 
 
 def _bbh_dir(root: Path) -> Path | None:

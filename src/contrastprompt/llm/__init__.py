@@ -109,7 +109,7 @@ class ModelHub:
         models_dir: Path | None = None,
         config: Config | None = None,
     ) -> None:
-        self.config = config or Config.from_env()
+        self.config = config or Config.current()
         if self.config.request_timeout:
             timeout = self.config.request_timeout
         self.models_dir = models_dir
