@@ -299,8 +299,8 @@ PAUSE_S = 600.0  # a gap this long between two stored records is a pause, not wo
 def active_seconds(run_dir: Path) -> float | None:
     """How long a run worked, over all the processes that resumed it: the time between its
     stored records (LLM calls and evaluations), leaving out gaps longer than PAUSE_S. The run's
-    own wall time covers its last process only, so a cell resumed in a later session showed a few
-    minutes for hours of work."""
+    own wall time covers its last process only: a run resumed after an interruption would show
+    a few minutes for hours of work."""
     rows = query_store(
         run_dir, "SELECT created FROM llm_calls UNION ALL SELECT created FROM evaluations"
     )

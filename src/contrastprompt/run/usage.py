@@ -19,11 +19,11 @@ EMPTY = {
 def run_usage(
     store: Store, run_id: int, opt_llm: LLM | None = None, session: Usage | None = None
 ) -> dict[str, dict]:
-    """Usage per role over the whole run (every session): requests, calls, hits, tokens, cost.
+    """Usage per role over the whole run (every process): requests, calls, hits, tokens, cost.
 
     Task and test requests are the stored evaluations (one per example and prompt, so a resumed
-    run counts exactly what an uninterrupted one would); optimizer requests are this session's
-    count, which replays the earlier sessions' requests through the cache.
+    run counts exactly what an uninterrupted one would); optimizer requests are this process's
+    count, which replays the earlier processes' requests through the cache.
     """
     totals = store.call_totals(run_id)
     requests = {
