@@ -1,0 +1,64 @@
+"""Write the measured tables of docs/benchmarks.md from the bench's own outputs.
+
+    python bench/docs_tables.py           # rewrite every marked table in place
+    python bench/docs_tables.py --check   # exit 1 if a table in the docs differs from its source
+
+Each table in docs/benchmarks.md sits between `<!-- NAME -->` and `<!-- /NAME -->`; its content
+is generated from a file the bench wrote (bench.md or matrix.md under bench/results/, themselves
+rebuilt from the committed run.json and cell.json files), so the docs never carry a figure typed
+by hand. A bench table loses its legend paragraph (the docs explain the columns) and its headings
+move down two levels under the docs' own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "benchmarks.md"
+SOURCES = {
+    "bench-table": "bench/results/bbh_winrate_quick/bench.md",
+    "tickets-table": "bench/results/tickets_quick/bench.md",
+    "adapt-table": "bench/results/adapt_xcopa/matrix.md",
+    "models-table": "bench/results/adapt_models/matrix.md",
+    "public-table": "bench/results/public/bench.md",
+    "task-models-table": "bench/results/task_models.md",
+}
+
+
+def table(path: Path) -> str:
+    """The part of a bench output that goes into the docs."""
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    out = []
+    for line in lines:
+        if line.startswith(("Profile `", "`python ")):
+            continue  # the legend or the command line: the docs give them in prose
+        out.append(re.sub(r"^### ", "##### ", line))
+    return "\n".join(out).strip()
+
+
+def render(docs: str) -> str:
+    for name, source in SOURCES.items():
+        pattern = re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+        if not pattern.search(docs) or not (REPO / source).is_file():
+            continue
+        body = table(REPO / source)
+        docs = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(3), docs)
+    return docs
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    now = DOCS.read_text(encoding="utf-8")
+    new = render(now)
+    if a.check:
+        if new != now:
+            print("docs/benchmarks.md differs from the bench outputs: run bench/docs_tables.py")
+            sys.exit(1)
+    else:
+        DOCS.write_text(new, encoding="utf-8")
