@@ -234,6 +234,7 @@ def plan(
     seed: int = 0,
     iterations: int = 2,
     budget: int | None = None,
+    max_optimizer_calls: int | None = None,
     n_train: int | None = None,
     test_limit: int | None = None,
     candidates: int | None = None,
@@ -267,6 +268,7 @@ def plan(
         model=model,
         optimizer_model=str(opt_model),
         test_size=test,
+        max_optimizer_calls=max_optimizer_calls,
     )
     cost = {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
     names = ["adapted"] if n_variants == 1 else [f"adapted ({i + 1})" for i in range(n_variants)]
@@ -289,6 +291,7 @@ def adapt(
     seed: int = 0,
     iterations: int = 2,
     budget: int | None = None,
+    max_optimizer_calls: int | None = None,
     n_train: int | None = None,
     test_limit: int | None = None,
     candidates: int | None = None,
@@ -322,7 +325,7 @@ def adapt(
         optimizer_model=optimizer_model or default_optimizer_model(model),
         seed=seed,
         split=Split(n_train=n_train, test_limit=test_limit),
-        budget=Budget(task_requests=budget),
+        budget=Budget(task_requests=budget, optimizer_calls=max_optimizer_calls),
         iterations=iterations,
         concurrency=concurrency,
         on_event=on_event,

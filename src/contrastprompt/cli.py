@@ -562,6 +562,9 @@ def adapt(
     candidates: int | None = typer.Option(None, "--candidates"),
     max_failures: int | None = typer.Option(None, "--max-failures"),
     budget: int | None = typer.Option(None, "--budget", help="Target task requests per run."),
+    max_optimizer_calls: int | None = typer.Option(
+        None, "--max-optimizer-calls", help="Cap on optimizer calls per run."
+    ),
     n_train: int | None = typer.Option(None, "--n-train"),
     test_limit: int | None = typer.Option(None, "--test-limit"),
     seed: int = typer.Option(0, "--seed"),
@@ -595,6 +598,7 @@ def adapt(
         "seed": seed,
         "iterations": iterations,
         "budget": budget,
+        "max_optimizer_calls": max_optimizer_calls,
         "n_train": n_train,
         "test_limit": test_limit,
         "candidates": candidates,

@@ -153,6 +153,9 @@ def project(
     measured speeds (`llm.catalogue.request_seconds`; a flat guess for a model without one).
     """
     n = len(train)
+    if budget is not None:  # the iterations the budget can hold, not the ones asked for
+        while iterations > 1 and optimizer.project(n, iterations - 1)["task_requests"] >= budget:
+            iterations -= 1
     own = optimizer.project(n, iterations)
     task_requests, opt_requests = own["task_requests"], own["optimizer_requests"]
     if budget is not None:
