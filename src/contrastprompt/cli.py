@@ -20,6 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .config import Config
+from .data import loaders as _loaders  # noqa: F401 - registers bbh and xcopa
+from .data.families import FAMILIES
 from .errors import LLMError, UserError, redact
 from .optimizers import OPTIMIZERS, describe
 
@@ -57,7 +59,11 @@ def _root(
 
 
 TaskOpt = typer.Option(
-    ..., "--task", "-t", help="bbh:<task>, xcopa:<lang>[:translate-test], or a .jsonl/.csv file."
+    ...,
+    "--task",
+    "-t",
+    help=f"<family>:<name> ({', '.join(FAMILIES)}; xcopa:<lang>:translate-test for XCOPA's "
+    "English), or a .jsonl/.csv file.",
 )
 ModelOpt = typer.Option(
     "local",
@@ -69,6 +75,11 @@ BaseUrlOpt = typer.Option(
     None,
     "--base-url",
     help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL or api.openai.com).",
+)
+ConcurrencyOpt = typer.Option(
+    None,
+    "--concurrency",
+    help="Max requests in flight (default: the local engine's batch size, else 4).",
 )
 DataRootOpt = typer.Option(
     None,
@@ -154,11 +165,6 @@ _EVALUATE_METRIC = typer.Option(None, "--metric", help="module:function or file.
 _EVALUATE_MAX_TOKENS = typer.Option(
     None, "--answer-max-tokens", help="Answer length limit (default: by answer type)."
 )
-_EVALUATE_CONCURRENCY = typer.Option(
-    None,
-    "--concurrency",
-    help="Max requests in flight (default: the local engine's batch size, else 4).",
-)
 
 
 @app.command()
@@ -179,7 +185,7 @@ def evaluate(
     template: str | None = _EVALUATE_TEMPLATE,
     metric: str | None = _EVALUATE_METRIC,
     max_tokens: int | None = _EVALUATE_MAX_TOKENS,
-    concurrency: int | None = _EVALUATE_CONCURRENCY,
+    concurrency: int | None = ConcurrencyOpt,
     cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
@@ -379,11 +385,6 @@ _OPTIMIZE_SELECT = typer.Option(
 _OPTIMIZE_RUN_DIR = typer.Option(
     None, "--run-dir", help="Run directory (default runs/<task>-s<seed>); re-run to resume."
 )
-_OPTIMIZE_CONCURRENCY = typer.Option(
-    None,
-    "--concurrency",
-    help="Max requests in flight (default: the local engine's batch size, else 4).",
-)
 
 
 @app.command()
@@ -418,7 +419,7 @@ def optimize(
     test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
     no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
     base_url: str | None = BaseUrlOpt,
-    concurrency: int | None = _OPTIMIZE_CONCURRENCY,
+    concurrency: int | None = ConcurrencyOpt,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -534,11 +535,6 @@ _ADAPT_MATRIX = typer.Option(
 _ADAPT_INITIAL_PROMPT = typer.Option(
     None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
 )
-_ADAPT_CONCURRENCY = typer.Option(
-    None,
-    "--concurrency",
-    help="Max requests in flight (default: the local engine's batch size, else 4).",
-)
 _ADAPT_DRY_RUN = typer.Option(
     False, "--dry-run", help="Check the input, print what each part will cost, and stop."
 )
@@ -570,7 +566,7 @@ def adapt(
     seed: int = typer.Option(0, "--seed"),
     run_dir: Path = typer.Option(Path("runs/adapt"), "--run-dir", help="Resumable run dir."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int | None = _ADAPT_CONCURRENCY,
+    concurrency: int | None = ConcurrencyOpt,
     dry_run: bool = _ADAPT_DRY_RUN,
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
@@ -732,11 +728,6 @@ _BENCH_BUDGET = typer.Option(
 _BENCH_MAX_OPTIMIZER_CALLS = typer.Option(
     None, "--max-optimizer-calls", help="Cap on optimizer calls per run (profile)."
 )
-_BENCH_CONCURRENCY = typer.Option(
-    None,
-    "--concurrency",
-    help="Max requests in flight (default: the local engine's batch size, else 4).",
-)
 _BENCH_TABLES_ONLY = typer.Option(
     False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
 )
@@ -767,7 +758,7 @@ def bench(
     split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
     run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
     data_root: Path | None = DataRootOpt,
-    concurrency: int | None = _BENCH_CONCURRENCY,
+    concurrency: int | None = ConcurrencyOpt,
     tables_only: bool = _BENCH_TABLES_ONLY,
     dry_run: bool = _BENCH_DRY_RUN,
     prompt: str | None = _BENCH_PROMPT,
