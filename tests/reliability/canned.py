@@ -66,6 +66,7 @@ class CannedServer:
     ) -> None:
         self.rate, self.kinds, self.slow_s, self.reply = rate, kinds, slow_s, reply
         self.max_streak = max_streak
+        self.dead = False
         self.streak: Counter[str] = Counter()  # faults in a row per request digest
         self.rng = random.Random(seed)
         self.script: deque[str] = deque()
@@ -85,6 +86,9 @@ class CannedServer:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
+                if outer.dead:  # a killed server: no answer on a kept-alive connection either
+                    outer.respond(self, {}, "", "reset")
+                    return
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 body = json.loads(raw or b"{}")
                 digest = hashlib.sha256(raw).hexdigest()
@@ -178,6 +182,12 @@ class CannedServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def kill(self) -> None:
+        """Go away as a crashed server does: new connections refused, open ones reset."""
+        self.dead = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
     def __enter__(self) -> CannedServer:
         self.thread.start()

@@ -17,6 +17,7 @@ from .catalogue import gguf_path, lookup
 from .client import LLM, CallHook
 from .local import LocalBackend, LocalServer
 from .openai_backend import OpenAIBackend
+from .pool import PoolBackend
 from .usage import RoleUsage, Usage
 
 __all__ = [
@@ -165,13 +166,7 @@ class ModelHub:
                     field="OPENAI_API_KEY",
                     hint="export it, or give --base-url for a keyless local endpoint",
                 )
-            b = OpenAIBackend(
-                name,
-                base_url=base_url,
-                api_key=key,
-                timeout=self.timeout,
-                model_id=f"openai:{name}" if not base_url else f"openai:{name}@{base_url}",
-            )
+            b = self._openai(name, base_url, key)
         elif provider in ("anthropic", "bedrock"):
             from .anthropic_backend import AnthropicBackend
 
@@ -192,6 +187,26 @@ class ModelHub:
         self._backends[model] = b
         return b
 
+    def _openai(self, name: str, base_url: str | None, key: str | None) -> Backend:
+        """One endpoint, or a pool when `base_url` lists several (comma-separated): the same
+        model on each, so the model id (and the cache key) is the first endpoint's, whatever
+        the others."""
+        urls = [u.strip() for u in (base_url or "").split(",") if u.strip()]
+        if len(urls) <= 1:
+            return OpenAIBackend(
+                name,
+                base_url=base_url,
+                api_key=key,
+                timeout=self.timeout,
+                model_id=f"openai:{name}" if not base_url else f"openai:{name}@{base_url}",
+            )
+        model_id = f"openai:{name}@{urls[0]}"
+        each = [
+            OpenAIBackend(name, base_url=u, api_key=key, timeout=self.timeout, model_id=model_id)
+            for u in urls
+        ]
+        return PoolBackend(each, urls, model_id)
+
     def start(self, model: str | Backend) -> Backend:
         """Open a model and, if it is local, start its server now rather than on first use."""
         b = self.backend(model)
@@ -208,7 +223,7 @@ class ModelHub:
         capacity = getattr(backend, "capacity", None)
         if capacity:
             limit = min(limit, capacity) if limit else capacity
-        limit = limit or DEFAULT_CONCURRENCY
+        limit = limit or DEFAULT_CONCURRENCY * getattr(backend, "size", 1)  # per endpoint
         return LLM(
             backend,
             role=role,
