@@ -398,3 +398,43 @@ def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
     assert sum(backend.counts.values()) == asked and again.best_prompt == first.best_prompt
     with pytest.raises(UserError, match="other settings"):
         run(tmp_path, backend, task, iterations=1, candidates=2, fit_budget=False)
+
+
+def test_a_resumed_run_that_takes_another_path_keeps_the_prompts_it_paid_for(tmp_path):
+    """After an interruption, optimizer answers asked again may differ (batching) and the run
+    takes another path. Prompts of the abandoned path were scored in full and paid for: they
+    join the pool at the end, and best-on-train may pick them."""
+
+    def writes(tag: str):  # noqa: ANN202
+        def reply(kind: str, text: str, n: int) -> str:
+            if kind == "candidate":
+                return f"<prompt>Decide {tag} {n}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
+            if kind == "contrast":
+                return f"<prompt>Contrast {tag}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
+            return default_reply(kind, text, n)
+
+        return reply
+
+    task, first = make()
+    first.reply = writes("GOOD8")  # the first path writes a prompt right on 8 of 10
+    run(tmp_path, first, task, iterations=1, candidates=2)
+    for name in ("cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm", "run.json"):
+        (tmp_path / "run" / name).unlink(missing_ok=True)  # as if its answers were never kept
+    task, second = make()
+    second.reply = writes("plain")  # asked again, the optimizer writes worse prompts
+    res = run(tmp_path, second, task, iterations=1, candidates=2)
+    texts = [c["text"] for c in res.candidates]
+    assert any("GOOD8" in t for t in texts) and any("plain" in t for t in texts)
+    assert "GOOD8" in res.best_prompt and res.best_train_score == pytest.approx(0.8)
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 1
+
+
+def test_a_resumed_run_on_the_same_path_adopts_nothing(tmp_path):
+    task, backend = make()
+    first = run(tmp_path, backend, task, iterations=1, candidates=2)
+    (tmp_path / "run" / "run.json").unlink()
+    again = run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert [c["hash"] for c in again.candidates] == [c["hash"] for c in first.candidates]
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0

@@ -138,6 +138,43 @@ class RunContext:
     def best(self) -> Candidate:
         return self.ranked()[0]
 
+    def adopt_stored(self) -> list[Candidate]:
+        """Join to the pool every prompt of this run that the store holds scored on the whole
+        training set but this process never scored: after an interruption, a resumed run whose
+        optimizer answers came out differently (a request in flight at the kill, asked again
+        under batching) takes another path, and the prompts of the abandoned path were paid
+        for. Called after the loop, so a resumed run that repeats its path is unchanged."""
+        ids = {e.id for e in self.train}
+        # only prompts scored as candidates (`score`), never those a method evaluated on parts
+        # of the training set that happen to cover all of it: the pool stays the method's own
+        scored = {e["data"]["hash"] for e in self.store.events(self.run_id, "scored")}
+        adopted = []
+        for row in self.store.prompts(self.run_id):
+            if row["hash"] in self._pool or row["hash"] not in scored:
+                continue
+            recs = self.store.records(self.run_id, row["hash"], "train")
+            if set(recs) != ids:
+                continue
+            kept = [recs[e.id] for e in self.train]
+            for r in kept:
+                r.threshold = self.failure_threshold
+            cand = Candidate(
+                text=row["text"],
+                hash=row["hash"],
+                origin=row["origin"],
+                iteration=row["iteration"],
+                seq=row["seq"],
+                score=sum(r.score for r in kept) / len(kept),
+                records=kept,
+                parents=row["parents"],
+                meta=row["meta"],
+            )
+            self._pool[cand.hash] = cand
+            adopted.append(cand)
+        if adopted:
+            self.event(0, "adopted", {"hashes": [c.hash for c in adopted]})
+        return adopted
+
     def failures(self, cand: Candidate) -> list[Record]:
         return [r for r in cand.records if not r.correct]
 

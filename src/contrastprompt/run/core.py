@@ -320,6 +320,7 @@ class _Run:
             iterations=s.iterations,
             patience=s.budget.patience,
         )
+        ctx.adopt_stored()
         if outcome.initial is None:
             raise UserError(
                 f"the run stopped before the initial prompt was scored ({outcome.stop_reason})",
