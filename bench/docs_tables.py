@@ -37,16 +37,16 @@ def table(path: Path) -> str:
         if line.startswith(("Profile `", "`python ")):
             continue  # the legend or the command line: the docs give them in prose
         out.append(re.sub(r"^### ", "##### ", line))
-    return "\n".join(out).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def render(docs: str) -> str:
     for name, source in SOURCES.items():
-        pattern = re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+        pattern = re.compile(rf"<!-- {name} -->\n(.*?)\n?<!-- /{name} -->", re.S)
         if not pattern.search(docs) or not (REPO / source).is_file():
             continue
         body = table(REPO / source)
-        docs = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(3), docs)
+        docs = pattern.sub(lambda m, b=body, n=name: f"<!-- {n} -->\n{b}\n<!-- /{n} -->", docs)
     return docs
 
 
