@@ -218,3 +218,34 @@ def test_gepa_resumed_after_a_crash_ends_like_an_uninterrupted_run(tmp_path):
     assert resumed.stop_reason == whole.stop_reason
     assert [c["text"] for c in resumed.candidates] == [c["text"] for c in whole.candidates]
     assert sum(train_records_per_prompt(resumed.run_dir).values()) <= 120
+
+
+@pytest.mark.parametrize("method, cap", [("apo", 6), ("ape", 5), ("opro", 4)])
+def test_a_step_cut_by_the_call_cap_still_scores_what_it_wrote(tmp_path, method, cap):
+    """The cap falls in the middle of the first step's parallel asks (APO: 1 gradient + 4 edits
+    + 8 paraphrases; APE: 20 proposals; OPRO: 8): the asks that came back are scored, the
+    others are not sent, and the run ends on the cap."""
+    task, backend = make()
+    res = run(tmp_path, backend, task, method, iterations=3, max_optimizer_calls=cap, budget=400)
+    optimizer_calls = sum(n for k, n in backend.counts.items() if k != "task")
+    assert optimizer_calls == cap
+    others = {h: n for h, n in train_records_per_prompt(tmp_path / method).items()}
+    assert len(others) > 1  # something besides the initial prompt was evaluated
+    assert res.stop_reason.startswith("max optimizer calls")
+
+
+def test_gather_asks_keeps_what_came_back_and_stops_only_when_all_were_refused():
+    import asyncio
+
+    from contrastprompt.run.context import gather_asks
+    from contrastprompt.run.stoppers import StopRun
+
+    async def ok(v: int) -> int:
+        return v
+
+    async def refused() -> int:
+        raise StopRun("cap")
+
+    assert asyncio.run(gather_asks([ok(1), refused(), ok(3)])) == [1, None, 3]
+    with pytest.raises(StopRun):
+        asyncio.run(gather_asks([refused(), refused()]))

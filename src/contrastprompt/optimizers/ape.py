@@ -32,7 +32,7 @@ from .base import (
     RunContext,
     best_of,
     fresh,
-    gather_or_cancel,
+    gather_asks,
     group,
     section,
     template,
@@ -91,7 +91,7 @@ class APE(BaseOptimizer):
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         if iteration == 1:
-            written = await gather_or_cancel(
+            written = await gather_asks(
                 self._induce(ctx, iteration, i) for i in range(self.s.candidates)
             )
             parents: list[str] = []
@@ -99,11 +99,12 @@ class APE(BaseOptimizer):
             tops = [c for c in ctx.ranked() if c.origin != "initial"][: self.s.keep]
             tops = tops or ctx.ranked()[:1]
             jobs = [(p, j) for p in tops for j in range(self.s.variants)]
-            written = await gather_or_cancel(
+            written = await gather_asks(
                 self._resample(ctx, iteration, p, j, k) for k, (p, j) in enumerate(jobs)
             )
             parents = [p.hash for p in tops]
-        return await self._select(ctx, iteration, written, parents) or current
+        kept = [w for w in written if w is not None]
+        return await self._select(ctx, iteration, kept, parents) or current
 
     async def _induce(self, ctx: RunContext, it: int, i: int) -> tuple[int, str | None, str]:
         s = self.s

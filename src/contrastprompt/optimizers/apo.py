@@ -36,7 +36,7 @@ from .base import (
     BaseOptimizer,
     Candidate,
     RunContext,
-    gather_or_cancel,
+    gather_asks,
     group,
     section,
     template,
@@ -124,7 +124,7 @@ class APO(BaseOptimizer):
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         beam = self.beam or [current.text]
-        grown = await gather_or_cancel(self._expand(ctx, iteration, p) for p in beam)
+        grown = [g or [] for g in await gather_asks(self._expand(ctx, iteration, p) for p in beam)]
         arms: dict[str, Arm] = {p: Arm(p, {}) for p in beam}
         for parent, successors in zip(beam, grown, strict=True):
             for text in successors:
@@ -187,7 +187,7 @@ class APO(BaseOptimizer):
             )
             return text
 
-        edits = [t for t in await gather_or_cancel(edit(g, e) for g, e in jobs) if t]
+        edits = [t for t in await gather_asks(edit(g, e) for g, e in jobs) if t]
 
         async def paraphrase(text: str, k: int) -> str | None:
             out, _ = await ctx.ask_parsed(
@@ -202,8 +202,10 @@ class APO(BaseOptimizer):
             )
             return out
 
-        paras = await gather_or_cancel(
-            paraphrase(t, k) for t in edits for k in range(s.paraphrases)
+        paras = (
+            await gather_asks(paraphrase(t, k) for t in edits for k in range(s.paraphrases))
+            if edits and s.paraphrases
+            else []
         )
         successors = list(dict.fromkeys([*edits, *(p for p in paras if p)]))
         successors = [t for t in successors if t.strip() != prompt.strip()]

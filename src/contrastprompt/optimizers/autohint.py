@@ -27,7 +27,7 @@ from .base import (
     BaseOptimizer,
     Candidate,
     RunContext,
-    gather_or_cancel,
+    gather_asks,
     group,
     section,
     template,
@@ -104,7 +104,7 @@ class AutoHint(BaseOptimizer):
             )
             return text
 
-        hints = [h for h in await gather_or_cancel(hint(r) for r in chosen) if h]
+        hints = [h for h in await gather_asks(hint(r) for r in chosen) if h]
         ctx.event(iteration, "hints", {"prompt": current.hash, "hints": hints})
         if not hints:
             ctx.event(iteration, "skipped", {"step": "summary", "why": "no usable hints"})

@@ -17,6 +17,7 @@ from ..run.context import (
     RunContext,
     best_of,
     fresh,
+    gather_asks,
     gather_or_cancel,
     score_new,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "accepted_settings",
     "best_of",
     "fresh",
+    "gather_asks",
     "gather_or_cancel",
     "group",
     "section",

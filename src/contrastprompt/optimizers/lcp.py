@@ -34,7 +34,7 @@ from .base import (
     BaseOptimizer,
     Candidate,
     RunContext,
-    gather_or_cancel,
+    gather_asks,
     group,
     section,
     template,
@@ -230,7 +230,7 @@ class LCP(BaseOptimizer):
             )
             return None
 
-        got = [r for r in await gather_or_cancel(one(r) for r in failures) if r]
+        got = [r for r in await gather_asks(one(r) for r in failures) if r]
         ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
         return got
 
@@ -256,7 +256,7 @@ class LCP(BaseOptimizer):
             )
             return i, text, [r["example_id"] for r in subset], raw
 
-        written = await gather_or_cancel(write(i) for i in range(n))
+        written = [w for w in await gather_asks(write(i) for i in range(n)) if w is not None]
         seen = {c.text.strip() for c in ctx.pool}
         for i, text, subset, raw in written:  # score in a fixed order: runs repeat
             if text is None:

@@ -29,7 +29,7 @@ from .base import (
     Candidate,
     RunContext,
     best_of,
-    gather_or_cancel,
+    gather_asks,
     score_new,
     template,
 )
@@ -97,7 +97,9 @@ class OPRO(BaseOptimizer):
             )
             return i, text, raw
 
-        written = await gather_or_cancel(propose(i) for i in range(s.candidates))
+        written = [
+            w for w in await gather_asks(propose(i) for i in range(s.candidates)) if w is not None
+        ]
         parents = [c.hash for c in shown]
         new = await score_new(ctx, iteration, written, origin="proposal", parents=parents)
         return best_of(new) or current

@@ -342,6 +342,39 @@ async def gather_or_cancel(coros: Iterable[Awaitable[T]]) -> list[T]:
         raise
 
 
+async def gather_asks(coros: Iterable[Awaitable[T]]) -> list[T | None]:
+    """The parallel asks of a step. When a stop condition refuses one (the optimizer-call cap,
+    reached half-way through), the asks not yet answered are cancelled, as `gather_or_cancel`
+    does, but the answers that came back are kept (None in place of the others) and the step
+    goes on with them: scoring needs no optimizer call, so a method whose step asks more than
+    the cap still scores what it wrote. Only when no answer came back does the `StopRun` end
+    the step; any other error cancels the rest and propagates."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    stop: StopRun | None = None
+    try:
+        for fut in asyncio.as_completed(tasks):
+            try:
+                await fut
+            except StopRun as refused:
+                stop = stop or refused
+                for t in tasks:
+                    t.cancel()
+                break
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    await asyncio.gather(*tasks, return_exceptions=True)
+    got = [
+        t.result() if t.done() and not t.cancelled() and t.exception() is None else None
+        for t in tasks
+    ]
+    if stop is not None and all(g is None for g in got):
+        raise stop
+    return got
+
+
 def best_of(cands: list[Candidate]) -> Candidate | None:
     return min(cands, key=Candidate.rank_key) if cands else None
 
