@@ -249,3 +249,13 @@ def test_gather_asks_keeps_what_came_back_and_stops_only_when_all_were_refused()
     assert asyncio.run(gather_asks([ok(1), refused(), ok(3)])) == [1, None, 3]
     with pytest.raises(StopRun):
         asyncio.run(gather_asks([refused(), refused()]))
+
+
+def test_apo_keeps_its_edits_when_the_cap_comes_during_the_paraphrases(tmp_path):
+    """1 gradient + 4 edits fit in a cap of 5; the 8 paraphrases do not: the bandit still
+    evaluates the 4 edits."""
+    task, backend = make()
+    run(tmp_path, backend, task, "apo", iterations=2, max_optimizer_calls=5, budget=400)
+    assert backend.counts["gradient"] == 1 and backend.counts["edit"] == 4
+    assert backend.counts["paraphrase"] == 0
+    assert len(train_records_per_prompt(tmp_path / "apo")) > 1

@@ -36,6 +36,7 @@ from .base import (
     BaseOptimizer,
     Candidate,
     RunContext,
+    StopRun,
     gather_asks,
     group,
     section,
@@ -202,11 +203,14 @@ class APO(BaseOptimizer):
             )
             return out
 
-        paras = (
-            await gather_asks(paraphrase(t, k) for t in edits for k in range(s.paraphrases))
-            if edits and s.paraphrases
-            else []
-        )
+        try:
+            paras = (
+                await gather_asks(paraphrase(t, k) for t in edits for k in range(s.paraphrases))
+                if edits and s.paraphrases
+                else []
+            )
+        except StopRun:  # the cap came before any paraphrase: the edits still go to the bandit
+            paras = []
         successors = list(dict.fromkeys([*edits, *(p for p in paras if p)]))
         successors = [t for t in successors if t.strip() != prompt.strip()]
         if len(successors) > s.max_expansion:
