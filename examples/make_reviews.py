@@ -9,8 +9,18 @@ import json
 import random
 from pathlib import Path
 
-PRODUCTS = ["kettle", "backpack", "desk lamp", "phone case", "blender", "rain jacket",
-            "bike light", "coffee grinder", "keyboard", "tent"]
+PRODUCTS = [
+    "kettle",
+    "backpack",
+    "desk lamp",
+    "phone case",
+    "blender",
+    "rain jacket",
+    "bike light",
+    "coffee grinder",
+    "keyboard",
+    "tent",
+]
 POSITIVE = [
     "Works exactly as described and arrived a day early.",
     "I use the {p} every day and it still feels solid.",
@@ -43,8 +53,13 @@ def main() -> None:
         first = rng.choice(pool).format(p=p)
         second = rng.choice([s for s in pool if s.format(p=p) != first]).format(p=p)
         text = f"Review of a {p}: {first} {second}" if i % 3 else f"Review of a {p}: {first}"
-        rows.append({"id": f"r{i:03d}", "input": f"{text}\nIs the customer satisfied?",
-                     "target": "Yes" if positive else "No"})
+        rows.append(
+            {
+                "id": f"r{i:03d}",
+                "input": f"{text}\nIs the customer satisfied?",
+                "target": "Yes" if positive else "No",
+            }
+        )
     out = Path(__file__).with_name("reviews.jsonl")
     out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
