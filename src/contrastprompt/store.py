@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS state (run_id INTEGER, key TEXT, value TEXT,
 """
 
 
+def empty_totals() -> dict[str, Any]:
+    """The call totals of a role with no call yet (what `Store.call_totals` adds up from)."""
+    return {
+        "calls": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "length_stops": 0,
+        "models": [],
+        "cost": 0.0,
+    }
+
+
 def prompt_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -174,8 +186,8 @@ class Store:
         return dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
 
     def call_totals(self, run_id: int) -> dict[str, dict]:
-        """Real endpoint calls per role over the whole run, across resumed sessions, with their
-        cost priced per model (None when a model's price is unknown)."""
+        """Real endpoint calls per role over the whole run, across the processes that resumed
+        it, with their cost priced per model (None when a model's price is unknown)."""
         rows = self._query(
             "SELECT role, model, count(*) AS calls, sum(prompt_tokens) AS pt, "
             "sum(completion_tokens) AS ct, sum(finish_reason='length') AS ls "
@@ -184,17 +196,7 @@ class Store:
         )
         out: dict[str, dict] = {}
         for r in rows:
-            d = out.setdefault(
-                r["role"],
-                {
-                    "calls": 0,
-                    "prompt_tokens": 0,
-                    "completion_tokens": 0,
-                    "length_stops": 0,
-                    "models": [],
-                    "cost": 0.0,
-                },
-            )
+            d = out.setdefault(r["role"], empty_totals())
             d["calls"] += r["calls"]
             d["prompt_tokens"] += r["pt"] or 0
             d["completion_tokens"] += r["ct"] or 0

@@ -22,7 +22,7 @@ def test_optimize_killed_three_times_resumes_to_the_same_result(tmp_path):
         )
     assert rc == 0, err
     # no answer the client received and stored was ever asked for again (each request key has
-    # one call in the store over all sessions); the server may have answered a few requests
+    # one call in the store over all processes); the server may have answered a few requests
     # that were in flight at a kill, which the killed client never read: at most its 4 slots
     assert duplicate_calls(tmp_path / "victim") == 0
     assert len(repeated) <= 3 * 4, f"{len(repeated)} answered requests were sent again"

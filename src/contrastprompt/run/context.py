@@ -114,7 +114,8 @@ class RunContext:
         return self.store.call_totals(self.run_id)
 
     def cost(self) -> float | None:
-        """Money spent over the whole run (all sessions), or None if a price is unknown."""
+        """Money spent over the whole run (every process that resumed it), or None if a price
+        is unknown."""
         costs = [t["cost"] for t in self.totals().values()]
         return None if None in costs else sum(costs)
 

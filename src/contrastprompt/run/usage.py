@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from ..llm import LLM, Usage
-from ..store import Store
+from ..store import Store, empty_totals
 
 ROLES = ("task", "optimizer", "test")
-EMPTY = {
-    "calls": 0,
-    "prompt_tokens": 0,
-    "completion_tokens": 0,
-    "length_stops": 0,
-    "models": [],
-    "cost": 0.0,
-}
 
 
 def run_usage(
@@ -36,7 +28,7 @@ def run_usage(
         requests["optimizer"] = store.get_state(run_id, "optimizer_requests", 0)
     out = {}
     for role in ROLES:
-        t = totals.get(role, EMPTY)
+        t = totals.get(role) or empty_totals()
         req = max(requests.get(role, 0), t["calls"])
         out[role] = {
             "requests": req,
