@@ -101,17 +101,21 @@ async def evaluate_async(
         if ex.id in done:
             done[ex.id].threshold = threshold
             return done[ex.id]
-        resp = await llm.chat(build_request(prompt, ex, task, placement, seed))
-        pred = task.extract(resp.text, ex)
+        if task.runner is not None:
+            (text, finish), cached = await task.runner(prompt, ex), False
+        else:
+            resp = await llm.chat(build_request(prompt, ex, task, placement, seed))
+            text, finish, cached = resp.text, resp.finish_reason, resp.cached
+        pred = task.extract(text, ex)
         rec = Record(
             example_id=ex.id,
             input=task.render(ex),
-            output=resp.text,
+            output=text,
             extracted=pred,
             target=ex.target,
             score=float(task.metric(pred, ex)),
-            finish_reason=resp.finish_reason,
-            cached=resp.cached,
+            finish_reason=finish,
+            cached=cached,
             threshold=threshold,
         )
         if on_record is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +64,17 @@ class Example:
         return render(template, self.input)
 
 
+Runner = Callable[[str, Example], Awaitable[tuple[str, str]]]
+
+
 @dataclass
 class Task:
     """What to optimize for. `extract` turns a model output into an answer; `metric` scores it.
 
     `fixed_split` is set for data that come with their own train/test files (XCOPA).
+    `runner` answers an example without the task model, for a task whose answers come from a
+    whole program (a DSPy program's predictors): given the prompt and the example it returns the
+    output text and a finish reason; `extract` and `metric` then score that text as usual.
     """
 
     name: str
@@ -81,6 +87,7 @@ class Task:
     max_tokens: int | None = None
     source: str = ""
     labels: tuple[str, ...] = ()  # the label set of a LABEL task (read from the targets)
+    runner: Runner | None = None
 
     def __post_init__(self) -> None:
         if not self.examples and not self.fixed_split:
