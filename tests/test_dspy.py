@@ -41,6 +41,7 @@ class TwoSteps(dspy.Module):
         if n == self.fail_on:
             raise ValueError("the reply could not be parsed")
         k = sum(_good(p.signature.instructions) for _, p in self.named_predictors())
+        k += getattr(dspy.settings.lm, "bonus", 0)  # a stand-in LM that knows more
         right = "even" if n % 2 == 0 else "odd"
         return dspy.Prediction(parity=right if n % 10 < k else "unsure")
 
@@ -138,3 +139,29 @@ def test_bad_input_is_refused_before_any_call(tmp_path):
         optimizer(tmp_path).compile(TwoSteps(), trainset=[])
     with pytest.raises(UserError, match="metric"):
         LCP("not callable")
+
+
+class StandInLM:
+    """Stands for an LM in `dspy.context`: the toy program reads its `bonus`."""
+
+    def __init__(self, model: str, bonus: int) -> None:
+        self.model, self.bonus = model, bonus
+
+
+def test_adapt_runs_lcp_in_adaptation_mode_on_the_target_lm(tmp_path):
+    opt = optimizer(tmp_path)
+    tuned = opt.adapt(
+        TwoSteps(),
+        trainset=data(0, 20),
+        source_lm=StandInLM("big", 10),
+        target_lm=StandInLM("small", 0),
+    )
+    for name, pred in tuned.named_predictors():
+        res = opt.results[name]
+        run = json.loads((res.run_dir / "run.json").read_text())
+        assert run["settings"]["method"] == "lcp-adapt"
+        assert run["settings"]["model"] == "dspy:small"
+        assert pred.signature.instructions == res.best_prompt
+    assert opt.results["tag"].initial_train_score == 0.0  # the target LM without the bonus
+    assert opt.results["tag"].best_train_score > 0.0
+    assert opt.lm is None  # the target LM was used for the adaptation only

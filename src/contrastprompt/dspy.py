@@ -332,7 +332,7 @@ class LCP(Teleprompter):
                 f"score even the initial instructions on {len(trainset)} training examples",
                 field="budget",
             )
-        calls = self.max_optimizer_calls
+        calls = self.max_optimizer_calls and max(1, self.max_optimizer_calls // len(names))
         with ThreadPoolExecutor(self.num_threads) as pool:
             for i, name in enumerate(names):
                 res, side = self._one(program, name, i, trainset, valset, share, calls, pool, make)
