@@ -129,6 +129,20 @@ def test_max_optimizer_calls_stop(tmp_path):
     assert backend.counts["reason"] + backend.counts["candidate"] + backend.counts["contrast"] <= 5
 
 
+def test_the_call_cap_counts_what_earlier_processes_paid_for(tmp_path):
+    """A resumed run whose earlier requests are not replayed (its cache is gone, or its path
+    changed) still stops at the cap over the whole run, not the cap again."""
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    first = sum(backend.counts[k] for k in ("reason", "candidate", "contrast"))
+    cap = first + 2
+    (tmp_path / "run" / "cache.sqlite").unlink()
+    run(tmp_path, backend, task, iterations=3, candidates=2, max_optimizer_calls=cap)
+    with sqlite3.connect(tmp_path / "run" / "store.sqlite") as con:
+        sql = "select count(*) from llm_calls where role = 'optimizer'"
+        paid = con.execute(sql).fetchone()[0]
+    assert first < paid <= cap
+
 def test_unusable_answers_are_retried_then_skipped(tmp_path):
     exs = yes_no_examples()
     backend = ScriptedBackend(

@@ -108,7 +108,15 @@ class RunContext:
         limits = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
         if not limits:
             return None
-        return max(0, min(limits) - self.optimizer.stats.requests)
+        return max(0, min(limits) - self.optimizer_requests())
+
+    def optimizer_requests(self) -> int:
+        """Optimizer requests so far over the whole run: this process's (replays from the cache
+        included) or the calls stored by every process, whichever is more. A resumed run that
+        does not replay every earlier request (its path changed, its cache was lost) still
+        counts what was paid for, so a call cap holds across processes."""
+        stored = self.totals().get("optimizer", {}).get("calls", 0)
+        return max(self.optimizer.stats.requests, stored)
 
     def totals(self) -> dict[str, dict]:
         return self.store.call_totals(self.run_id)

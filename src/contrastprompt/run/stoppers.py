@@ -44,7 +44,7 @@ class MaxOptimizerCalls:
     limit: int
 
     def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
-        calls = ctx.optimizer.stats.requests
+        calls = ctx.optimizer_requests()
         if kind == "ask" and calls >= self.limit:
             return f"max optimizer calls: {calls} of {self.limit}"
         return None
