@@ -20,7 +20,6 @@ from rich.table import Table
 from rich.text import Text
 
 from .config import Config
-from .data import loaders as _loaders  # noqa: F401 - registers bbh and xcopa
 from .data.families import FAMILIES
 from .errors import LLMError, UserError, redact
 from .optimizers import OPTIMIZERS, describe
