@@ -3,7 +3,7 @@
     python bench/bbh_winrate.py                 # 5 tasks x 7 methods x seed 0
     python bench/bbh_winrate.py --seeds 0,1     # more seeds: finished cells are read, not re-run
 
-It runs `contrastprompt bench` into bench/results/bbh_winrate_quick (committed, so a later session
+It runs `contrastprompt bench` into bench/results/bbh_winrate_quick (committed, so a later run
 continues where this one stopped) and leaves bench.md / bench.json / bench.html there, marked
 PARTIAL until every cell has finished. Task model SmolLM2-135M, optimizer Qwen2.5-Coder-1.5B.
 """
@@ -55,4 +55,4 @@ if __name__ == "__main__":
     try:
         main(args)
     finally:
-        print(f"wall time this session: {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
+        print(f"wall time of this command: {(time.time() - t0) / 60:.1f} min", file=sys.stderr)

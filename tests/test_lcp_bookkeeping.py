@@ -143,6 +143,7 @@ def test_the_call_cap_counts_what_earlier_processes_paid_for(tmp_path):
         paid = con.execute(sql).fetchone()[0]
     assert first < paid <= cap
 
+
 def test_unusable_answers_are_retried_then_skipped(tmp_path):
     exs = yes_no_examples()
     backend = ScriptedBackend(

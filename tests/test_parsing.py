@@ -26,6 +26,12 @@ from contrastprompt.optimizers.parsing import parse_prompt, parse_reason
             "Check each statement before answering.",
         ),
         ("Answer with the option letter only.", "Answer with the option letter only."),
+        # a fence labelled as the 1.5B optimizer labels it, after an introduction
+        (
+            "Here is a better instruction:\n\n```prompt>\nName the kind of answer.\n```\n\nDone.",
+            "Name the kind of answer.",
+        ),
+        ("```prompt>\nName the kind of answer wanted.", "Name the kind of answer wanted."),
         ("<prompt>(the new prompt)</prompt>", None),
         ("<prompt>ok</prompt>", None),
         ("", None),
@@ -45,7 +51,7 @@ def test_parse_reason_prefers_tag_and_collapses_space():
 @pytest.mark.parametrize(
     "raw,expected",
     [
-        # answers quoted in the models issue: stopped at </prompt>, so only the opening tag is left
+        # answers of the 1.5B optimizer stopped at </prompt>: only the opening tag is left
         (
             "<prompt>\nAnswer the question. End with 'Answer: <option>'.\n",
             "Answer the question. End with 'Answer: <option>'.",

@@ -385,7 +385,7 @@ _OPTIMIZE_BUDGET = typer.Option(
     None, "--budget", help="Max task-model requests on the training side (cache hits count)."
 )
 _OPTIMIZE_MAX_TIME = typer.Option(
-    None, "--max-time", help="Max seconds of this session (a resumed run starts anew)."
+    None, "--max-time", help="Max seconds of this process (a resumed run starts anew)."
 )
 _OPTIMIZE_PATIENCE = typer.Option(
     None, "--patience", help="Stop after this many iterations without a better prompt."

@@ -31,6 +31,8 @@ _META_TALK = re.compile(
     r"|\bthe (?:reviewers?'?s?|notes)\b(?: (?:say|said|shared|point))?",
     re.I,
 )
+# the label of an opening code fence whose backticks were stripped: "prompt>", "text", "markdown"
+_FENCE_LABEL = re.compile(r"^(?:prompt>?|text|markdown|plaintext)[ \t]*\n", re.I)
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
 
 
@@ -48,7 +50,8 @@ def tagged(text: str, tag: str) -> str | None:
 
 def clean(text: str) -> str:
     text = text.strip().strip("`").strip()
-    text = _INTRO.sub("", text, count=1).strip()
+    text = _INTRO.sub("", text, count=1).strip().strip("`").strip()
+    text = _FENCE_LABEL.sub("", text, count=1)  # what was left of an opening fence's line
     m = _WRAPPER.match(text)
     if m:
         text = m.group(2)
@@ -90,7 +93,7 @@ def parse_prompt(output: str, strict: bool = False) -> str | None:
     parts = _HEADINGS.split(output)
     if len(parts) > 1:
         return usable_prompt(parts[-1].strip().split("\n\n")[0])
-    fence = re.findall(r"```(?:\w+)?\n(.*?)```", output, re.S)
+    fence = re.findall(r"```[^\n`]*\n(.*?)```", output, re.S)  # any label: ```prompt>
     if fence:
         return usable_prompt(fence[-1])
     if strict:
