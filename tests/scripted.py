@@ -16,6 +16,7 @@ from contrastprompt.data import Example
 from contrastprompt.llm import ChatRequest, ChatResponse
 
 MARKERS = {
+    "questions of the task that the model got wrong": "reasons",
     "Why did the model get this wrong": "reason",
     "Instructions with high scores": "contrast",
     "Find what these notes have in common": "candidate",
@@ -75,6 +76,9 @@ class ScriptedBackend:
 
 
 def default_reply(kind: str, text: str, n: int) -> str:
+    if kind == "reasons":
+        k = len(re.findall(r"^Question \d+:", text, re.M))
+        return "".join(f"<reason>Case {n}.{i}: no label is named.</reason>" for i in range(k))
     if kind == "reason":
         return f"<reason>The prompt does not say how to decide (case {n}).</reason>"
     if kind == "candidate":

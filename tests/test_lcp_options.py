@@ -3,7 +3,9 @@ are refused before anything runs."""
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -101,3 +103,60 @@ def test_bench_takes_a_variant_as_a_method_of_its_own(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "2 runs left" in proc.stderr
+
+
+def _optimizer_kinds(backend) -> Counter:  # noqa: ANN001
+    return Counter(kind for kind, _ in backend.requests if kind != "task")
+
+
+def test_batched_reasons_explain_every_failure_in_fewer_calls(tmp_path):
+    from contrastprompt import Task, optimize
+
+    from .scripted import ScriptedBackend, yes_no_examples
+
+    exs = yes_no_examples(40)
+    backend = ScriptedBackend(exs)
+    res = optimize(
+        Task("scripted", exs),
+        "Answer the question.",
+        model=backend,
+        run_dir=tmp_path / "run",
+        n_train=20,
+        test_limit=10,
+        iterations=1,
+        candidates=2,
+        max_failures=10,
+        reasons_per_call=4,
+    )
+    kinds = _optimizer_kinds(backend)
+    assert kinds["reason"] == 0 and kinds["reasons"] == 3  # 10 failures, 4 a call
+    with sqlite3.connect(res.run_dir / "store.sqlite") as con:
+        sql = "select data from events where kind = 'reasons'"
+        got = json.loads(con.execute(sql).fetchone()[0])["reasons"]
+    assert len(got) == 10 and len({r["example_id"] for r in got}) == 10
+    assert any(c["origin"] == "contrast" for c in res.candidates)
+
+
+def test_under_a_call_cap_batched_reasons_leave_room_for_more_prompts(tmp_path):
+    from contrastprompt import Task, optimize
+
+    from .scripted import ScriptedBackend, yes_no_examples
+
+    scored = {}
+    for k in (1, 5):
+        exs = yes_no_examples(40)
+        res = optimize(
+            Task("scripted", exs),
+            "Answer the question.",
+            model=ScriptedBackend(exs),
+            run_dir=tmp_path / f"k{k}",
+            n_train=20,
+            test_limit=10,
+            iterations=3,
+            max_optimizer_calls=12,
+            reasons_per_call=k,
+        )
+        scored[k] = len(res.candidates)
+    assert scored[5] > scored[1]
+    with pytest.raises(ValueError, match="reasons_per_call"):
+        LCP(reasons_per_call=0)

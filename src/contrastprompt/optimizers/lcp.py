@@ -39,7 +39,7 @@ from .base import (
     section,
     template,
 )
-from .parsing import parse_prompt, parse_reason, parse_strict, tagged
+from .parsing import parse_prompt, parse_reason, parse_reasons, parse_strict, tagged
 
 
 @dataclass
@@ -61,6 +61,9 @@ class LCPSettings:
     # turn from each correct answer's failures, so that the reasons cover every label the prompt
     # gets wrong instead of the most frequent one)
     failure_sampling: str = "random"
+    # failures explained per optimizer call: 1 is the paper (one call a failure); more explain
+    # several failures in one call, which leaves a call cap room for candidates and iterations
+    reasons_per_call: int = 1
 
 
 SAMPLINGS = ("random", "by_label")
@@ -103,7 +106,10 @@ class LCP(BaseOptimizer):
                 f"failure_sampling must be one of {', '.join(SAMPLINGS)}, "
                 f"not '{self.s.failure_sampling}'"
             )
+        if self.s.reasons_per_call < 1:
+            raise ValueError(f"reasons_per_call must be at least 1, not {self.s.reasons_per_call}")
         self.t_reason = template("lcp_reason.txt")
+        self.t_reasons = template("lcp_reasons.txt")
         self.t_candidate = template("lcp_candidate.txt")
         self.t_contrast = template("lcp_contrast.txt")
 
@@ -113,7 +119,8 @@ class LCP(BaseOptimizer):
         s = self.s
         return {
             "task_requests": n_train * (1 + iterations * (s.candidates + 1)),
-            "optimizer_requests": iterations * (min(s.max_failures, n_train) + s.candidates + 1),
+            "optimizer_requests": iterations
+            * (-(-min(s.max_failures, n_train) // s.reasons_per_call) + s.candidates + 1),
         }
 
     def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
@@ -189,7 +196,7 @@ class LCP(BaseOptimizer):
         asks = ctx.asks_left()
         if asks is not None:
             n_cand = max(1, min(n_cand, (asks - 1) // 2))
-            n_fail = max(1, min(n_fail, asks - n_cand - 1))
+            n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
         return n_cand, n_fail
 
     def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
@@ -203,6 +210,9 @@ class LCP(BaseOptimizer):
     async def _reasons(
         self, ctx: RunContext, it: int, cur: Candidate, failures: list
     ) -> list[dict]:
+        if self.s.reasons_per_call > 1:
+            return await self._reasons_batched(ctx, it, cur, failures)
+
         async def one(rec) -> dict | None:  # noqa: ANN001
             fields = {
                 "prompt": cur.text,
@@ -231,6 +241,52 @@ class LCP(BaseOptimizer):
             return None
 
         got = [r for r in await gather_asks(one(r) for r in failures) if r]
+        ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
+        return got
+
+    async def _reasons_batched(
+        self, ctx: RunContext, it: int, cur: Candidate, failures: list
+    ) -> list[dict]:
+        """`reasons_per_call` failures explained in one call each; the i-th <reason> of an
+        answer belongs to its i-th failure, and a chunk whose answer holds fewer reasons than
+        failures keeps the ones it has."""
+        k = self.s.reasons_per_call
+        chunks = [failures[i : i + k] for i in range(0, len(failures), k)]
+
+        async def one(chunk: list) -> list[dict]:
+            cases = "\n\n".join(
+                f"Question {n}:\n<question>\n{rec.input}\n</question>\n"
+                f"The model's reply: {rec.output[: self.s.shown_output_chars] or '(empty)'}\n"
+                f"The answer read from the reply: {rec.extracted or '(none found)'}\n"
+                f"The correct answer: {rec.target}"
+                for n, rec in enumerate(chunk, 1)
+            )
+            fields = {
+                "prompt": cur.text,
+                "n": str(len(chunk)),
+                "cases": cases,
+                "answer_format": ctx.task.answer_format(),
+            }
+            found, raw = await ctx.ask_parsed(
+                self.t_reasons,
+                fields,
+                parse_reasons,
+                temperature=self.s.reason_temperature,
+                max_tokens=self.s.reason_max_tokens * len(chunk),
+                label=("reasons", it, cur.hash, tuple(r.example_id for r in chunk)),
+                retries=self.s.max_retries,
+                retry_temperature=max(0.7, self.s.reason_temperature),
+            )
+            if not found:
+                ids = [r.example_id for r in chunk]
+                ctx.event(it, "skipped", {"step": "reasons", "example_ids": ids, "raw": raw[:500]})
+                return []
+            return [
+                {"example_id": rec.example_id, "reason": reason}
+                for rec, reason in zip(chunk, found, strict=False)
+            ]
+
+        got = [r for rs in await gather_asks(one(c) for c in chunks) if rs for r in rs]
         ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
         return got
 

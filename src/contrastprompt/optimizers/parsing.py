@@ -107,6 +107,14 @@ def parse_prompt(output: str, strict: bool = False) -> str | None:
     return None
 
 
+def parse_reasons(output: str, max_chars: int = 500) -> list[str]:
+    """Every <reason> block of an answer that explains several failures, in order; a last
+    block left open (the answer ran out of tokens) counts if it says something."""
+    found = re.findall(r"<reason>\s*(.*?)\s*(?:</reason>|(?=<reason>)|$)", output, re.S | re.I)
+    out = [" ".join(clean(f).split())[:max_chars] for f in found]
+    return [r for r in out if len(r) >= 8]
+
+
 def parse_reason(output: str, max_chars: int = 500) -> str | None:
     found = tagged(output, "reason") or output
     found = " ".join(clean(found).split())
