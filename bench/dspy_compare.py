@@ -12,7 +12,7 @@ trials sized to the budget) and the same model writes the prompts. Program calls
 they happen, so the table shows what each method really used. The tuned program is scored on
 held-out test items no method sees. Each (method, seed) writes cell.json when it ends, finished or
 not (an exception is recorded as such); a re-run skips cells that have one. Tables: bench.md and
-bench.json in --out.
+bench.json in --out. MIPROv2 needs optuna: `pip install 'dspy[optuna]==3.4.1'`.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def optimize(method: str, a: argparse.Namespace, lm: Any, train: list, d: Path, 
         )
         return opt.compile(Counted(), trainset=train, valset=train)
     minibatch = min(10, len(train))  # instructions only: no demos, trials sized to the budget
-    trials = max(1, (a.budget - len(train)) // (minibatch + len(train) // 5))
+    # its calls: the default program on the training items, a minibatch a trial, and full
+    # evaluations every 5 trials and at the end
+    trials = max(1, int((a.budget - 2 * len(train)) / (minibatch + len(train) / 5)))
     opt = dspy.MIPROv2(
         metric=label_match,
         prompt_model=lm,
