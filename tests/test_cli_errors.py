@@ -385,3 +385,10 @@ def test_bench_bad_input_is_one_line_and_exit_2(tmp_path):
     assert p.returncode == 2 and "unknown BBH task" in p.stderr
     p = bench("--tasks", "bbh:navigate", "--seeds", "0,x", "--run-dir", str(tmp_path))
     assert p.returncode == 2 and "--seeds" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "model,says", [("openai:gpt-4o-mini", "not a local model"), ("local:nope", "nope")]
+)
+def test_serve_refuses_what_it_cannot_serve(model, says):
+    assert_one_line_error(run_cli("serve", model), says)
