@@ -81,3 +81,39 @@ def test_no_server_outlives_the_cli(sig, tmp_path):
     assert alive == [], f"server processes {alive} outlived the CLI after {sig.name}"
     if sig != signal.SIGKILL:
         assert proc.returncode == 130 and "Traceback" not in err
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_serve_answers_over_http_and_stops_on_ctrl_c():
+    """`contrastprompt serve` prints an OpenAI-compatible endpoint that answers a chat request
+    from any client, and Ctrl-C stops it and its server process."""
+    import json
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "contrastprompt", "serve", "local:smollm2-135m"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO / "src")),
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), proc.stderr.read()
+        body = {"model": "local", "messages": [{"role": "user", "content": "Say OK."}]}
+        req = urllib.request.Request(
+            url + "/chat/completions",
+            data=json.dumps(body | {"max_tokens": 8}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer any"},
+        )
+        with urllib.request.urlopen(req, timeout=120) as r:
+            reply = json.load(r)
+        assert reply["choices"][0]["message"]["content"].strip()
+        assert servers_of(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while servers_of(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert servers_of(proc.pid) == []
