@@ -44,10 +44,10 @@ class MaxOptimizerCalls:
     limit: int
 
     def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
-        calls = ctx.optimizer_requests()
-        if kind == "ask" and calls >= self.limit:
-            return f"max optimizer calls: {calls} of {self.limit}"
-        return None
+        if kind != "ask":
+            return None
+        calls = ctx.optimizer_requests()  # a store query: only where a call is about to start
+        return f"max optimizer calls: {calls} of {self.limit}" if calls >= self.limit else None
 
 
 @dataclass
