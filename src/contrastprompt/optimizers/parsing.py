@@ -107,18 +107,21 @@ def parse_prompt(output: str, strict: bool = False) -> str | None:
     return None
 
 
+def _reason_text(text: str, max_chars: int) -> str | None:
+    """One reason as the meta-prompts quote it: cleaned, on one line, cut; None if too short."""
+    text = " ".join(clean(text).split())
+    return text[:max_chars] if len(text) >= 8 else None
+
+
 def parse_reasons(output: str, max_chars: int = 500) -> list[str]:
     """Every <reason> block of an answer that explains several failures, in order; a last
     block left open (the answer ran out of tokens) counts if it says something."""
     found = re.findall(r"<reason>\s*(.*?)\s*(?:</reason>|(?=<reason>)|$)", output, re.S | re.I)
-    out = [" ".join(clean(f).split())[:max_chars] for f in found]
-    return [r for r in out if len(r) >= 8]
+    return [r for r in (_reason_text(f, max_chars) for f in found) if r]
 
 
 def parse_reason(output: str, max_chars: int = 500) -> str | None:
-    found = tagged(output, "reason") or output
-    found = " ".join(clean(found).split())
-    return found[:max_chars] if len(found) >= 8 else None
+    return _reason_text(tagged(output, "reason") or output, max_chars)
 
 
 def parse_strict(output: str) -> str | None:
