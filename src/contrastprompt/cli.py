@@ -304,30 +304,25 @@ def models(
 
 @app.command()
 def serve(
-    model: str = typer.Argument("local:qwen2.5-coder-1.5b", help="A local model (local:<name>)."),
+    model: str = typer.Argument("local:qwen2.5-coder-1.5b", help="local:<name> or gguf:<path>."),
 ) -> None:
     """Serve a local model on an OpenAI-compatible loopback endpoint until Ctrl-C, for DSPy or
     any other client (model id "local", any API key)."""
-    from .llm import ModelHub, parse_model
-    from .llm.local import LocalBackend
+    from .llm import ModelHub
 
-    if parse_model(model)[0] != "local":
-        raise UserError(f"'{model}' is not a local model", field="MODEL", hint="local:<name>")
     hub = ModelHub(config=Config.current())
-    backend = hub.start(model)
-    assert isinstance(backend, LocalBackend)
-    urls = backend.server.base_urls
-    for url in urls:
-        print(url, flush=True)
-    console.print(
-        f'DSPy: dspy.LM("openai/local", api_base="{urls[0]}", api_key="local")  '
-        "(Ctrl-C stops the server)",
-        markup=False,
-    )
     try:
-        while all(p.poll() is None for p in backend.server.procs):
+        server = hub.local_server(model)
+        for url in server.base_urls:
+            print(url, flush=True)
+        console.print(
+            f'DSPy: dspy.LM("openai/local", api_base="{server.base_urls[0]}", api_key="local")  '
+            "(Ctrl-C stops the server)",
+            markup=False,
+        )
+        while all(p.poll() is None for p in server.procs):
             time.sleep(1)
-        raise UserError("the local model server exited", hint=f"see {backend.server.log_path}")
+        raise UserError("the local model server exited", hint=f"see {server.log_path}")
     finally:
         hub.close()
 

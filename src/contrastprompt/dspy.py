@@ -44,7 +44,6 @@ from .data.extract import TEXT
 from .data.task import Example, Task
 from .errors import LLMError, UserError
 from .llm import ChatRequest, ChatResponse, ModelHub
-from .llm.local import LocalBackend
 from .optimizers import BaseOptimizer, build_optimizer
 from .optimizers.adapt_lcp import AdaptLCP
 from .run import Budget, OptimizeResult, RunSpec, Split, execute
@@ -68,12 +67,10 @@ def local_lm(
     file, loopback port) and DSPy's own client talks to its OpenAI-compatible endpoint, as it
     would to any server. Greedy by default; `kwargs` go to `dspy.LM`."""
     hub = ModelHub()
-    backend = hub.start(model)
-    if not isinstance(backend, LocalBackend):
-        raise UserError(f"'{model}' is not a local model", field="model", hint="local:<name>")
+    server = hub.local_server(model)
     _HUBS.append(hub)
     kwargs.setdefault("temperature", 0.0)
-    url = backend.server.base_urls[0]
+    url = server.base_urls[0]
     return dspy.LM("openai/local", api_base=url, api_key="local", max_tokens=max_tokens, **kwargs)
 
 
@@ -200,10 +197,6 @@ class _Program:
             ) from None
 
 
-def _instructions(program: dspy.Module) -> dict[str, str]:
-    return {n: p.signature.instructions for n, p in program.named_predictors()}
-
-
 def _program_state(program: dspy.Module, predictor: str) -> str:
     """What else decides the program's answers: the other predictors' instructions and every
     predictor's fields and demos. A change makes stored scores stale, so it is fingerprinted."""
@@ -214,6 +207,26 @@ def _program_state(program: dspy.Module, predictor: str) -> str:
         demos = [_text(dict(d)) for d in getattr(p, "demos", [])]
         parts.append([name, instr, list(sig.input_fields), list(sig.output_fields), demos])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Data:
+    """The training and validation items in our form (ids `train-00000`, `val-00000`), and the
+    DSPy example behind each id. Built once per compile and shared by the predictors' runs."""
+
+    train: list[Example]
+    val: list[Example]
+    by_id: dict[str, dspy.Example]
+
+    @classmethod
+    def of(cls, trainset: list[dspy.Example], valset: list[dspy.Example] | None) -> _Data:
+        if not trainset:
+            raise UserError("the training set is empty", field="trainset")
+        train = [_as_example(e, j, "train") for j, e in enumerate(trainset)]
+        val = [_as_example(e, j, "val") for j, e in enumerate(valset or [])]
+        by_id = {e.id: d for e, d in zip(train, trainset, strict=True)}
+        by_id |= {e.id: d for e, d in zip(val, valset or [], strict=True)}
+        return cls(train, val, by_id)
 
 
 class LCP(Teleprompter):
@@ -248,6 +261,10 @@ class LCP(Teleprompter):
         if not callable(metric):
             raise UserError("must be callable: metric(example, prediction)", field="metric")
         self.metric, self.optimizer_lm, self.budget = metric, optimizer_lm, budget
+        # a dspy.LM goes through a Backend of its own; a model name or a Backend as it is
+        self.optimizer_model = optimizer_lm
+        if not isinstance(optimizer_lm, str) and not hasattr(optimizer_lm, "complete"):
+            self.optimizer_model = DSPyLMBackend(optimizer_lm)
         self.max_optimizer_calls, self.iterations, self.seed = max_optimizer_calls, iterations, seed
         self.threshold, self.lm, self.num_threads = threshold, lm, num_threads
         self.method, self.settings, self.force = method, dict(settings or {}), force
@@ -266,7 +283,7 @@ class LCP(Teleprompter):
     ) -> dspy.Module:
         """Optimize each predictor's instructions in turn and return a copy of `student` with the
         best ones (best on the training set). `self.results` keeps each predictor's result."""
-        return self._each_predictor(student, trainset, valset, lambda name, program: self._build())
+        return self._each_predictor(student, _Data.of(trainset, valset), self.lm)
 
     def adapt(
         self,
@@ -281,61 +298,52 @@ class LCP(Teleprompter):
         `lm`, else DSPy's configured LM) by LCP in adaptation mode: the failures shown are the
         training examples the program got right with the source LM and gets wrong with the
         target. The source side is run once, before the predictors' runs."""
-        target_lm = target_lm or self.lm
-        right = self._source_right(program, trainset, source_lm)
-        saved, self.lm = self.lm, target_lm
-        try:
-            return self._each_predictor(
-                program, trainset, valset, lambda name, p: self._build(adapt_from=right)
-            )
-        finally:
-            self.lm = saved
+        data = _Data.of(trainset, valset)
+        right = self._source_right(program, data, source_lm)
+        return self._each_predictor(program, data, target_lm or self.lm, adapt_from=right)
 
-    def _build(self, adapt_from: set[str] | None = None) -> BaseOptimizer:
+    def _build(self, adapt_from: set[str] | None) -> BaseOptimizer:
         if adapt_from is not None:
             return AdaptLCP(source_right=adapt_from, **self.settings)
         return build_optimizer(self.method, **self.settings)
 
-    def _source_right(
-        self, program: dspy.Module, trainset: list[dspy.Example], source_lm: Any
-    ) -> set[str]:
+    def _source_right(self, program: dspy.Module, data: _Data, source_lm: Any) -> set[str]:
         """Ids of the training examples the program answers right with the source LM."""
-        examples = [_as_example(e, i, "train") for i, e in enumerate(trainset)]
         with ThreadPoolExecutor(self.num_threads) as pool:
-            by_id = {e.id: d for e, d in zip(examples, trainset, strict=True)}
-            side = _Program(program, "", self.metric, by_id, pool, lm=source_lm)
+            side = _Program(program, "", self.metric, data.by_id, pool, lm=source_lm)
 
             async def all_items() -> list[float]:
-                outs = await asyncio.gather(*(side.run("", e) for e in examples))
-                return [side.score(o, e) for (o, _), e in zip(outs, examples, strict=True)]
+                outs = await asyncio.gather(*(side.run("", e) for e in data.train))
+                return [side.score(o, e) for (o, _), e in zip(outs, data.train, strict=True)]
 
             scores = asyncio.run(all_items())
-        return {e.id for e, s in zip(examples, scores, strict=True) if s >= self.threshold}
+        return {e.id for e, s in zip(data.train, scores, strict=True) if s >= self.threshold}
 
     def _each_predictor(
-        self,
-        student: dspy.Module,
-        trainset: list[dspy.Example],
-        valset: list[dspy.Example] | None,
-        make: Callable[[str, dspy.Module], BaseOptimizer],
+        self, student: dspy.Module, data: _Data, lm: Any, adapt_from: set[str] | None = None
     ) -> dspy.Module:
-        if not trainset:
-            raise UserError("the training set is empty", field="trainset")
         program = student.deepcopy()
         names = [n for n, _ in program.named_predictors()]
         if not names:
             raise UserError("the program has no predictors to optimize", field="student")
         share = self.budget // len(names)
-        if share < len(trainset):
+        if share < len(data.train):
             raise UserError(
                 f"a budget of {self.budget} program calls over {len(names)} predictors cannot "
-                f"score even the initial instructions on {len(trainset)} training examples",
+                f"score even the initial instructions on {len(data.train)} training examples",
                 field="budget",
             )
-        calls = self.max_optimizer_calls and max(1, self.max_optimizer_calls // len(names))
+        budget = Budget(
+            task_requests=share,
+            optimizer_calls=self.max_optimizer_calls
+            and max(1, self.max_optimizer_calls // len(names)),
+        )
         with ThreadPoolExecutor(self.num_threads) as pool:
             for i, name in enumerate(names):
-                res, side = self._one(program, name, i, trainset, valset, share, calls, pool, make)
+                side = _Program(program, name, self.metric, data.by_id, pool, lm=lm)
+                spec = self._spec(program, i, name, data, side, budget, lm, adapt_from)
+                log.info("optimizing predictor %s (%d program calls at most)", name, share)
+                res = execute(spec)
                 self.program_calls += side.calls
                 pred = dict(program.named_predictors())[name]
                 pred.signature = pred.signature.with_instructions(res.best_prompt)
@@ -343,24 +351,18 @@ class LCP(Teleprompter):
         program._compiled = True
         return program
 
-    def _one(
+    def _spec(
         self,
         program: dspy.Module,
-        name: str,
         i: int,
-        trainset: list[dspy.Example],
-        valset: list[dspy.Example] | None,
-        budget: int,
-        calls: int | None,
-        pool: ThreadPoolExecutor,
-        make: Callable[[str, dspy.Module], BaseOptimizer],
-    ) -> tuple[OptimizeResult, _Program]:
-        """One predictor's run in the run core."""
-        train = [_as_example(e, j, "train") for j, e in enumerate(trainset)]
-        val = [_as_example(e, j, "val") for j, e in enumerate(valset or [])]
-        by_id = {e.id: d for e, d in zip(train, trainset, strict=True)}
-        by_id |= {e.id: d for e, d in zip(val, valset or [], strict=True)}
-        side = _Program(program, name, self.metric, by_id, pool, lm=self.lm)
+        name: str,
+        data: _Data,
+        side: _Program,
+        budget: Budget,
+        lm: Any,
+        adapt_from: set[str] | None,
+    ) -> RunSpec:
+        """One predictor's run: a task whose answers come from the program (`side`)."""
 
         @functools.wraps(self.metric)  # the metric's own name goes into the fingerprint
         def metric(output: str | None, ex: Example) -> float:
@@ -371,30 +373,25 @@ class LCP(Teleprompter):
             examples=[],
             answer_type=TEXT,
             metric=metric,
-            fixed_split=(train, val or train),
+            fixed_split=(data.train, data.val or data.train),
             extractor=lambda out, ex: out,
             runner=side.run,
         )
-        lm = self.lm or dspy.settings.lm  # None: the program calls no LM, or brings its own
-        opt_model = self.optimizer_lm
-        if not isinstance(opt_model, str) and not hasattr(opt_model, "complete"):
-            opt_model = DSPyLMBackend(opt_model)  # a dspy.LM; a string or a Backend as it is
-        spec = RunSpec(
+        lm = lm or dspy.settings.lm  # None: the program calls no LM, or brings its own
+        return RunSpec(
             task=task,
             prompt=dict(program.named_predictors())[name].signature.instructions,
-            optimizer=make(name, program),
+            optimizer=self._build(adapt_from),
             model=_ProgramSide(getattr(lm, "model", str(lm)) if lm else "program"),
-            optimizer_model=opt_model,
+            optimizer_model=self.optimizer_model,
             run_dir=(self.run_dir / f"{i}-{name}") if self.run_dir else None,
             seed=self.seed,
-            split=Split(n_train=len(train)),
-            budget=Budget(task_requests=budget, optimizer_calls=calls),
+            split=Split(n_train=len(data.train)),
+            budget=budget,
             iterations=self.iterations,
             failure_threshold=self.threshold,
-            evaluate_test=bool(val),
+            evaluate_test=bool(data.val),
             force=self.force,
             concurrency=self.num_threads,
             extra_settings={"program": _program_state(program, name)},
         )
-        log.info("optimizing predictor %s (%d program calls at most)", name, budget)
-        return execute(spec), side

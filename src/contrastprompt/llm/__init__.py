@@ -214,6 +214,16 @@ class ModelHub:
             b.start()
         return b
 
+    def local_server(self, model: str) -> LocalServer:
+        """Start a local model's server (`local:<name>` or `gguf:<path>`) and return it, for a
+        client of its own (its `base_urls` are OpenAI-compatible); any other model is refused
+        before anything starts."""
+        if parse_model(model)[0] not in ("local", "gguf"):
+            raise UserError(f"'{model}' is not a local model", field="model", hint="local:<name>")
+        backend = self.start(model)
+        assert isinstance(backend, LocalBackend)
+        return backend.server
+
     def open(
         self, model: str | Backend, role: str = "task", max_concurrency: int | None = None
     ) -> LLM:
