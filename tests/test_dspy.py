@@ -8,14 +8,13 @@ import json
 import re
 import sqlite3
 
+import dspy
 import pytest
 
-dspy = pytest.importorskip("dspy")
+from contrastprompt.dspy import LCP, ProgramError
+from contrastprompt.errors import UserError
 
-from contrastprompt.dspy import LCP, ProgramError  # noqa: E402
-from contrastprompt.errors import UserError  # noqa: E402
-
-from .scripted import ScriptedBackend  # noqa: E402
+from .scripted import ScriptedBackend
 
 CALLS: list[str] = []  # every program call, from every copy and thread
 

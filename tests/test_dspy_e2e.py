@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dspy")
 pytestmark = pytest.mark.model
 
 REPO = Path(__file__).resolve().parents[1]
