@@ -160,3 +160,79 @@ def test_under_a_call_cap_batched_reasons_leave_room_for_more_prompts(tmp_path):
     assert scored[5] > scored[1]
     with pytest.raises(ValueError, match="reasons_per_call"):
         LCP(reasons_per_call=0)
+
+
+def _screen_run(tmp_path, name: str, reply=None, prompt: str = "Answer the question.", **kw):  # noqa: ANN001, ANN201
+    from contrastprompt import Task, optimize
+
+    from .scripted import ScriptedBackend, default_reply, yes_no_examples
+
+    exs = yes_no_examples(40)
+    backend = ScriptedBackend(exs, reply or default_reply)
+    res = optimize(
+        Task("scripted", exs),
+        prompt,
+        model=backend,
+        run_dir=tmp_path / name,
+        n_train=20,
+        test_limit=10,
+        **kw,
+    )
+    con = sqlite3.connect(res.run_dir / "store.sqlite")
+    return res, backend, con
+
+
+def test_screening_scores_only_the_best_on_the_minibatch_in_full(tmp_path):
+    res, _, con = _screen_run(tmp_path, "s", iterations=1, candidates=6, screen=5, promote=2)
+    ev = json.loads(con.execute("select data from events where kind = 'screened'").fetchone()[0])
+    assert len(ev["items"]) == 5 and len(ev["scores"]) == 6
+    counts = dict(
+        con.execute(
+            "select p.meta, count(*) from prompts p join evaluations e on e.prompt_hash = p.hash "
+            "where p.origin = 'candidate' and e.split = 'train' group by p.hash"
+        ).fetchall()
+    )
+    assert sorted(counts.values()) == [5, 5, 5, 5, 20, 20]  # 4 screened out, 2 in full
+    full = {json.loads(m)["index"] for m, n in counts.items() if n == 20}
+    assert full == set(ev["promoted"])
+    by_index = dict((i, s) for i, s in ev["scores"])
+    worst_promoted = min(by_index[i] for i in full)
+    assert all(s <= worst_promoted for i, s in by_index.items() if i not in full)
+    requests = con.execute("select count(*) from evaluations where split = 'train'").fetchone()[0]
+    assert requests == 20 + 6 * 5 + 2 * 15 + 20  # initial, minibatches, the rest, contrast
+    assert sum(c["origin"] == "candidate" for c in res.candidates) == 2
+    assert any(c["origin"] == "contrast" for c in res.candidates)
+
+
+def test_under_a_task_budget_screening_tries_more_prompts(tmp_path):
+    tried = {}
+    for screen in (0, 5):
+        _, backend, con = _screen_run(
+            tmp_path, f"s{screen}", iterations=1, budget=100, screen=screen, candidates=10
+        )
+        used = con.execute("select count(*) from evaluations where split = 'train'").fetchone()
+        assert used[0] <= 100
+        tried[screen] = backend.counts["candidate"]
+    assert tried[5] > tried[0]
+
+
+def test_a_candidate_worse_than_the_current_prompt_on_the_minibatch_stays_out(tmp_path):
+    from .scripted import default_reply
+
+    def bad_candidates(kind: str, text: str, n: int) -> str:
+        return (
+            "<prompt>Guess without reading.</prompt>"
+            if kind == "candidate"
+            else (default_reply(kind, text, n))
+        )
+
+    res, _, con = _screen_run(
+        tmp_path, "w", bad_candidates, "Answer GOOD9.", iterations=1, candidates=3, screen=5
+    )
+    ev = json.loads(con.execute("select data from events where kind = 'screened'").fetchone()[0])
+    assert ev["current"] > 0 and ev["promoted"] == []
+    assert not [c for c in res.candidates if c["origin"] == "candidate"]
+    with pytest.raises(ValueError, match="screen"):
+        LCP(screen=-1)
+    with pytest.raises(ValueError, match="promote"):
+        LCP(promote=0)

@@ -148,9 +148,11 @@ def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
             field=SHARED_OPTIONS.get(k, k),
             hint="its settings: " + ", ".join(cls().settings()),
         )
-    for k, v in own.items():
-        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
-            raise UserError(f"must be at least 1, got {v}", field=SHARED_OPTIONS.get(k, k))
+    defaults = {f.name: f.default for f in fields(cls.Settings)}
+    for k, v in own.items():  # counts are at least 1, or 0 where 0 is the default ("off")
+        least = 0 if defaults.get(k) == 0 else 1
+        if isinstance(v, int) and not isinstance(v, bool) and v < least:
+            raise UserError(f"must be at least {least}, got {v}", field=SHARED_OPTIONS.get(k, k))
     try:
         return cls(**own)
     except ValueError as exc:  # a setting the method refuses (an unknown choice, say)

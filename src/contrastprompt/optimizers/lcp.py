@@ -64,6 +64,12 @@ class LCPSettings:
     # failures explained per optimizer call: 1 is the paper (one call a failure); more explain
     # several failures in one call, which leaves a call cap room for candidates and iterations
     reasons_per_call: int = 1
+    # candidates screened on a minibatch first: each is scored on `screen` seeded training items
+    # (the same items for every candidate of an iteration), and only the `promote` best there,
+    # if not worse than the current prompt on those items, are scored on the whole training
+    # set. 0 is the paper: every candidate is scored on the whole training set
+    screen: int = 0
+    promote: int = 2
 
 
 SAMPLINGS = ("random", "by_label")
@@ -91,6 +97,21 @@ def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> lis
     return chosen
 
 
+def screen_group(ev: dict) -> dict:
+    """One iteration's screening as the report shows it: every candidate's minibatch score."""
+    d = ev["data"]
+    promoted = set(d["promoted"])
+    lines = [
+        f"candidate {i}: {score:.2f}" + (" (scored on the whole training set)" * (i in promoted))
+        for i, score in d["scores"]
+    ]
+    title = (
+        f"Iteration {ev['iteration']}: {len(lines)} candidates on {len(d['items'])} items "
+        f"(current prompt {d['current']:.2f})"
+    )
+    return group(title, lines)
+
+
 class LCP(BaseOptimizer):
     name = "lcp"
     title = (
@@ -108,6 +129,11 @@ class LCP(BaseOptimizer):
             )
         if self.s.reasons_per_call < 1:
             raise ValueError(f"reasons_per_call must be at least 1, not {self.s.reasons_per_call}")
+        if self.s.screen < 0 or self.s.promote < 1:
+            raise ValueError(
+                f"screen must be 0 or more and promote at least 1, not {self.s.screen} "
+                f"and {self.s.promote}"
+            )
         self.t_reason = template("lcp_reason.txt")
         self.t_reasons = template("lcp_reasons.txt")
         self.t_candidate = template("lcp_candidate.txt")
@@ -117,8 +143,13 @@ class LCP(BaseOptimizer):
         """Every iteration in full: N candidates and one contrast prompt scored on the whole
         training set; min(failures, |train|) reasons, N candidates and one contrast asked."""
         s = self.s
+        per_iteration = n_train * (s.candidates + 1)
+        if s.screen:
+            k = min(s.screen, n_train)
+            per_iteration = s.candidates * k + min(s.promote, s.candidates) * (n_train - k)
+            per_iteration += n_train
         return {
-            "task_requests": n_train * (1 + iterations * (s.candidates + 1)),
+            "task_requests": n_train + iterations * per_iteration,
             "optimizer_requests": iterations
             * (-(-min(s.max_failures, n_train) // s.reasons_per_call) + s.candidates + 1),
         }
@@ -158,12 +189,16 @@ class LCP(BaseOptimizer):
             )
             for ev in events("reasons")
         ]
-        return [
+        out = [
             section(
                 "Contrast steps", contrasts, empty="No contrast step completed.", kind="contrast"
             ),
             section("Failure reasons", reasons, empty="None."),
         ]
+        screened = [screen_group(ev) for ev in events("screened")]
+        if screened:
+            out.append(section("Screening on a minibatch", screened, empty="None."))
+        return out
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:
         failures = self.failures(ctx, iteration, current)
@@ -191,7 +226,12 @@ class LCP(BaseOptimizer):
         if not s.fit_budget:
             return n_cand, n_fail
         left = ctx.scorings_left()
-        if left is not None:
+        if s.screen and left is not None:
+            n = len(ctx.train)
+            k = min(s.screen, n)
+            spare = ctx.requests_left() - n - s.promote * (n - k)
+            n_cand = max(1, min(n_cand, spare // max(1, k)))
+        elif left is not None:
             n_cand = max(1, min(n_cand, left - 1))
         asks = ctx.asks_left()
         if asks is not None:
@@ -314,6 +354,7 @@ class LCP(BaseOptimizer):
 
         written = [w for w in await gather_asks(write(i) for i in range(n)) if w is not None]
         seen = {c.text.strip() for c in ctx.pool}
+        new: list[tuple[int, str, list[str]]] = []
         for i, text, subset, raw in written:  # score in a fixed order: runs repeat
             if text is None:
                 ctx.event(it, "skipped", {"step": "candidate", "index": i, "raw": raw[:500]})
@@ -322,6 +363,10 @@ class LCP(BaseOptimizer):
                 ctx.event(it, "duplicate", {"step": "candidate", "index": i})
                 continue
             seen.add(text.strip())
+            new.append((i, text, subset))
+        if s.screen:
+            new = await self._screen(ctx, it, cur, new)
+        for i, text, subset in new:
             await ctx.score(
                 text,
                 origin="candidate",
@@ -329,6 +374,44 @@ class LCP(BaseOptimizer):
                 parents=[cur.hash],
                 meta={"index": i, "reasons": subset},
             )
+
+    async def _screen(
+        self, ctx: RunContext, it: int, cur: Candidate, new: list[tuple[int, str, list[str]]]
+    ) -> list[tuple[int, str, list[str]]]:
+        """The candidates worth the whole training set: each scored on the same seeded
+        minibatch, the `promote` best kept if not worse there than the current prompt (whose
+        records on those items are known), and only as many as the task budget can still
+        score in full with the contrast prompt after them."""
+        n, k = len(ctx.train), min(self.s.screen, len(ctx.train))
+        if k >= n or not new:
+            return new
+        batch = ctx.rng("screen", it).sample(ctx.train, k)
+        ids = {e.id for e in batch}
+        base = sum(r.score for r in cur.records if r.example_id in ids) / k
+        scores = []
+        for i, text, subset in new:
+            meta = {"index": i, "reasons": subset, "screen": True}
+            recs = await ctx.evaluate(
+                text, batch, origin="candidate", iteration=it, parents=[cur.hash], meta=meta
+            )
+            scores.append(sum(r.score for r in recs) / k)
+        order = sorted(range(len(new)), key=lambda j: (-scores[j], new[j][0]))
+        room = self.s.promote
+        left = ctx.requests_left()
+        if left is not None:
+            room = min(room, max(0, (left - n) // (n - k)))
+        kept = [j for j in order[:room] if scores[j] >= base]
+        ctx.event(
+            it,
+            "screened",
+            {
+                "items": sorted(ids),
+                "current": base,
+                "scores": [[new[j][0], scores[j]] for j in range(len(new))],
+                "promoted": [new[j][0] for j in kept],
+            },
+        )
+        return [new[j] for j in sorted(kept)]
 
     def split_good_bad(self, ranked: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         """Top k and bottom k, disjoint; equal halves when the pool is smaller than 2k."""

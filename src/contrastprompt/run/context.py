@@ -95,13 +95,18 @@ class RunContext:
     def train_requests(self) -> int:
         return self.store.count_split(self.run_id, "train")
 
-    def scorings_left(self) -> int | None:
-        """How many more prompts the task budget can score on the whole training set, or None
-        without a task budget: a method that plans a step can fit it to what is left."""
+    def requests_left(self) -> int | None:
+        """Task requests the budget still allows on the training side, or None without one."""
         limits = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
         if not limits:
             return None
-        return max(0, (min(limits) - self.train_requests()) // max(1, len(self.train)))
+        return max(0, min(limits) - self.train_requests())
+
+    def scorings_left(self) -> int | None:
+        """How many more prompts the task budget can score on the whole training set, or None
+        without a task budget: a method that plans a step can fit it to what is left."""
+        left = self.requests_left()
+        return None if left is None else left // max(1, len(self.train))
 
     def asks_left(self) -> int | None:
         """How many more optimizer requests the call cap allows, or None without a cap."""
