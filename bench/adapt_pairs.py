@@ -1,0 +1,148 @@
+"""Model adaptation on public tasks: a prompt LCP optimized for one local model, carried to another.
+
+    python bench/adapt_pairs.py --probe       # each source prompt as is on every model (gaps)
+    python bench/adapt_pairs.py --dry-run     # what the pairs will cost
+    python bench/adapt_pairs.py --task cls:trec --seeds 0,1,2
+
+Pairs (source:target, local model names): 1.5B -> 0.5B, 1.5B -> SmolLM2, 0.5B -> 1.5B and
+1.5B -> Gemma 3 270M, Qwen2.5-Coder-1.5B writing the prompts throughout. The source prompt is
+the best-on-train prompt of LCP for the source model on the task at the public bench's profile
+(50 training items, 300 task requests, at most 20 optimizer calls): for the 1.5B the public
+bench's own run (bench/results/public), for another source model an LCP run made here first
+(resumable, under --out/source). Then `contrastprompt.adapt` per pair and seed: the source
+prompt as is on the target, adapted (failures right on the source model and wrong on the
+target), and LCP from scratch on the target at the same budget. `--probe` scores every source
+prompt on the same 60 seeded test items with every model, with Wilson intervals: a target far
+below what its own prompt gets is where adapting may recover something. Run dirs and
+`matrix.md` (PARTIAL until every run has finished) go to --out; re-running resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from contrastprompt import evaluate_prompt, load_task, optimize
+from contrastprompt.adapt import adapt, matrix, plan
+from contrastprompt.data.task import take
+from contrastprompt.stats import wilson_interval
+
+PAIRS = (
+    "qwen2.5-coder-1.5b:qwen2.5-coder-0.5b,qwen2.5-coder-1.5b:smollm2-135m,"
+    "qwen2.5-coder-0.5b:qwen2.5-coder-1.5b,qwen2.5-coder-1.5b:gemma3-270m"
+)
+PUBLIC = Path("bench/results/public")
+INITIAL = "Classify the input."  # the public bench's initial prompt
+PROFILE = {"n_train": 50, "test_limit": 200, "budget": 300, "max_optimizer_calls": 20}
+
+
+def source_prompt(task: str, model: str, seed: int, out: Path) -> str:
+    """LCP's best prompt for `model` on `task`: the public bench's run for the 1.5B, else one
+    run here with the same profile (resumed if it was interrupted)."""
+    cell = PUBLIC / task.replace(":", "-") / "lcp" / f"s{seed}" / "best_prompt.txt"
+    if model == "qwen2.5-coder-1.5b" and cell.is_file():
+        return cell.read_text(encoding="utf-8").strip()
+    res = optimize(
+        task,
+        INITIAL,
+        model=f"local:{model}",
+        optimizer_model="local:qwen2.5-coder-1.5b",
+        seed=seed,
+        iterations=50,  # the budget and the call cap end the run, as in the public bench
+        run_dir=out / "source" / f"{task.replace(':', '-')}-{model}-s{seed}",
+        **PROFILE,
+    )
+    return res.best_prompt
+
+
+def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path) -> None:
+    """Each source model's prompt (seed 0) as is on every model of the pairs."""
+    items = take(load_task(task).split(0)[1], n, seed=0)
+    models = sorted({m for p in pairs for m in p})
+    rows = []
+    for source in sorted({s for s, _ in pairs}):
+        prompt = source_prompt(task, source, 0, out)
+        for model in models:
+            res = evaluate_prompt(prompt, task, model=f"local:{model}", examples=items)
+            k = sum(r["correct"] for r in res["records"])
+            lo, hi = wilson_interval(k, len(items))
+            row = {"source": source, "model": model, "accuracy": k / len(items), "ci": [lo, hi]}
+            rows.append({**row, "n": len(items), "prompt": prompt})
+            print(json.dumps(row), flush=True)
+    lines = ["| prompt optimized for | scored on | accuracy (95% Wilson) |", "|---|---|---|"]
+    for r in rows:
+        lo, hi = r["ci"]
+        lines.append(
+            f"| {r['source']} | {r['model']} | {100 * r['accuracy']:.1f}% "
+            f"({100 * lo:.0f}–{100 * hi:.0f}) |"
+        )
+    name = task.replace(":", "-")
+    (out / f"probe-{name}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    (out / f"probe-{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Path) -> None:
+    entries, total = [], len(pairs) * len(seeds)
+    for seed in seeds:
+        for source, target in pairs:
+            t0 = time.time()
+            res = adapt(
+                task,
+                source_prompt(task, source, seed, out),
+                source_model=f"local:{source}",
+                model=f"local:{target}",
+                optimizer_model="local:qwen2.5-coder-1.5b",
+                initial_prompt=INITIAL,
+                seed=seed,
+                iterations=50,
+                run_dir=out / f"{task.replace(':', '-')}-{source}-to-{target}-s{seed}",
+                **PROFILE,
+            )
+            entries.append((f"{source} → {target} s{seed}", res))
+            print(f"{source} -> {target} s{seed}: {time.time() - t0:.0f} s", flush=True)
+            head = "**PARTIAL**: not every run has finished.\n\n" if len(entries) < total else ""
+            cmd = f"`python bench/adapt_pairs.py --task {task} --seeds {','.join(map(str, seeds))}`"
+            table = matrix(entries, spread=True)
+            (out / "matrix.md").write_text(f"{head}{cmd}\n\n{table}\n", encoding="utf-8")
+
+
+def dry_run(task: str, pairs: list[tuple[str, str]], seeds: list[int]) -> None:
+    hours = 0.0
+    for source, target in pairs:
+        parts = plan(
+            task,
+            model=f"local:{target}",
+            source_model=f"local:{source}",
+            optimizer_model="local:qwen2.5-coder-1.5b",
+            iterations=50,
+            **PROFILE,
+        )
+        h = sum(p["time_s"] for p in parts) * len(seeds) / 3600
+        hours += h
+        print(f"{source} -> {target}: ~{h:.1f} h for {len(seeds)} seeds", flush=True)
+    print(f"{len(pairs)} pairs x {len(seeds)} seeds on {task}: ~{hours:.1f} h (source runs apart)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="cls:trec")
+    ap.add_argument("--pairs", default=PAIRS, help="source:target local model names")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--n", type=int, default=60, help="test items for --probe")
+    ap.add_argument("--out", default="bench/results/adapt_pairs")
+    ap.add_argument("--probe", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = [tuple(x.split(":")) for x in a.pairs.split(",") if x]
+    seeds = [int(s) for s in a.seeds.split(",") if s]
+    if a.probe:
+        probe(a.task, pairs, a.n, out)
+    elif a.dry_run:
+        dry_run(a.task, pairs, seeds)
+    else:
+        run_pairs(a.task, pairs, seeds, out)
