@@ -453,3 +453,44 @@ def test_a_resumed_run_on_the_same_path_adopts_nothing(tmp_path):
     assert [c["hash"] for c in again.candidates] == [c["hash"] for c in first.candidates]
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("limit,planned", [({"budget": 60}, 4), ({"max_optimizer_calls": 11}, 5)])
+def test_a_run_interrupted_mid_iteration_resumes_on_the_same_plan(tmp_path, limit, planned):
+    """On a resume the store already holds the records and calls of steps the replay has not
+    reached yet. Planning on them would write fewer candidates than the first process did and
+    send the run down another path; the plan counts what the replayed path has used."""
+    import zlib
+
+    def reply(kind: str, text: str, n: int) -> str:  # depends on the request, not the order
+        if kind == "candidate":
+            return f"<prompt>Decide: GOOD{zlib.crc32(text.encode()) % 10} x.</prompt>"
+        return default_reply(kind, text, n)
+
+    def make_run(path, stop_after: int | None):  # noqa: ANN001, ANN202
+        task, backend = make()
+        backend.reply = reply
+        scored = []
+
+        def hook(kind: str, data: dict) -> None:
+            if kind == "scored" and data.get("origin") == "candidate":
+                scored.append(data)
+                if stop_after is not None and len(scored) == stop_after:
+                    raise Interrupt()
+
+        return run(
+            path, backend, task, iterations=1, candidates=10, max_failures=6, on_event=hook, **limit
+        )
+
+    whole = make_run(tmp_path / "a", None)
+    with pytest.raises(Interrupt):
+        make_run(tmp_path / "b", 2)
+    resumed = make_run(tmp_path / "b", None)
+    assert [c["text"] for c in resumed.candidates] == [c["text"] for c in whole.candidates]
+    assert sum(c["origin"] == "candidate" for c in whole.candidates) == planned
+    db = sqlite3.connect(tmp_path / "b" / "run" / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0

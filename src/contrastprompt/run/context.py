@@ -76,6 +76,7 @@ class RunContext:
         self.started = time.monotonic()
         self._pool: dict[str, Candidate] = {}
         self._score_lock = asyncio.Lock()
+        self._path: set[tuple[str, str]] = set()  # (prompt, example) this process's path used
         self._ask_slots: asyncio.Semaphore | None = None
 
     # randomness: one stream per purpose, so resuming replays the same choices
@@ -95,12 +96,21 @@ class RunContext:
     def train_requests(self) -> int:
         return self.store.count_split(self.run_id, "train")
 
+    def path_requests(self) -> int:
+        """Task requests on the training side that this process's path has used so far,
+        records reused from the store included. A method plans with this count, not the
+        store's: on a resume the store already holds the records of steps the replay has not
+        reached, and planning on them would shrink a step the first process ran in full, so
+        the resumed run would take another path. The stoppers count what was paid."""
+        return len(self._path)
+
     def requests_left(self) -> int | None:
-        """Task requests the budget still allows on the training side, or None without one."""
+        """Task requests the budget still allows on the training side at this point of the
+        path, or None without a budget (for planning; see `path_requests`)."""
         limits = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
         if not limits:
             return None
-        return max(0, min(limits) - self.train_requests())
+        return max(0, min(limits) - self.path_requests())
 
     def scorings_left(self) -> int | None:
         """How many more prompts the task budget can score on the whole training set, or None
@@ -109,11 +119,13 @@ class RunContext:
         return None if left is None else left // max(1, len(self.train))
 
     def asks_left(self) -> int | None:
-        """How many more optimizer requests the call cap allows, or None without a cap."""
+        """How many more optimizer requests the call cap allows at this point of the path, or
+        None without a cap. For planning it counts this process's requests, replays from the
+        cache included (see `path_requests`); the cap itself counts what was paid."""
         limits = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
         if not limits:
             return None
-        return max(0, min(limits) - self.optimizer_requests())
+        return max(0, min(limits) - self.optimizer.stats.requests)
 
     def optimizer_requests(self) -> int:
         """Optimizer requests so far over the whole run: this process's (replays from the cache
@@ -260,6 +272,7 @@ class RunContext:
         missing = len([e for e in examples if e.id not in done])
         if missing:
             self.check("score", missing)
+        self._path.update((phash, e.id) for e in examples)
 
         def keep(rec: Record) -> None:
             self.store.add_record(self.run_id, phash, "train", rec)
