@@ -167,6 +167,23 @@ def table(rows: list[dict], initial: float, a: argparse.Namespace) -> str:
     return "\n".join(lines + ([""] + ["Runs that did not finish:"] + errors if errors else []))
 
 
+def dry_run(a: argparse.Namespace, runs: int) -> None:
+    """Runs, program calls and hours: each program call is 2 task requests, the tuned program
+    is scored on the test items, and the optimizer writes at most its call cap; seconds per
+    request are the catalogue's for the model (the batch engine's measured rates)."""
+    from contrastprompt.llm.catalogue import request_seconds
+
+    task_s, opt_s = request_seconds(a.model, "task"), request_seconds(a.model, "optimizer")
+    calls = a.budget + a.n_test
+    hours = runs * (2 * calls * task_s + a.max_optimizer_calls * opt_s) / 3600
+    hours += 2 * a.n_test * task_s / 3600  # the initial program, once
+    print(
+        f"{runs} runs, {a.budget} program calls each for optimizing and {a.n_test} for the test "
+        f"(2 model calls a program call), at most {a.max_optimizer_calls} optimizer calls: "
+        f"~{hours:.1f} h on {a.model}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="bench/results/dspy")
@@ -186,7 +203,7 @@ def main() -> None:
     seeds = [int(s) for s in a.seeds.split(",")]
     cells = [(m, s) for s in seeds for m in a.methods.split(",")]
     if a.dry_run:
-        print(f"{len(cells)} runs, {a.budget} program calls each (2 model calls a program call)")
+        dry_run(a, len(cells))
         return
     lm = local_lm(a.model, max_tokens=a.max_tokens, cache=False)
     dspy.configure(lm=lm)
