@@ -224,7 +224,9 @@ def test_token_limit_stops_within_one_round_of_requests(tmp_path):
     # 10 task requests x 12 tokens = 120; each optimizer answer adds 70
     res = run(tmp_path, backend, task, max_tokens=200, concurrency=4)
     assert res.stop_reason.startswith("max tokens")
-    assert backend.counts["reason"] == 4, backend.counts
+    # at most one round: how many of the 4 got their slot before the first answer came back
+    # depends on the machine's load
+    assert 1 <= backend.counts["reason"] <= 4, backend.counts
     assert backend.counts["candidate"] == 0
 
 
@@ -494,3 +496,34 @@ def test_a_run_interrupted_mid_iteration_resumes_on_the_same_plan(tmp_path, limi
     assert sum(c["origin"] == "candidate" for c in whole.candidates) == planned
     db = sqlite3.connect(tmp_path / "b" / "run" / "store.sqlite")
     assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0
+
+
+def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
+    """Iteration 1 spends 40 of 50 task requests (initial, 2 candidates, contrast). The 10
+    left hold one scoring: iteration 2 asks for no reasons or candidates, only a contrast
+    prompt; then nothing fits and the run ends with the budget's reason, asking nothing more."""
+
+    def reply(kind: str, text: str, n: int) -> str:
+        if kind == "contrast":
+            return f"<patterns>p</patterns><prompt>Be specific: GOOD{n + 5} round {n}.</prompt>"
+        return default_reply(kind, text, n)
+
+    task, backend = make()
+    backend.reply = reply
+    res = run(tmp_path, backend, task, iterations=5, candidates=2, max_failures=4, budget=50)
+    assert [c["origin"] for c in res.candidates] == [
+        "initial",
+        "candidate",
+        "candidate",
+        "contrast",
+        "contrast",
+    ]
+    assert (backend.counts["reason"], backend.counts["candidate"]) == (4, 2)
+    assert backend.counts["contrast"] == 2
+    assert res.stop_reason == "budget: 50 of 50 task requests used"
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    whys = [
+        json.loads(d).get("why")
+        for (d,) in db.execute("SELECT data FROM events WHERE kind='skipped'")
+    ]
+    assert "the budget holds the contrast prompt only" in whys

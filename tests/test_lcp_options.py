@@ -140,7 +140,12 @@ def test_batched_reasons_explain_every_failure_in_fewer_calls(tmp_path):
 def test_under_a_call_cap_batched_reasons_leave_room_for_more_prompts(tmp_path):
     from contrastprompt import Task, optimize
 
-    from .scripted import ScriptedBackend, yes_no_examples
+    from .scripted import ScriptedBackend, default_reply, yes_no_examples
+
+    def reply(kind: str, text: str, n: int) -> str:  # every contrast writes a new prompt
+        if kind == "contrast":
+            return f"<patterns>p</patterns><prompt>Be specific: GOOD{n} round {n}.</prompt>"
+        return default_reply(kind, text, n)
 
     scored = {}
     for k in (1, 5):
@@ -148,7 +153,7 @@ def test_under_a_call_cap_batched_reasons_leave_room_for_more_prompts(tmp_path):
         res = optimize(
             Task("scripted", exs),
             "Answer the question.",
-            model=ScriptedBackend(exs),
+            model=ScriptedBackend(exs, reply),
             run_dir=tmp_path / f"k{k}",
             n_train=20,
             test_limit=10,

@@ -34,6 +34,7 @@ from .base import (
     BaseOptimizer,
     Candidate,
     RunContext,
+    StopRun,
     gather_asks,
     group,
     section,
@@ -205,7 +206,14 @@ class LCP(BaseOptimizer):
         if not failures:
             ctx.event(iteration, "no_failures", {"hash": current.hash})
             return None
+        full = ctx.out_of_room() if self.s.fit_budget else None
+        if full:  # end as the stopper would have, without paying for a request first
+            raise StopRun(full)
         n_candidates, n_failures = self.plan(ctx)
+        if n_candidates == 0:
+            why = "the budget holds the contrast prompt only"
+            ctx.event(iteration, "skipped", {"step": "candidates", "why": why})
+            return await self._contrast(ctx, iteration)
         chosen = sample_failures(
             failures, n_failures, ctx.rng("failures", iteration), self.s.failure_sampling
         )
@@ -220,7 +228,9 @@ class LCP(BaseOptimizer):
         """Candidates to write and failures to explain this iteration. With the defaults N and
         `max_failures`; when the task budget or the optimizer-call cap cannot hold a whole
         iteration, fewer, so that the contrast step (the method's own step) still fits:
-        one scoring and one call are kept for it."""
+        one scoring and one call are kept for it. When only that is left and the pool has two
+        prompts to contrast, no candidates (0): the last prompt the budget pays for is the
+        contrast's."""
         s = self.s
         n_cand, n_fail = s.candidates, s.max_failures
         if not s.fit_budget:
@@ -230,12 +240,15 @@ class LCP(BaseOptimizer):
             n = len(ctx.train)
             k = min(s.screen, n)
             spare = ctx.requests_left() - n - s.promote * (n - k)
-            n_cand = max(1, min(n_cand, spare // max(1, k)))
+            n_cand = min(n_cand, spare // max(1, k))
         elif left is not None:
-            n_cand = max(1, min(n_cand, left - 1))
+            n_cand = min(n_cand, left - 1)
         asks = ctx.asks_left()
         if asks is not None:
-            n_cand = max(1, min(n_cand, (asks - 1) // 2))
+            n_cand = min(n_cand, (asks - 1) // 2)
+        if n_cand < 1:
+            n_cand = 0 if len({c.text.strip() for c in ctx.pool}) >= 2 else 1
+        if asks is not None:
             n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
         return n_cand, n_fail
 

@@ -127,6 +127,18 @@ class RunContext:
             return None
         return max(0, min(limits) - self.optimizer.stats.requests)
 
+    def out_of_room(self) -> str | None:
+        """Why no further prompt fits this path (the call cap reached, or the task budget
+        short of one scoring on the training set), worded as the stoppers word it; None while
+        one fits. Counts as `requests_left` and `asks_left` do."""
+        caps = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
+        if caps and self.asks_left() == 0:
+            return f"max optimizer calls: {self.optimizer.stats.requests} of {min(caps)}"
+        budgets = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
+        if budgets and self.requests_left() < len(self.train):
+            return f"budget: {self.path_requests()} of {min(budgets)} task requests used"
+        return None
+
     def optimizer_requests(self) -> int:
         """Optimizer requests so far over the whole run: this process's (replays from the cache
         included) or the calls stored by every process, whichever is more. A resumed run that
