@@ -239,3 +239,20 @@ def test_gap_recovered_is_prompt_bridges_share():
     assert gap_recovered(0.4, 0.9, 0.8) == pytest.approx(1.25)
     assert gap_recovered(0.8, 0.9, 0.8) is None  # no gap to recover
     assert gap_recovered(None, 0.9, 0.8) is None
+
+
+def test_a_variant_of_the_reference_gets_its_own_headline_and_no_part_in_the_bar():
+    from contrastprompt.bench_report import summarize
+
+    rows = [
+        _row("lcp", 0, [[10, 0.2], [30, 0.5]], 0.4),
+        _row("lcp+screen=5", 0, [[10, 0.2], [30, 0.9]], 0.8),
+        _row("apo", 0, [[10, 0.2], [40, 0.6]], 0.6),
+        _row("opro", 0, [[10, 0.2], [40, 0.3]], 0.3),
+    ]
+    methods = ["lcp", "apo", "opro", "lcp+screen=5"]
+    s = summarize(rows, methods, reference="lcp")
+    assert s["cells"]["t"]["lcp"]["bar"]["method"] == "apo"  # the variant is not a baseline
+    best = s["win_rates"]["best"]
+    assert best["vs_optimizers"] == pytest.approx(0.5)  # beats opro, loses to apo
+    assert best["variants"] == {"lcp+screen=5": pytest.approx(1.0)}  # beats both

@@ -49,10 +49,17 @@ def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> d
             if any(m in cells[t] for t in cells)
         }
         r = win_rates(scores)
+        opponents = [m for m in optimizing() if m in scores]
         rates[which] = {
             "matrix": r,
-            "vs_optimizers": headline(r, reference, [m for m in optimizing() if m in scores]),
+            "vs_optimizers": headline(r, reference, opponents),
             "vs_fixed": headline(r, reference, [m for m in fixed() if m in scores]),
+            # the reference with options beyond its defaults, against the same opponents
+            "variants": {
+                m: headline(r, m, [o for o in opponents if o != reference])
+                for m in scores
+                if m.startswith(reference + "+")
+            },
         }
     majority = {r["task"]: r["majority"] for r in rows if r.get("majority")}
     return {"cells": cells, "win_rates": rates, "majority": majority, "reference": reference}
@@ -253,6 +260,10 @@ def markdown(summary: dict, cfg: BenchConfig, partial: bool, header: str = "") -
             f"{'–' if h is None else f'{100 * h:.0f}%'}; against fixed prompts: "
             f"{'–' if f is None else f'{100 * f:.0f}%'}.\n"
         )
+        for m, v in w.get("variants", {}).items():
+            lines.append(
+                f"{m} against the same optimizers: {'–' if v is None else f'{100 * v:.0f}%'}.\n"
+            )
     return "\n".join(lines)
 
 
