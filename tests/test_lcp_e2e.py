@@ -262,3 +262,59 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(local_urls, tmp_path):
         out, err = again.communicate(timeout=1200)
         assert again.returncode == 0, err
         assert (tmp_path / "r" / "best_prompt.txt").is_file()
+
+
+def test_screening_and_batched_reasons_on_the_real_model(local_urls, tmp_path):
+    """The two options beyond the paper on the embedded model's server: failures explained
+    three to a call, candidates screened on 3 training items with only the best scored on all
+    8. Whatever the small model writes, the records must say exactly that."""
+    run = tmp_path / "r"
+    proc = cli(
+        "optimize",
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt-file",
+        "examples/reviews_prompt.txt",
+        "--n-train",
+        "8",
+        "--iterations",
+        "1",
+        "--candidates",
+        "3",
+        "--max-failures",
+        "6",
+        "--test-limit",
+        "4",
+        "--set",
+        "screen=3",
+        "--set",
+        "promote=1",
+        "--set",
+        "reasons_per_call=3",
+        "--model",
+        "openai:local",
+        "--base-url",
+        ",".join(local_urls),
+        "--run-dir",
+        str(run),
+        env={**os.environ, "OPENAI_API_KEY": ""},
+    )
+    out, err = proc.communicate(timeout=1500)
+    assert proc.returncode == 0, err
+    db = sqlite3.connect(run / "store.sqlite")
+    events = {k: json.loads(d) for k, d in db.execute("SELECT kind, data FROM events")}
+    assert events["reasons"]["reasons"], "no failure was explained"
+    screened = events["screened"]
+    assert len(screened["items"]) == 3 and len(screened["promoted"]) <= 1
+    counts = {
+        json.loads(meta)["index"]: n
+        for meta, n in db.execute(
+            "SELECT p.meta, count(*) FROM prompts p JOIN evaluations e ON e.prompt_hash = p.hash "
+            "WHERE p.origin = 'candidate' AND e.split = 'train' GROUP BY p.hash"
+        )
+    }
+    assert {i for i, _ in screened["scores"]} == set(counts)
+    for i, n in counts.items():
+        assert n == (8 if i in screened["promoted"] else 3), (i, n, screened)
+    listed = json.loads((run / "run.json").read_text())["candidates"]
+    assert sum(c["origin"] == "candidate" for c in listed) == len(screened["promoted"])
