@@ -520,7 +520,7 @@ def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
     ]
     assert (backend.counts["reason"], backend.counts["candidate"]) == (4, 2)
     assert backend.counts["contrast"] == 2
-    assert res.stop_reason == "budget: 50 of 50 task requests used"
+    assert res.stop_reason.startswith("budget: 50 of 50 task requests used")
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     whys = [
         json.loads(d).get("why")

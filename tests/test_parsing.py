@@ -93,6 +93,13 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             None,
         ),
         ("Following the reviewers' notes, answer carefully. End with 'Answer: Yes'.", None),
+        # seen from the 1.5B on TREC: its own analysis of the notes, and a placeholder
+        (
+            "Let's start by understanding what these notes have in common across all "
+            "questions. They all expect a succinct response.",
+            None,
+        ),
+        ("Classify the input as one of these {{checkboxes}}.", None),
         (
             "Score each option, then pick the top one. End with 'Answer: <option>'.",
             "Score each option, then pick the top one. End with 'Answer: <option>'.",

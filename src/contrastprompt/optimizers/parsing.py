@@ -28,7 +28,8 @@ _INTRO = re.compile(
 # instructions ensure that…"): the 1.5B optimizer wrote such analyses inside <prompt> tags
 _META_TALK = re.compile(
     r"\b(?:high|low|top|bottom)[- ]scor\w* (?:instructions?|prompts?)\b"
-    r"|\bthe (?:reviewers?'?s?|notes)\b(?: (?:say|said|shared|point))?",
+    r"|\b(?:the|these|those) (?:reviewers?'?s?|notes)\b(?: (?:say|said|shared|point))?"
+    r"|\{\{\s*\w*\s*\}\}",  # a template placeholder left unfilled: "{{checkboxes}}"
     re.I,
 )
 # the label of an opening code fence whose backticks were stripped: "prompt>", "text", "markdown"

@@ -136,7 +136,10 @@ class RunContext:
             return f"max optimizer calls: {self.optimizer.stats.requests} of {min(caps)}"
         budgets = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
         if budgets and self.requests_left() < len(self.train):
-            return f"budget: {self.path_requests()} of {min(budgets)} task requests used"
+            return (
+                f"budget: {self.path_requests()} of {min(budgets)} task requests used, too few "
+                f"left to score a prompt on {len(self.train)} items"
+            )
         return None
 
     def optimizer_requests(self) -> int:
