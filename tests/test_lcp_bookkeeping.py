@@ -461,41 +461,70 @@ class Interrupt(Exception):
     pass
 
 
+def _reply_by_request(kind: str, text: str, n: int) -> str:
+    """Candidates that depend on the request, not on the order of calls: a resumed run that
+    asks again what it asked before gets the same prompt."""
+    import zlib
+
+    if kind == "candidate":
+        return f"<prompt>Decide: GOOD{zlib.crc32(text.encode()) % 10} x.</prompt>"
+    return default_reply(kind, text, n)
+
+
+def _interruptible(path, stop_at, **kw):  # noqa: ANN001, ANN202
+    """A run whose event hook raises Interrupt on the first event `stop_at(kind, data)` takes."""
+    task, backend = make()
+    backend.reply = _reply_by_request
+
+    def hook(kind: str, data: dict) -> None:
+        if stop_at is not None and stop_at(kind, data):
+            raise Interrupt()
+
+    return run(path, backend, task, candidates=10, max_failures=6, on_event=hook, **kw)
+
+
 @pytest.mark.parametrize("limit,planned", [({"budget": 60}, 4), ({"max_optimizer_calls": 11}, 5)])
 def test_a_run_interrupted_mid_iteration_resumes_on_the_same_plan(tmp_path, limit, planned):
     """On a resume the store already holds the records and calls of steps the replay has not
     reached yet. Planning on them would write fewer candidates than the first process did and
     send the run down another path; the plan counts what the replayed path has used."""
-    import zlib
+    seen = []
 
-    def reply(kind: str, text: str, n: int) -> str:  # depends on the request, not the order
-        if kind == "candidate":
-            return f"<prompt>Decide: GOOD{zlib.crc32(text.encode()) % 10} x.</prompt>"
-        return default_reply(kind, text, n)
+    def second_candidate(kind: str, data: dict) -> bool:
+        seen.append(kind == "scored" and data.get("origin") == "candidate")
+        return sum(seen) == 2
 
-    def make_run(path, stop_after: int | None):  # noqa: ANN001, ANN202
-        task, backend = make()
-        backend.reply = reply
-        scored = []
-
-        def hook(kind: str, data: dict) -> None:
-            if kind == "scored" and data.get("origin") == "candidate":
-                scored.append(data)
-                if stop_after is not None and len(scored) == stop_after:
-                    raise Interrupt()
-
-        return run(
-            path, backend, task, iterations=1, candidates=10, max_failures=6, on_event=hook, **limit
-        )
-
-    whole = make_run(tmp_path / "a", None)
+    whole = _interruptible(tmp_path / "a", None, iterations=1, **limit)
     with pytest.raises(Interrupt):
-        make_run(tmp_path / "b", 2)
-    resumed = make_run(tmp_path / "b", None)
+        _interruptible(tmp_path / "b", second_candidate, iterations=1, **limit)
+    resumed = _interruptible(tmp_path / "b", None, iterations=1, **limit)
     assert [c["text"] for c in resumed.candidates] == [c["text"] for c in whole.candidates]
     assert sum(c["origin"] == "candidate" for c in whole.candidates) == planned
     db = sqlite3.connect(tmp_path / "b" / "run" / "store.sqlite")
     assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0
+
+
+def test_a_run_interrupted_after_reaching_its_call_cap_resumes_to_the_same_result(tmp_path):
+    """Interrupted once every call the cap allows was made: the resumed run asks those calls
+    again from the cache (they were paid once) and retraces its path; the cap does not stop
+    the replay at its first ask."""
+
+    def contrast_scored(kind: str, data: dict) -> bool:
+        return kind == "scored" and data.get("origin") == "contrast"
+
+    kw = {"iterations": 2, "max_optimizer_calls": 11}
+    whole = _interruptible(tmp_path / "a", None, **kw)
+    with pytest.raises(Interrupt):
+        _interruptible(tmp_path / "b", contrast_scored, **kw)
+    resumed = _interruptible(tmp_path / "b", None, **kw)
+    assert resumed.last_prompt == whole.last_prompt and "contrast" in [
+        c["origin"] for c in resumed.candidates
+    ]
+    assert resumed.stop_reason == whole.stop_reason
+    assert resumed.stop_reason.startswith("max optimizer calls: 11 of 11")
+    db = sqlite3.connect(tmp_path / "b" / "run" / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM llm_calls WHERE role='optimizer'").fetchone()[0] == 11
 
 
 def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):

@@ -185,6 +185,11 @@ class Store:
         r = self._query("SELECT * FROM prompts WHERE run_id=? AND hash=?", (run_id, phash))[0]
         return dict(r) | {"parents": json.loads(r["parents"]), "meta": json.loads(r["meta"])}
 
+    def has_call(self, run_id: int, key: str) -> bool:
+        """Whether this run already paid for a request with this cache key (a replay)."""
+        sql = "SELECT 1 FROM llm_calls WHERE run_id=? AND key=? LIMIT 1"
+        return bool(self._query(sql, (run_id, key)))
+
     def call_totals(self, run_id: int) -> dict[str, dict]:
         """Real endpoint calls per role over the whole run, across the processes that resumed
         it, with their cost priced per model (None when a model's price is unknown)."""

@@ -111,6 +111,10 @@ class LLM:
         other._limiter = self._limiter
         return other
 
+    def cached(self, request: ChatRequest) -> bool:
+        """Whether the response cache holds an answer to this request (asking costs nothing)."""
+        return self.cache is not None and self.cache.get(request.key(self.model_id)) is not None
+
     async def chat(self, request: ChatRequest) -> ChatResponse:
         stats = self.stats
         stats.requests += 1

@@ -323,7 +323,6 @@ class RunContext:
         if self._ask_slots is None:
             self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
         async with self._ask_slots:
-            self.check("ask")
             content = render(template_text, fields)
             req = ChatRequest(
                 messages=(Message("user", content),),
@@ -333,6 +332,12 @@ class RunContext:
                 sample=sample,
                 stop=stop,
             )
+            # a call this run already paid for whose answer is in the cache is a replay (a
+            # resumed run retracing its path): it costs nothing again, so a limit the first
+            # process reached does not stop it
+            key = req.key(self.optimizer.model_id)
+            if not (self.store.has_call(self.run_id, key) and self.optimizer.cached(req)):
+                self.check("ask")
             return await self.optimizer.chat(req)
 
     async def ask_parsed(
