@@ -115,9 +115,8 @@ def secrets(tmp: Path) -> list[tuple[str, str]]:
     ]
 
 
-def bad_inputs(tmp: Path, big: bool) -> list[tuple[str, str]]:
-    d = tmp / "bad"
-    d.mkdir()
+def _bad_files(d: Path, big: bool) -> list[list[str]]:
+    """Data files that are broken in one way each, as `evaluate` commands."""
     good = '{"id": "a", "input": "Q?", "target": "Yes"}\n'
     files = {
         "malformed.jsonl": good + '{"id": "b", "input": \n',
@@ -144,53 +143,42 @@ def bad_inputs(tmp: Path, big: bool) -> list[tuple[str, str]]:
                 n += 1
             f.write('{"id": "last", "input": 5\n')
         cases.append(["evaluate", "--task", str(d / "big.jsonl"), "--prompt", "Answer."])
-    cases += [
+    return cases
+
+
+def _clean_error(args: list[str], rd: Path) -> tuple[bool, str]:
+    """Run one bad command: exit 2, no traceback, no run dir, and an error line."""
+    extra = ["--run-dir", str(rd)] if args[0] in ("optimize", "adapt", "bench") else []
+    p = subprocess.run(
+        [sys.executable, "-m", "contrastprompt", *args, *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
+    heads = ("error", "Usage", "Try", "╭", "│", "╰")
+    said = [ln for ln in p.stderr.splitlines() if ln.strip() and ln.startswith(heads)]
+    ok = p.returncode == 2 and "Traceback" not in p.stderr and not rd.exists() and bool(said)
+    return ok, f"{args[0]} {Path(args[2]).name if len(args) > 2 else ''}: exit {p.returncode}"
+
+
+def bad_inputs(tmp: Path, big: bool) -> list[tuple[str, str]]:
+    d = tmp / "bad"
+    d.mkdir()
+    cases = _bad_files(d, big) + [
         ["optimize", "--task", "examples/reviews.jsonl", "--prompt", "A.", "--no-such-flag"],
         ["optimize", "--task", "examples/reviews.jsonl", "--prompt", "A.", "--model", "nope:x"],
         ["optimize", "--task", "examples/reviews.jsonl", "--prompt-file", str(d / "none.txt")],
         ["bench", "--tasks", "bbh:navigate", "--methods", "lcp,nope"],
         ["adapt", "--task", "xcopa:sw", "--source-task", "bbh:navigate", "--prompt", "A."],
     ]
-    clean = 0
-    notes = []
-    for args in cases:
-        rd = tmp / "rd" / str(len(notes))
-        extra = ["--run-dir", str(rd)] if args[0] in ("optimize", "adapt", "bench") else []
-        p = subprocess.run(
-            [sys.executable, "-m", "contrastprompt", *args, *extra],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            env=env(),
-            timeout=600,
-        )
-        err_lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-        ok = p.returncode == 2 and "Traceback" not in p.stderr and not rd.exists()
-        ok = (
-            ok
-            and len(
-                [ln for ln in err_lines if ln.startswith(("error", "Usage", "Try", "╭", "│", "╰"))]
-            )
-            >= 1
-        )
-        clean += ok
-        notes.append(
-            f"{args[0]} {Path(args[2]).name if len(args) > 2 else ''}: exit {p.returncode}"
-        )
+    clean = sum(_clean_error(args, tmp / "rd" / str(i))[0] for i, args in enumerate(cases))
     braces = d / "braces.txt"
     braces.write_text("Answer {input} and {{question}} with <prompt> tags. {answer_format}\n")
+    cmd = ["optimize", "--task", "examples/reviews.jsonl", "--prompt-file", str(braces)]
     p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "contrastprompt",
-            "optimize",
-            "--task",
-            "examples/reviews.jsonl",
-            "--prompt-file",
-            str(braces),
-            "--dry-run",
-        ],
+        [sys.executable, "-m", "contrastprompt", *cmd, "--dry-run"],
         cwd=REPO,
         capture_output=True,
         text=True,
