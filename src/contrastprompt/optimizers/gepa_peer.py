@@ -139,9 +139,9 @@ class GEPAPeer(BaseOptimizer):
         return {"task_requests": n_train + calls, "optimizer_requests": calls // (2 * n_train)}
 
     def _metric_budget(self, ctx: RunContext) -> int:
-        limits = [s.limit for s in ctx.stoppers if isinstance(s, TaskBudget)]
-        if limits:  # the seed's valset evaluation is in both counts: GEPA's and ours
-            return min(limits)
+        budget = ctx.limit(TaskBudget)
+        if budget is not None:  # the seed's valset evaluation is in both counts: GEPA's and ours
+            return budget
         return self.s.max_metric_calls or 20 * len(ctx.train)
 
     async def step(self, ctx: RunContext, iteration: int, current: Candidate) -> Candidate | None:

@@ -98,6 +98,11 @@ def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> lis
     return chosen
 
 
+def can_contrast(pool: list[Candidate]) -> bool:
+    """Whether the pool holds two distinct prompts, the least a contrast can be drawn from."""
+    return len({c.text.strip() for c in pool}) >= 2
+
+
 def screen_group(ev: dict) -> dict:
     """One iteration's screening as the report shows it: every candidate's minibatch score."""
     d = ev["data"]
@@ -235,19 +240,17 @@ class LCP(BaseOptimizer):
         n_cand, n_fail = s.candidates, s.max_failures
         if not s.fit_budget:
             return n_cand, n_fail
-        left = ctx.scorings_left()
-        if s.screen and left is not None:
-            n = len(ctx.train)
+        left, n = ctx.requests_left(), max(1, len(ctx.train))
+        if left is not None and s.screen:  # minibatches, the promoted in full, the contrast
             k = min(s.screen, n)
-            spare = ctx.requests_left() - n - s.promote * (n - k)
-            n_cand = min(n_cand, spare // max(1, k))
-        elif left is not None:
-            n_cand = min(n_cand, left - 1)
+            n_cand = min(n_cand, (left - n - s.promote * (n - k)) // k)
+        elif left is not None:  # candidates in full, the contrast
+            n_cand = min(n_cand, left // n - 1)
         asks = ctx.asks_left()
         if asks is not None:
             n_cand = min(n_cand, (asks - 1) // 2)
         if n_cand < 1:
-            n_cand = 0 if len({c.text.strip() for c in ctx.pool}) >= 2 else 1
+            n_cand = 0 if can_contrast(ctx.pool) else 1
         if asks is not None:
             n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
         return n_cand, n_fail
@@ -434,8 +437,7 @@ class LCP(BaseOptimizer):
     async def _contrast(self, ctx: RunContext, it: int) -> Candidate:
         s = self.s
         ranked = ctx.ranked()
-        distinct = {c.text.strip() for c in ranked}
-        if len(distinct) < 2:
+        if not can_contrast(ranked):
             ctx.event(it, "skipped", {"step": "contrast", "why": "fewer than 2 distinct prompts"})
             return ranked[0]
         good, bad = self.split_good_bad(ranked)

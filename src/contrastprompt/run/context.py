@@ -104,13 +104,17 @@ class RunContext:
         the resumed run would take another path. The stoppers count what was paid."""
         return len(self._path)
 
+    def limit(self, kind: type) -> int | None:
+        """The tightest limit of this run's stoppers of one kind (TaskBudget,
+        MaxOptimizerCalls), or None when the run has none."""
+        limits = [s.limit for s in self.stoppers if isinstance(s, kind)]
+        return min(limits) if limits else None
+
     def requests_left(self) -> int | None:
         """Task requests the budget still allows on the training side at this point of the
         path, or None without a budget (for planning; see `path_requests`)."""
-        limits = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
-        if not limits:
-            return None
-        return max(0, min(limits) - self.path_requests())
+        budget = self.limit(TaskBudget)
+        return None if budget is None else max(0, budget - self.path_requests())
 
     def scorings_left(self) -> int | None:
         """How many more prompts the task budget can score on the whole training set, or None
@@ -122,23 +126,21 @@ class RunContext:
         """How many more optimizer requests the call cap allows at this point of the path, or
         None without a cap. For planning it counts this process's requests, replays from the
         cache included (see `path_requests`); the cap itself counts what was paid."""
-        limits = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
-        if not limits:
-            return None
-        return max(0, min(limits) - self.optimizer.stats.requests)
+        cap = self.limit(MaxOptimizerCalls)
+        return None if cap is None else max(0, cap - self.optimizer.stats.requests)
 
     def out_of_room(self) -> str | None:
         """Why no further prompt fits this path (the call cap reached, or the task budget
         short of one scoring on the training set), worded as the stoppers word it; None while
         one fits. Counts as `requests_left` and `asks_left` do."""
-        caps = [s.limit for s in self.stoppers if isinstance(s, MaxOptimizerCalls)]
-        if caps and self.asks_left() == 0:
-            return f"max optimizer calls: {self.optimizer.stats.requests} of {min(caps)}"
-        budgets = [s.limit for s in self.stoppers if isinstance(s, TaskBudget)]
-        if budgets and self.requests_left() < len(self.train):
+        if self.asks_left() == 0:
+            cap = self.limit(MaxOptimizerCalls)
+            return f"max optimizer calls: {self.optimizer.stats.requests} of {cap}"
+        left = self.requests_left()
+        if left is not None and left < len(self.train):
             return (
-                f"budget: {self.path_requests()} of {min(budgets)} task requests used, too few "
-                f"left to score a prompt on {len(self.train)} items"
+                f"budget: {self.path_requests()} of {self.limit(TaskBudget)} task requests "
+                f"used, too few left to score a prompt on {len(self.train)} items"
             )
         return None
 
