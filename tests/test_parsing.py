@@ -100,6 +100,23 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             None,
         ),
         ("Classify the input as one of these {{checkboxes}}.", None),
+        # seen from the 1.5B on TREC: a fence opened inside the block, closed, then a remark
+        (
+            "<prompt>```prompt>\nName the kind of answer: number, human or location.\n\n"
+            "Answer in this format:\nLabel (number, human, location)\n```\n\n"
+            "All feedback statements are incorporated into this new instruction.</prompt>",
+            "Name the kind of answer: number, human or location.\n\n"
+            "Answer in this format:\nLabel (number, human, location)",
+        ),
+        (
+            "<prompt>Answer with one label.\n\nThis revised prompt adds the label list.</prompt>",
+            "Answer with one label.",
+        ),
+        # a whole fenced block inside a prompt is part of it
+        (
+            "<prompt>Reply in this form:\n```\nLabel: X\n```\nNothing else.</prompt>",
+            "Reply in this form:\n```\nLabel: X\n```\nNothing else.",
+        ),
         (
             "Score each option, then pick the top one. End with 'Answer: <option>'.",
             "Score each option, then pick the top one. End with 'Answer: <option>'.",

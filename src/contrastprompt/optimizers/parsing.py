@@ -35,6 +35,13 @@ _META_TALK = re.compile(
 # the label of an opening code fence whose backticks were stripped: "prompt>", "text", "markdown"
 _FENCE_LABEL = re.compile(r"^(?:prompt>?|text|markdown|plaintext)[ \t]*\n", re.I)
 _STRUCTURAL = re.compile(r"</?(?:" + "|".join(STRUCTURAL_TAGS) + r")>", re.I)
+# a closing remark about the prompt itself after it ("All feedback statements are incorporated
+# into this new instruction."): it would reach the task model as part of the prompt
+_AFTERWORD = re.compile(
+    r"\b(?:this|the above|the) (?:new|revised|improved|updated) (?:instruction|prompt)\b"
+    r"|\bincorporat\w* (?:all |the |every )?(?:feedback|reasons?|notes?|suggestions?)\b",
+    re.I,
+)
 
 
 def tagged(text: str, tag: str) -> str | None:
@@ -53,6 +60,7 @@ def clean(text: str) -> str:
     text = text.strip().strip("`").strip()
     text = _INTRO.sub("", text, count=1).strip().strip("`").strip()
     text = _FENCE_LABEL.sub("", text, count=1)  # what was left of an opening fence's line
+    text = _without_afterword(text)
     m = _WRAPPER.match(text)
     if m:
         text = m.group(2)
@@ -62,6 +70,18 @@ def clean(text: str) -> str:
     text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
     text = text.strip().strip('"').strip("'").strip()
     return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def _without_afterword(text: str) -> str:
+    """The prompt without what the optimizer wrote after it: an unpaired code fence (its opening
+    was stripped with the label) ends the prompt, and a last paragraph that talks about the new
+    prompt is dropped. A prompt that holds a whole fenced block keeps it."""
+    if text.count("```") % 2 == 1:
+        text = text[: text.rfind("```")].rstrip()
+    paragraphs = re.split(r"\n\s*\n", text)
+    if len(paragraphs) > 1 and _AFTERWORD.search(paragraphs[-1]):
+        text = "\n\n".join(paragraphs[:-1]).rstrip()
+    return text
 
 
 def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 3000) -> str | None:
