@@ -13,20 +13,39 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from typing import Literal
 
 import dspy
 
 from contrastprompt.dspy import LCP, local_lm
 from contrastprompt.session import resolve_task
 
+TrecLabel = Literal["Description", "Entity", "Expression", "Human", "Location", "Number"]
+
+
+class AnswerKind(dspy.Signature):
+    question: str = dspy.InputField()
+    answer_kind: str = dspy.OutputField()
+
+
+class Label(dspy.Signature):
+    question: str = dspy.InputField()
+    answer_kind: str = dspy.InputField()
+    label: TrecLabel = dspy.OutputField()
+
 
 class Route(dspy.Module):
-    """Step one says what kind of answer the question wants; step two names the TREC label."""
+    """Step one says what kind of answer the question wants; step two names the TREC label.
+
+    The label is typed with the six labels, as a DSPy user would write it: DSPy lists them in
+    the format it asks for and refuses a reply that is none of them exactly. The signatures have
+    no docstring, so both predictors start from DSPy's default instructions ("Given the fields
+    ..."), which say nothing about the task: the room the optimizers compete for."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.kind = dspy.Predict("question -> answer_kind")
-        self.label = dspy.Predict("question, answer_kind -> label")
+        self.kind = dspy.Predict(AnswerKind)
+        self.label = dspy.Predict(Label)
 
     def forward(self, question: str) -> dspy.Prediction:
         kind = self.kind(question=question).answer_kind

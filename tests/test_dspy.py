@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from typing import Literal
 
 import dspy
 import pytest
@@ -164,3 +165,35 @@ def test_adapt_runs_lcp_in_adaptation_mode_on_the_target_lm(tmp_path):
     assert opt.results["tag"].initial_train_score == 0.0  # the target LM without the bonus
     assert opt.results["tag"].best_train_score > 0.0
     assert opt.lm is None  # the target LM was used for the adaptation only
+
+
+def test_meta_prompts_name_the_fields_each_predictor_writes(tmp_path):
+    """The optimizer is told what the step it writes for produces: a typed label's values, a
+    field's description; not the generic "a short text" of an untyped task."""
+
+    class Typed(dspy.Signature):
+        number: str = dspy.InputField()
+        tag: str = dspy.InputField()
+        parity: Literal["even", "odd", "unsure"] = dspy.OutputField(desc="the number's parity")
+
+    class TypedSteps(TwoSteps):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer = dspy.Predict(Typed)
+
+    backend = ScriptedBackend([])
+    opt = LCP(
+        parity,
+        optimizer_lm=backend,
+        budget=120,
+        iterations=1,
+        settings={"candidates": 2, "top_k": 2},
+        run_dir=tmp_path / "runs",
+    )
+    opt.compile(TypedSteps(), trainset=data(0, 20))
+    texts = ["\n".join(m.content for m in r.messages) for _, r in backend.requests]
+    assert texts and not any("a short text" in t for t in texts)
+    assert any("`tag` (text)" in t for t in texts)
+    assert any(
+        "`parity` (exactly one of: even, odd, unsure; the number's parity)" in t for t in texts
+    )

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import dspy
 from dspy.teleprompt import Teleprompter
@@ -209,6 +209,35 @@ def _program_state(program: dspy.Module, predictor: str) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
+def _field_kind(annotation: Any) -> str:
+    """A field's type in words: the values a Literal allows, else the type's name."""
+    if get_origin(annotation) is Literal:
+        return "exactly one of: " + ", ".join(str(v) for v in get_args(annotation))
+    if annotation is str:
+        return "text"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def answer_rule(program: dspy.Module, predictor: str) -> str:
+    """What the meta-prompts say about answers when the prompt is one predictor's instructions
+    (they read "Answers must be …" and "tell the model how to give its answer: …").
+
+    The optimizer sees the program's outputs as JSON and the example's labels; with the generic
+    "a short text" it wrote instructions about length. This names the fields the predictor
+    writes, with their types (a Literal's values are the label set) and descriptions, so an
+    instruction for an inner step is written for that step's outputs."""
+    sig = dict(program.named_predictors())[predictor].signature
+    fields = []
+    for name, info in sig.output_fields.items():
+        desc = (info.json_schema_extra or {}).get("desc", "")
+        about = f"; {desc}" if desc and desc != f"${{{name}}}" else ""
+        fields.append(f"`{name}` ({_field_kind(info.annotation)}{about})")
+    return (
+        "the values of the fields this step of the program writes: " + ", ".join(fields) + ". "
+        "Replies are shown as the program's final outputs in JSON"
+    )
+
+
 @dataclass
 class _Data:
     """The training and validation items in our form (ids `train-00000`, `val-00000`), and the
@@ -376,6 +405,7 @@ class LCP(Teleprompter):
             fixed_split=(data.train, data.val or data.train),
             extractor=lambda out, ex: out,
             runner=side.run,
+            answer_rule=answer_rule(program, name),
         )
         lm = lm or dspy.settings.lm  # None: the program calls no LM, or brings its own
         return RunSpec(

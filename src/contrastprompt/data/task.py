@@ -88,6 +88,7 @@ class Task:
     source: str = ""
     labels: tuple[str, ...] = ()  # the label set of a LABEL task (read from the targets)
     runner: Runner | None = None
+    answer_rule: str = ""  # how answers look, when the answer type cannot say (a program's)
 
     def __post_init__(self) -> None:
         if not self.examples and not self.fixed_split:
@@ -117,7 +118,7 @@ class Task:
 
     def answer_format(self) -> str:
         """How answers look, in words, for meta-prompts."""
-        return answer_format_hint(self.answer_type, self.labels)
+        return self.answer_rule or answer_format_hint(self.answer_type, self.labels)
 
     def render(self, example: Example) -> str:
         return example.text(self.input_template)
