@@ -125,3 +125,24 @@ def test_sampled_requests_follow_their_seed(batch):
     others = [dataclasses.replace(req, seed=s) for s in (8, 9)]
     a, b, c = answers(backend, [req, *others], conc=3)
     assert a.text and len({a.text, b.text, c.text}) == 3
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_the_token_limit_holds_under_either_openai_name(batch, field):
+    """litellm, and so DSPy's LM client, sends `max_completion_tokens`; older clients send
+    `max_tokens`. Either caps the reply (ignored, the server's default of 256 applied)."""
+    server, _ = batch
+    body = {
+        "model": "local",
+        "messages": [{"role": "user", "content": "Write a long story about the sea."}],
+        field: 5,
+    }
+    req = urllib.request.Request(
+        server.base_urls[0] + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=120) as r:
+        out = json.load(r)
+    assert out["usage"]["completion_tokens"] <= 5, out["usage"]
+    assert out["choices"][0]["finish_reason"] == "length"

@@ -46,7 +46,8 @@ def _job_from_body(engine: BatchEngine, body: dict) -> Job:
     tokens, template_stop = engine.tokenize_chat(messages)
     return Job(
         prompt=tokens,
-        max_tokens=int(body.get("max_tokens") or 256),
+        # OpenAI's current name first: litellm (so DSPy) sends max_completion_tokens only
+        max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
         temperature=float(body.get("temperature") or 0.0),
         seed=body.get("seed"),
         stop=stop,
