@@ -245,7 +245,7 @@ class LCP(BaseOptimizer):
             k = min(s.screen, n)
             n_cand = min(n_cand, (left - n - s.promote * (n - k)) // k)
         elif left is not None:  # candidates in full, the contrast
-            n_cand = min(n_cand, left // n - 1)
+            n_cand = min(n_cand, ctx.scorings_left() - 1)
         asks = ctx.asks_left()
         if asks is not None:
             n_cand = min(n_cand, (asks - 1) // 2)
