@@ -113,3 +113,68 @@ def test_an_unknown_cls_task_through_the_cli_lists_the_tasks(data_root):
         "unknown classification task 'foo'",
         "trec",
     )
+
+
+@pytest.mark.parametrize(
+    "line,needles",
+    [
+        ('["a list", "not an object"]', ("mail.dev.jsonl:2", "JSON object")),
+        ('{"id": "r1", "text": "no label here"}', ("mail.dev.jsonl:2", "field 'label'")),
+        ('{"id": "r1", "text": "cut', ("mail.dev.jsonl:2", "not valid JSON")),
+    ],
+)
+def test_a_bad_cls_line_is_one_line_with_file_line_and_field(tmp_path, line, needles):
+    (tmp_path / "cls").mkdir()
+    good = json.dumps({"id": "r0", "text": "fine", "label": "ham"})
+    (tmp_path / "cls" / "mail.dev.jsonl").write_text(f"{good}\n{line}\n")
+    cmd = ("evaluate", "--task", "cls:mail", "--prompt", "x", "--data-root", str(tmp_path))
+    assert_one_line_error(run_cli(*cmd), *needles)
+
+
+def _xcopa_root(tmp_path, data_root, edit):
+    """A data root holding the first 3 items of XCOPA et and sw, with `edit(lang, split, lines)`
+    applied."""
+    for lang in ("et", "sw"):
+        d = tmp_path / "xcopa" / lang
+        d.mkdir(parents=True)
+        for split in ("val", "test"):
+            src = data_root / "xcopa" / lang / f"{split}.jsonl"
+            lines = src.read_text().splitlines()[:3]
+            edit(lang, split, lines)
+            (d / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def _drop(field):
+    def edit(lang, split, lines):
+        if (lang, split) == ("sw", "test"):
+            rec = json.loads(lines[1])
+            del rec[field]
+            lines[1] = json.dumps(rec)
+
+    return edit
+
+
+def _not_object(lang, split, lines):
+    if (lang, split) == ("et", "val"):  # the file the question consensus is read from
+        lines[1] = json.dumps([1, 2])
+
+
+def _bad_label(lang, split, lines):
+    if (lang, split) == ("sw", "val"):
+        lines[1] = json.dumps({**json.loads(lines[1]), "label": 2})
+
+
+@pytest.mark.parametrize(
+    "edit,file,field",
+    [
+        (_drop("choice2"), "sw/test.jsonl", "choice2"),
+        (_not_object, "et/val.jsonl", None),
+        (_bad_label, "sw/val.jsonl", "label"),
+    ],
+)
+def test_a_bad_xcopa_line_names_file_line_and_field(tmp_path, data_root, edit, file, field):
+    root = _xcopa_root(tmp_path, data_root, edit)
+    with pytest.raises(UserError) as e:
+        load_task("xcopa:sw", data_root=root)
+    assert e.value.line == 2 and e.value.field == field and file in str(e.value)

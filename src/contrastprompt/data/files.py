@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
 from .task import Example
@@ -43,6 +45,32 @@ def read_lines(path: Path) -> list[tuple[int, str]]:
                 hint="re-save the file as UTF-8",
             ) from None
     return out
+
+
+def json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; a line that is not
+    JSON, or not an object, is one UserError naming the file and line (every loader of JSON
+    lines reads through here, so they all report bad input the same way)."""
+    for no, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(
+                f"not valid JSON ({e.msg} at column {e.colno})", source=str(path), line=no
+            ) from None
+        if not isinstance(rec, dict):
+            raise UserError("each line must be a JSON object", source=str(path), line=no)
+        yield no, rec
+
+
+def need(rec: dict, key: str, path: Path, no: int) -> Any:
+    """`rec[key]`, or a UserError naming the file, line and missing field."""
+    try:
+        return rec[key]
+    except KeyError:
+        raise UserError("missing field", source=str(path), line=no, field=key) from None
 
 
 def _target_str(value: object) -> str:
@@ -133,17 +161,7 @@ def load_jsonl(
     path = Path(path)
     out: list[Example] = []
     seen: dict[str, int] = {}
-    for no, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(
-                f"not valid JSON ({e.msg} at column {e.colno})", source=str(path), line=no
-            ) from None
-        if not isinstance(rec, dict):
-            raise UserError("each line must be a JSON object", source=str(path), line=no)
+    for no, rec in json_records(path):
         ex = _record_example(rec, path, no, input_field, target_field, template, id_field)
         _check_unique(ex, seen, path, no, id_field)
         out.append(ex)

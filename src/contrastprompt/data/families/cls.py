@@ -3,11 +3,9 @@ prompt-optimization papers report on, one `cls/<task>.dev.jsonl` (and `.test.jso
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ...errors import UserError
-from ..files import read_lines
+from ..files import json_records, need
 from ..task import Example, Task
 from . import Family, check_label, register, unknown
 
@@ -37,22 +35,9 @@ def load_cls(name: str, root: Path) -> Task:
     for path in (dev, d / f"{name}.test.jsonl"):
         if not path.is_file():
             continue
-        for no, line in read_lines(path):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                text, label, ex_id = r["text"], str(r["label"]), str(r["id"])
-            except json.JSONDecodeError as e:
-                raise UserError(f"not valid JSON ({e.msg})", source=str(path), line=no) from None
-            except KeyError as e:
-                raise UserError(
-                    "missing field", source=str(path), line=no, field=str(e.args[0])
-                ) from None
-            except TypeError:
-                raise UserError(
-                    "each line must be a JSON object", source=str(path), line=no
-                ) from None
+        for no, r in json_records(path):
+            text, label = need(r, "text", path, no), str(need(r, "label", path, no))
+            ex_id = str(need(r, "id", path, no))
             check_label(label, allowed, path, no, "label")
             exs.append(Example(input=str(text), target=label, id=ex_id))
     labels = allowed or tuple(sorted({e.target for e in exs}))

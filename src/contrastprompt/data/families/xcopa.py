@@ -4,11 +4,10 @@ val.<lang>.jsonl`, `data-gmt/<lang>/…`). Parallel across languages by `idx`.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import UserError
-from ..files import data_root, read_lines
+from ..files import data_root, json_records, need
 from ..task import Example, Task
 from . import Family, register
 
@@ -63,40 +62,27 @@ def load_xcopa(lang: str, root: str | Path | None = None, translate_test: bool =
     for split in ("val", "test"):
         et = _xcopa_file(base, "et", split)
         if et is not None:
-            for _, line in read_lines(et):
-                if line.strip():
-                    r = json.loads(line)
-                    consensus[(split, r["idx"])] = r["question"]
+            for no, r in json_records(et):
+                consensus[(split, need(r, "idx", et, no))] = need(r, "question", et, no)
 
     def read(split: str) -> list[Example]:
         path = _xcopa_file(base, lang, split, translate_test) or d / f"{split}.jsonl"
         out = []
-        for no, line in read_lines(path):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                fields = {
-                    "premise": r["premise"],
-                    "choice1": r["choice1"],
-                    "choice2": r["choice2"],
-                    "question": consensus.get((split, r["idx"]), r["question"]),
-                }
-                target = "(A)" if int(r["label"]) == 0 else "(B)"
-                out.append(
-                    Example(
-                        input=fields,
-                        target=target,
-                        id=f"{split}-{r['idx']}",
-                        metadata={"idx": r["idx"], "lang": lang},
-                    )
+        for no, r in json_records(path):
+            idx = need(r, "idx", path, no)
+            fields = {k: need(r, k, path, no) for k in ("premise", "choice1", "choice2")}
+            fields["question"] = consensus.get((split, idx)) or need(r, "question", path, no)
+            label = need(r, "label", path, no)
+            if str(label) not in ("0", "1"):
+                raise UserError("label must be 0 or 1", source=str(path), line=no, field="label")
+            out.append(
+                Example(
+                    input=fields,
+                    target="(A)" if str(label) == "0" else "(B)",
+                    id=f"{split}-{idx}",
+                    metadata={"idx": idx, "lang": lang},
                 )
-            except json.JSONDecodeError as e:
-                raise UserError(f"not valid JSON ({e.msg})", source=str(path), line=no) from None
-            except KeyError as e:
-                raise UserError(
-                    "missing field", source=str(path), line=no, field=str(e.args[0])
-                ) from None
+            )
         return out
 
     train, test = read("val"), read("test")
