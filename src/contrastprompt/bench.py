@@ -137,9 +137,13 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     projection, capped by the budget, at the models' measured speeds. Time counts only requests
     that reach a model: every run of a task shares one split and one response cache, so the
     initial prompt is scored once per task (train and test), and a fixed prompt once per task
-    whatever the seed."""
+    whatever the seed. `measured_s` is the same forecast at the wall time the finished runs of
+    each method took here (a method with none keeps its projection): on a machine whose rated
+    speeds are off, the bench's own pace is the better guide."""
     total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
     total["cost"] = 0.0
+    paces = method_paces(cfg)
+    total["measured_s"], total["finished"] = 0, sum(len(v) for v in paces.values())
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
     seen: set[tuple[str, str]] = set()
     task_s = request_seconds(cfg.model, "task")
@@ -169,13 +173,26 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
         if first in seen:  # answered from the bench's cache
             fresh = 0 if opt.fixed else fresh - len(train) - test
         seen.add(first)
-        total["time_s"] += int(
+        projected = int(
             fresh * task_s + p["optimizer_requests"] * request_seconds(optimizer, "optimizer")
         )
+        total["time_s"] += projected
+        walls = paces.get(cell.method)
+        total["measured_s"] += int(sum(walls) / len(walls)) if walls else projected
         total["cost"] = (
             None if p["cost"] is None or total["cost"] is None else total["cost"] + p["cost"]
         )
     return total
+
+
+def method_paces(cfg: BenchConfig) -> dict[str, list[float]]:
+    """Wall seconds of each finished run of this bench, by method."""
+    out: dict[str, list[float]] = {}
+    for cell in cfg.cells():
+        row = read_cell(cfg, cell)
+        if row is not None and row.get("wall_s") is not None:
+            out.setdefault(cell.method, []).append(float(row["wall_s"]))
+    return out
 
 
 def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:

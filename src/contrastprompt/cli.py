@@ -835,12 +835,22 @@ def bench(
     cost = "unknown (no price for a model)" if est["cost"] is None else f"${est['cost']:.2f}"
     console.print(
         f"bench: {est['runs']} runs left, about {est['task_requests']:,} task requests (train) "
-        f"and {est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h, "
-        f"cost {cost}; results in {run_dir} (re-run to resume)",
+        f"and {est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h"
+        f"{_paced(est)}, cost {cost}; results in {run_dir} (re-run to resume)",
         highlight=False,
     )
     if not dry_run:
         _run_bench(cfg)
+
+
+def _paced(est: dict) -> str:
+    """The estimate at the pace of the runs already finished, when there are any."""
+    if not est["finished"] or not est["runs"]:
+        return ""
+    return (
+        f" (~{est['measured_s'] / 3600:.1f} h at the wall time the {est['finished']} finished "
+        "runs took, by method)"
+    )
 
 
 def _run_bench(cfg: BenchConfig) -> None:
