@@ -9,9 +9,10 @@ setting is the same items in English on the same model. `--probe` scores the sou
 the same seeded test items in each language (`contrastprompt evaluate`), with Wilson intervals:
 a language far below English is where a prompt written for it may recover something. The
 matrix runs `contrastprompt.adapt` per language and seed: the source prompt as is, adapted
-(failures right in English and wrong in the target), and LCP from scratch at the same budget;
-run dirs and `matrix.md` (PARTIAL until every run has finished) go to `--out`; re-running
-resumes. The source prompt is the best prompt of LCP on sib:eng_Latn in the public bench
+(failures right in English and wrong in the target; `--prompt-language both`, the default, runs
+it twice: new prompts kept in English, and written in the target language), and LCP from scratch
+at the same budget; run dirs and `matrix.md` (PARTIAL until every run has finished) go to
+`--out`; re-running resumes. The source prompt is the best prompt of LCP on sib:eng_Latn in the public bench
 (`--prompt-file`), or else a hand-written one that lists the topics.
 """
 
@@ -77,6 +78,7 @@ def run_matrix(prompt: str, langs: list[str], seeds: list[int], a: argparse.Name
                 source_task="sib:eng_Latn",
                 model=MODEL,
                 seed=seed,
+                prompt_language=a.prompt_language,
                 iterations=a.iterations,
                 budget=a.budget,
                 max_optimizer_calls=a.max_optimizer_calls,
@@ -101,6 +103,12 @@ if __name__ == "__main__":
     ap.add_argument("--budget", type=int, default=300)
     ap.add_argument("--max-optimizer-calls", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=50)
+    ap.add_argument(
+        "--prompt-language",
+        default="both",
+        choices=("source", "target", "both"),
+        help="adapted prompts kept in English, written in the target language, or both runs",
+    )
     ap.add_argument("--n", type=int, default=60, help="test items per language for --probe")
     ap.add_argument("--out", default="bench/results/adapt_sib")
     ap.add_argument("--probe", action="store_true")
@@ -119,6 +127,7 @@ if __name__ == "__main__":
             f"sib:{langs[0]}",
             model=MODEL,
             source_task="sib:eng_Latn",
+            prompt_language=a.prompt_language,
             iterations=a.iterations,
             budget=a.budget,
             max_optimizer_calls=a.max_optimizer_calls,
