@@ -8,14 +8,20 @@ import string
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from .errors import UserError
 
-if TYPE_CHECKING:
-    from .data.task import Example
 
-Metric = Callable[[str | None, "Example"], float]
+class HasTarget(Protocol):
+    """What exact match reads of an example (a `data.task.Example` has it): metrics stay below
+    the task layer and know nothing else of it."""
+
+    target: str
+
+
+# (prediction, example) -> score in [0, 1]; the example is a `data.task.Example`
+Metric = Callable[[str | None, Any], float]
 
 
 def normalize(text: str | None) -> str:
@@ -28,7 +34,7 @@ def normalize(text: str | None) -> str:
     return m.group(1) if m else t
 
 
-def exact_match(prediction: str | None, example: Example) -> float:
+def exact_match(prediction: str | None, example: HasTarget) -> float:
     return float(prediction is not None and normalize(prediction) == normalize(example.target))
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from .context import RunContext
+from typing import Protocol
 
 
 class StopRun(Exception):
@@ -19,8 +16,20 @@ class StopRun(Exception):
         self.reason = reason
 
 
+class Spending(Protocol):
+    """What a stop condition reads of a run (a `RunContext` has it): what has been spent so
+    far. Stoppers know nothing else of the run, so any object that reports this can be checked."""
+
+    started: float  # time.monotonic() when this process started the run
+
+    def train_requests(self) -> int: ...
+    def optimizer_requests(self) -> int: ...
+    def totals(self) -> dict[str, dict]: ...
+    def cost(self) -> float | None: ...
+
+
 class Stopper(Protocol):
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         """Why the next unit of work (`kind` = "score" | "ask", `cost` task requests) may not
         start, or None."""
         ...
@@ -33,7 +42,7 @@ class TaskBudget:
 
     limit: int
 
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         if kind == "score" and ctx.train_requests() + cost > self.limit:
             return f"budget: {ctx.train_requests()} of {self.limit} task requests used"
         return None
@@ -43,7 +52,7 @@ class TaskBudget:
 class MaxOptimizerCalls:
     limit: int
 
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         if kind != "ask":
             return None
         calls = ctx.optimizer_requests()  # a store query: only where a call is about to start
@@ -54,7 +63,7 @@ class MaxOptimizerCalls:
 class MaxTokens:
     limit: int
 
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         used = sum(t["prompt_tokens"] + t["completion_tokens"] for t in ctx.totals().values())
         return f"max tokens: {used} of {self.limit}" if used >= self.limit else None
 
@@ -63,7 +72,7 @@ class MaxTokens:
 class MaxCost:
     limit: float
 
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         total = ctx.cost()
         if total is None:
             return None  # unknown prices: the CLI warns before the run starts
@@ -74,7 +83,7 @@ class MaxCost:
 class MaxTime:
     seconds: float
 
-    def before(self, ctx: RunContext, kind: str, cost: int) -> str | None:
+    def before(self, ctx: Spending, kind: str, cost: int) -> str | None:
         elapsed = time.monotonic() - ctx.started
         return (
             f"max time: {elapsed:.0f}s of {self.seconds:.0f}s" if elapsed >= self.seconds else None
