@@ -196,15 +196,17 @@ def test_rerun_of_finished_run_asks_nothing_new(tmp_path):
 
 
 def test_run_cost_is_priced_per_model_and_unknown_when_a_price_is(tmp_path):
+    from contrastprompt.llm.usage import price_for
     from contrastprompt.store import Store
 
     s = Store(tmp_path / "s.sqlite")
     s.add_call(1, "task", "openai:gpt-4o-mini", "a", 1000, 1000, "stop", 0.1)
     s.add_call(1, "task", "openai:gpt-4o", "b", 1000, 0, "stop", 0.1)
     s.add_call(1, "optimizer", "openai:no-such-price", "c", 10, 10, "stop", 0.1)
-    t = s.call_totals(1)
+    t = s.call_totals(1, price_for)
     assert t["task"]["cost"] == pytest.approx((1000 * 0.15 + 1000 * 0.60 + 1000 * 2.50) / 1e6)
     assert t["optimizer"]["cost"] is None
+    assert s.call_totals(1)["task"]["cost"] is None  # the store alone knows no prices
 
 
 def test_token_limit_stops_within_one_round_of_requests(tmp_path):

@@ -6,34 +6,13 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .data.extract import answer_spec
-from .data.task import Example, Task
+from .data.task import Example, Record, Task
 from .llm import LLM, ChatRequest, Message
 
 PLACEMENTS = ("user", "system")
-
-
-@dataclass
-class Record:
-    example_id: str
-    input: str
-    output: str
-    extracted: str | None
-    target: str
-    score: float
-    finish_reason: str = "stop"
-    cached: bool = False
-    threshold: float = 1.0  # the score that counts as correct (the run's failure threshold)
-
-    @property
-    def correct(self) -> bool:
-        """The same rule the optimizer uses for failures, so a float metric agrees with it."""
-        return self.score >= self.threshold
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"correct": self.correct}
 
 
 @dataclass

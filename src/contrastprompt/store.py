@@ -9,11 +9,14 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .llm.usage import price_for
-from .scoring import Record
+from .data.task import Record
+
+# a model id's price in dollars per million (prompt, completion) tokens, or None if unknown
+Pricing = Callable[[str], tuple[float, float] | None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, kind TEXT, task TEXT, settings TEXT,
@@ -190,9 +193,10 @@ class Store:
         sql = "SELECT 1 FROM llm_calls WHERE run_id=? AND key=? LIMIT 1"
         return bool(self._query(sql, (run_id, key)))
 
-    def call_totals(self, run_id: int) -> dict[str, dict]:
+    def call_totals(self, run_id: int, price_for: Pricing | None = None) -> dict[str, dict]:
         """Real endpoint calls per role over the whole run, across the processes that resumed
-        it, with their cost priced per model (None when a model's price is unknown)."""
+        it, with their cost priced per model by `price_for` (None when a model's price is
+        unknown, or no pricing is given: prices belong to the LLM layer, not the store)."""
         rows = self._query(
             "SELECT role, model, count(*) AS calls, sum(prompt_tokens) AS pt, "
             "sum(completion_tokens) AS ct, sum(finish_reason='length') AS ls "
@@ -207,7 +211,7 @@ class Store:
             d["completion_tokens"] += r["ct"] or 0
             d["length_stops"] += r["ls"] or 0
             d["models"].append(r["model"])
-            price = price_for(r["model"])
+            price = price_for(r["model"]) if price_for else None
             d["cost"] = (
                 None
                 if price is None or d["cost"] is None

@@ -68,6 +68,30 @@ Runner = Callable[[str, Example], Awaitable[tuple[str, str]]]
 
 
 @dataclass
+class Record:
+    """One example's answer under one prompt: what the model said, what was read from it, and
+    its score. Data, like the example it belongs to, so the store and the scorer share it."""
+
+    example_id: str
+    input: str
+    output: str
+    extracted: str | None
+    target: str
+    score: float
+    finish_reason: str = "stop"
+    cached: bool = False
+    threshold: float = 1.0  # the score that counts as correct (the run's failure threshold)
+
+    @property
+    def correct(self) -> bool:
+        """The same rule the optimizer uses for failures, so a float metric agrees with it."""
+        return self.score >= self.threshold
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"correct": self.correct}
+
+
+@dataclass
 class Task:
     """What to optimize for. `extract` turns a model output into an answer; `metric` scores it.
 

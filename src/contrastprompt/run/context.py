@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..data.task import Example, Task, render
 from ..llm import LLM, ChatRequest, ChatResponse, Message
+from ..llm.usage import price_for
 from ..scoring import EvalResult, Record, evaluate_async
 from ..store import Store
 from .stoppers import MaxOptimizerCalls, Stopper, StopRun, TaskBudget
@@ -153,7 +154,7 @@ class RunContext:
         return max(self.optimizer.stats.requests, stored)
 
     def totals(self) -> dict[str, dict]:
-        return self.store.call_totals(self.run_id)
+        return self.store.call_totals(self.run_id, price_for)
 
     def cost(self) -> float | None:
         """Money spent over the whole run (every process that resumed it), or None if a price

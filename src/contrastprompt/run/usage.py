@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..llm import LLM, Usage
+from ..llm.usage import price_for
 from ..store import Store, empty_totals
 
 ROLES = ("task", "optimizer", "test")
@@ -17,7 +18,7 @@ def run_usage(
     run counts exactly what an uninterrupted one would); optimizer requests are this process's
     count, which replays the earlier processes' requests through the cache.
     """
-    totals = store.call_totals(run_id)
+    totals = store.call_totals(run_id, price_for)
     requests = {
         "task": store.count_split(run_id, "train"),
         "test": store.count_split(run_id, "test"),
