@@ -12,8 +12,8 @@ matrix runs `contrastprompt.adapt` per language and seed: the source prompt as i
 (failures right in English and wrong in the target; `--prompt-language both`, the default, runs
 it twice: new prompts kept in English, and written in the target language), and LCP from scratch
 at the same budget; run dirs and `matrix.md` (PARTIAL until every run has finished) go to
-`--out`; re-running resumes. The source prompt is the best prompt of LCP on sib:eng_Latn in the public bench
-(`--prompt-file`), or else a hand-written one that lists the topics.
+`--out`; re-running resumes. The source prompt is the best prompt of LCP on sib:eng_Latn in the
+public bench (`--prompt-file`), or else a hand-written one that lists the topics.
 """
 
 from __future__ import annotations

@@ -1,0 +1,176 @@
+"""`contrastprompt bench`: methods side by side at equal budget, its estimate and its tables."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..errors import UserError
+from ..optimizers import OPTIMIZERS, describe
+from .app import ConcurrencyOpt, DataRootOpt, ModelOpt, _pct, app, console, out
+
+if TYPE_CHECKING:
+    from ..bench import BenchConfig
+
+
+def _int_list(text: str, field: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"not a comma-separated list of integers: '{text}'", field=field) from None
+
+
+_BENCH_TASKS = typer.Option(
+    ...,
+    "--tasks",
+    help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
+)
+_BENCH_METHODS = typer.Option(
+    ",".join(OPTIMIZERS), "--methods", help=f"Comma-separated methods ({describe()})."
+)
+_BENCH_REFERENCE = typer.Option(
+    "lcp", "--reference", help="The method the tables compare every other method to."
+)
+_BENCH_BUDGET = typer.Option(
+    None, "--budget", help="Task requests per run on the training side (profile's default)."
+)
+_BENCH_MAX_OPTIMIZER_CALLS = typer.Option(
+    None, "--max-optimizer-calls", help="Cap on optimizer calls per run (profile)."
+)
+_BENCH_TABLES_ONLY = typer.Option(
+    False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
+)
+_BENCH_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
+)
+_BENCH_PROMPT = typer.Option(
+    None,
+    "--prompt",
+    help="The prompt every method starts from (default: the answer convention of the "
+    "task's answer type, e.g. \"Answer the question. End with 'Answer: <option>'.\").",
+)
+
+
+@app.command()
+def bench(
+    tasks: str = _BENCH_TASKS,
+    methods: str = _BENCH_METHODS,
+    reference: str = _BENCH_REFERENCE,
+    seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
+    profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),
+    budget: int | None = _BENCH_BUDGET,
+    n_train: int | None = typer.Option(None, "--n-train", help="Training examples (profile)."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Test items (profile)."),
+    max_optimizer_calls: int | None = _BENCH_MAX_OPTIMIZER_CALLS,
+    model: str = ModelOpt,
+    optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
+    split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
+    run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
+    data_root: Path | None = DataRootOpt,
+    concurrency: int | None = ConcurrencyOpt,
+    tables_only: bool = _BENCH_TABLES_ONLY,
+    dry_run: bool = _BENCH_DRY_RUN,
+    prompt: str | None = _BENCH_PROMPT,
+) -> None:
+    """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
+    from dataclasses import replace
+
+    from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks
+    from ..bench_report import rebuild
+    from ..session import resolve_task
+
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile '{profile}'", field="--profile", hint="quick or full")
+    prof = PROFILES[profile]
+    for name, v in (("budget", budget), ("n_train", n_train), ("test_limit", test_limit)):
+        if v is not None and v < 1:
+            raise UserError(f"must be at least 1, got {v}", field="--" + name.replace("_", "-"))
+    prof = replace(
+        prof,
+        budget=budget or prof.budget,
+        n_train=n_train or prof.n_train,
+        test_limit=test_limit or prof.test_limit,
+        max_optimizer_calls=max_optimizer_calls or prof.max_optimizer_calls,
+    )
+    task_list = expand_tasks([t.strip() for t in tasks.split(",") if t.strip()], data_root)
+    cfg = BenchConfig(
+        tasks=task_list,
+        methods=check_methods([m.strip() for m in methods.split(",") if m.strip()]),
+        seeds=_int_list(seeds, "--seeds"),
+        root=run_dir,
+        profile=prof,
+        model=model,
+        optimizer_model=optimizer_model,
+        split_seed=split_seed,
+        data_root=data_root,
+        concurrency=concurrency,
+        prompt=prompt,
+        reference=check_methods([reference], "--reference")[0],
+    )
+    loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
+    for t, task in loaded.items():
+        pool = task.examples or (task.fixed_split[0] if task.fixed_split else [])
+        if not any(str(e.target).strip() for e in pool):
+            raise UserError("the task has no targets to score against", source=t, field="--tasks")
+    if tables_only:
+        md, partial = rebuild(cfg)
+        out.print(md, soft_wrap=True, highlight=False, markup=False)
+        return
+    est = estimate(cfg, loaded)
+    cost = "unknown (no price for a model)" if est["cost"] is None else f"${est['cost']:.2f}"
+    console.print(
+        f"bench: {est['runs']} runs left, about {est['task_requests']:,} task requests (train) "
+        f"and {est['optimizer_requests']:,} optimizer requests, ~{est['time_s'] / 3600:.1f} h"
+        f"{_paced(est)}, cost {cost}; results in {run_dir} (re-run to resume)",
+        highlight=False,
+    )
+    if not dry_run:
+        _run_bench(cfg)
+
+
+def _paced(est: dict) -> str:
+    """The estimate at the pace of the runs already finished, when there are any."""
+    if not est["finished"] or not est["runs"]:
+        return ""
+    return (
+        f" (~{est['measured_s'] / 3600:.1f} h at the wall time the {est['finished']} finished "
+        "runs took, by method)"
+    )
+
+
+def _run_bench(cfg: BenchConfig) -> None:
+    """Run the cells, a line per finished cell, the tables rebuilt after each."""
+    from ..bench import run_bench
+    from ..bench_report import rebuild
+
+    started = time.time()
+
+    def on_cell(cell, i: int, n: int, row) -> None:  # noqa: ANN001
+        head = f"[{i}/{n}] {cell.task} {cell.method} s{cell.seed}"
+        if isinstance(row, str):
+            console.print(f"{head}: {row}", markup=False)
+            return
+        console.print(
+            f"{head}: test best {_pct(row['best_test'])}, last {_pct(row['last_test'])}, "
+            f"{row['task_requests']} task req, {row['optimizer_calls']} optimizer calls "
+            f"({(time.time() - started) / 60:.0f} min so far)",
+            highlight=False,
+            markup=False,
+        )
+        rebuild(cfg)  # the tables are current after every cell
+
+    try:
+        run_bench(cfg, on_cell)
+    except KeyboardInterrupt:
+        rebuild(cfg)
+        console.print(
+            f"stopped; finished runs are kept in {cfg.root}: run the same command again",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+    md, _ = rebuild(cfg)
+    out.print(md, soft_wrap=True, highlight=False, markup=False)
+    out.print(f"wrote {cfg.root}/bench.md, bench.json, bench.html", markup=False)
