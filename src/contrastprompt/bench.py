@@ -142,13 +142,14 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     speeds are off, the bench's own pace is the better guide."""
     total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
     total["cost"] = 0.0
-    paces = method_paces(cfg)
+    done = {cell: read_cell(cfg, cell) for cell in cfg.cells()}  # one read a cell
+    paces = method_paces(done)
     total["measured_s"], total["finished"] = 0, sum(len(v) for v in paces.values())
     optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
     seen: set[tuple[str, str]] = set()
     task_s = request_seconds(cfg.model, "task")
-    for cell in cfg.cells():
-        if finished_run(cfg, cell) is not None:
+    for cell, row in done.items():
+        if row is not None:
             continue
         t = tasks[cell.task]
         train, test_items = t.split(seed=cfg.split_seed, n_train=cfg.profile.n_train)
@@ -185,11 +186,10 @@ def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
     return total
 
 
-def method_paces(cfg: BenchConfig) -> dict[str, list[float]]:
-    """Wall seconds of each finished run of this bench, by method."""
+def method_paces(rows: dict[Cell, dict[str, Any] | None]) -> dict[str, list[float]]:
+    """Wall seconds of each finished run (a cell's row, None if unfinished), by method."""
     out: dict[str, list[float]] = {}
-    for cell in cfg.cells():
-        row = read_cell(cfg, cell)
+    for cell, row in rows.items():
         if row is not None and row.get("wall_s") is not None:
             out.setdefault(cell.method, []).append(float(row["wall_s"]))
     return out
