@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from collections import Counter
 import pytest
 
 from contrastprompt.optimizers import LCP, build_optimizer, parse_settings
-from contrastprompt.optimizers.lcp import sample_failures
+from contrastprompt.optimizers.lcp import sample_failures, telling_examples
+from contrastprompt.run.context import Candidate
 from contrastprompt.scoring import Record
 
 
@@ -241,3 +243,56 @@ def test_a_candidate_worse_than_the_current_prompt_on_the_minibatch_stays_out(tm
         LCP(screen=-1)
     with pytest.raises(ValueError, match="promote"):
         LCP(promote=0)
+
+
+def _cand(name: str, right: set[str], ids: list[str], seq: int) -> Candidate:
+    recs = [
+        Record(i, f"input {i}", "reply", "T" if i in right else "F", "T", float(i in right))
+        for i in ids
+    ]
+    score = sum(r.score for r in recs) / len(recs)
+    return Candidate(name, name, "candidate", 1, seq, score, recs)
+
+
+def test_telling_examples_are_the_items_that_separate_good_from_bad():
+    ids = [f"e{i}" for i in range(8)]
+    good = [_cand("g1", {"e0", "e1", "e2", "e3"}, ids, 0), _cand("g2", {"e0", "e1", "e4"}, ids, 1)]
+    bad = [_cand("b1", {"e1", "e2"}, ids, 2), _cand("b2", {"e5"}, ids, 3)]
+    got = telling_examples(good, bad, 10, random.Random(0))
+    # margins: e0 +1; e1, e3, e4 +0.5; e2 0; e5 -0.5; e6, e7 0
+    assert [r.example_id for r, _ in got][0] == "e0"
+    assert {r.example_id for r, _ in got} == {"e0", "e1", "e3", "e4"}
+    assert all(r.correct and not w.correct for r, w in got)
+    assert len(telling_examples(good, bad, 2, random.Random(0))) == 2
+    assert telling_examples(good, bad, 0, random.Random(0)) == []
+    # an item one of the shown prompts was never scored on (a minibatch) is left out
+    partial = [_cand("g3", {"e0", "e3"}, ["e3", "e4"], 4)]
+    assert [r.example_id for r, _ in telling_examples(partial, bad, 5, random.Random(0))] == ["e3"]
+
+
+def _contrast_requests(backend) -> list[str]:  # noqa: ANN001
+    return [
+        "\n".join(m.content for m in req.messages)
+        for kind, req in backend.requests
+        if kind == "contrast"
+    ]
+
+
+def test_contrast_examples_show_separating_questions_and_default_shows_none(tmp_path):
+    shown = {}
+    for k in (0, 3):
+        _, backend, con = _screen_run(
+            tmp_path, f"c{k}", iterations=1, candidates=4, contrast_examples=k
+        )
+        (text,) = _contrast_requests(backend)
+        assert "{examples}" not in text
+        shown[k] = re.findall(r"<question>\n(.*?)\n</question>", text)
+        con.close()
+    assert shown[0] == []
+    assert len(shown[3]) == 3
+    # scripted answers: a prompt with GOODk is right on the first k of every 10 items, so the
+    # items that separate the best candidate from the worst are those with index % 10 < k
+    for q in shown[3]:
+        assert int(re.search(r"\d+", q).group()) % 10 < 9
+    with pytest.raises(ValueError, match="contrast_examples"):
+        LCP(contrast_examples=-1)

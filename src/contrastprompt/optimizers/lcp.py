@@ -30,6 +30,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..data.task import Record
 from .base import (
     BaseOptimizer,
     Candidate,
@@ -71,6 +72,12 @@ class LCPSettings:
     # set. 0 is the paper: every candidate is scored on the whole training set
     screen: int = 0
     promote: int = 2
+    # training questions shown in the contrast step beside the prompts: up to this many that
+    # the high-scoring prompts answer right and the low-scoring ones wrong, each with its
+    # correct answer and the wrong one given. The names of labels rarely say what they mean
+    # ("expression" is an abbreviation in TREC); these questions show it. 0 is the paper: the
+    # contrast sees the prompts and their scores only
+    contrast_examples: int = 0
 
 
 SAMPLINGS = ("random", "by_label")
@@ -96,6 +103,34 @@ def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> lis
             if q and len(chosen) < n:
                 chosen.append(q.pop())
     return chosen
+
+
+def telling_examples(
+    good: list[Candidate], bad: list[Candidate], k: int, rng: random.Random
+) -> list[tuple[Record, Record]]:
+    """Up to `k` training items that separate the good prompts from the bad ones, as pairs
+    (a good prompt's right answer, a bad prompt's wrong one). An item counts when the good
+    prompts answer it right more often than the bad ones do; the widest margins come first, ties
+    in a seeded order. Only items every shown prompt was scored on are considered."""
+    if k <= 0 or not good or not bad:
+        return []
+    by_prompt = [{r.example_id: r for r in c.records} for c in good + bad]
+    shared = set.intersection(*(set(m) for m in by_prompt))
+    ids = sorted(shared)
+    rng.shuffle(ids)
+    n_good = len(good)
+
+    def margin(i: str) -> float:
+        right = [m[i].correct for m in by_prompt]
+        return sum(right[:n_good]) / n_good - sum(right[n_good:]) / len(bad)
+
+    chosen = sorted((i for i in ids if margin(i) > 0), key=margin, reverse=True)[:k]
+    out = []
+    for i in chosen:
+        right = next(m[i] for m in by_prompt[:n_good] if m[i].correct)
+        wrong = next(m[i] for m in reversed(by_prompt[n_good:]) if not m[i].correct)
+        out.append((right, wrong))
+    return out
 
 
 def can_contrast(pool: list[Candidate]) -> bool:
@@ -135,6 +170,8 @@ class LCP(BaseOptimizer):
             )
         if self.s.reasons_per_call < 1:
             raise ValueError(f"reasons_per_call must be at least 1, not {self.s.reasons_per_call}")
+        if self.s.contrast_examples < 0:
+            raise ValueError(f"contrast_examples must be 0 or more, not {self.s.contrast_examples}")
         if self.s.screen < 0 or self.s.promote < 1:
             raise ValueError(
                 f"screen must be 0 or more and promote at least 1, not {self.s.screen} "
@@ -434,6 +471,26 @@ class LCP(BaseOptimizer):
         k = min(self.s.top_k, len(ranked) // 2)
         return ranked[:k], ranked[-k:] if k else []
 
+    def _examples(
+        self, ctx: RunContext, it: int, good: list[Candidate], bad: list[Candidate]
+    ) -> str:
+        """The `contrast_examples` block of the contrast request ("" when off, so the request
+        is the paper's, word for word)."""
+        pairs = telling_examples(good, bad, self.s.contrast_examples, ctx.rng("telling", it))
+        if not pairs:
+            return ""
+        cut = self.s.shown_output_chars
+        shown = "\n\n".join(
+            f"<question>\n{right.input[:cut]}\n</question>\n"
+            f"Correct answer: {right.target}. A low-scoring instruction led to: "
+            f"{wrong.extracted or '(no answer)'}."
+            for right, wrong in pairs
+        )
+        return (
+            "\n\nQuestions that the high-scoring instructions answer correctly and the "
+            f"low-scoring ones do not, each with its correct answer:\n\n{shown}"
+        )
+
     async def _contrast(self, ctx: RunContext, it: int) -> Candidate:
         s = self.s
         ranked = ctx.ranked()
@@ -448,7 +505,12 @@ class LCP(BaseOptimizer):
                 for n, c in enumerate(cs, 1)
             )
 
-        fields = {"good": show(good), "bad": show(bad), "answer_format": self.answer_rule(ctx)}
+        fields = {
+            "good": show(good),
+            "bad": show(bad),
+            "examples": self._examples(ctx, it, good, bad),
+            "answer_format": self.answer_rule(ctx),
+        }
         text, raw = await ctx.ask_parsed(
             self.t_contrast,
             fields,
