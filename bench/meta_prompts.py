@@ -24,10 +24,10 @@ from pathlib import Path
 
 from judge import is_instruction
 
+from contrastprompt.inputs import resolve_task
 from contrastprompt.llm import ModelHub, ResponseCache
 from contrastprompt.optimizers.base import RunContext
 from contrastprompt.optimizers.lcp import LCP
-from contrastprompt.session import resolve_task
 from contrastprompt.store import Store
 
 INITIAL = {

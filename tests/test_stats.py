@@ -130,10 +130,10 @@ def test_top_answer_counts_the_test_replies_of_the_best_prompt_in_a_real_store(t
 
 def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_cost(tmp_path):
     from contrastprompt.bench import PROFILES, BenchConfig, estimate
+    from contrastprompt.inputs import resolve_task
     from contrastprompt.llm.catalogue import request_seconds
     from contrastprompt.optimizers import build_optimizer
     from contrastprompt.run import project
-    from contrastprompt.session import resolve_task
 
     task = resolve_task("bbh:navigate")
     train, _ = task.split(seed=0, n_train=20)

@@ -23,6 +23,7 @@ from typing import Any
 from .data.task import Example, Task, take
 from .data.task import initial_prompt as default_prompt
 from .errors import UserError
+from .inputs import resolve_task
 from .languages import guess, name_of
 from .llm import Backend, ModelHub, ResponseCache, default_optimizer_model, model_name
 from .llm.catalogue import request_seconds
@@ -40,7 +41,6 @@ from .run import (
     score_stored,
 )
 from .scoring import Record
-from .session import resolve_task
 from .stats import gap_recovered, requests_to_reach
 from .store import Store, anytime_curve, prompt_hash
 

@@ -23,11 +23,11 @@ from .data.task import INITIAL_PROMPTS as PROMPTS  # noqa: F401 - re-exported fo
 from .data.task import Task
 from .data.task import initial_prompt as default_prompt
 from .errors import UserError
+from .inputs import resolve_task
 from .llm import default_optimizer_model
 from .llm.catalogue import request_seconds
 from .optimizers import OPTIMIZERS, base_name, build_variant
 from .run import Budget, RunSpec, Split, execute, project
-from .session import resolve_task
 from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for scripts
     PAUSE_S,
     active_seconds,

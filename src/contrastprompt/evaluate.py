@@ -10,10 +10,10 @@ from pathlib import Path
 
 from .data.task import Example, Task, take
 from .errors import UserError
+from .inputs import open_cache, resolve_task
 from .llm import LLM, ModelHub, Usage
 from .run import RunSession
 from .scoring import EvalResult, Record, evaluate_async
-from .session import open_cache, resolve_task
 from .store import Store, prompt_hash
 
 ProgressFn = Callable[[int, int, float], None]

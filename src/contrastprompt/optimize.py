@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from .data.task import Task
+from .inputs import resolve_task
 from .llm import Backend, default_optimizer_model
 from .optimizers import BaseOptimizer, build_optimizer
 from .run import Budget, EventHook, OptimizeResult, RunSpec, Split, execute
-from .session import resolve_task
 
 __all__ = ["OptimizeResult", "optimize"]
 

@@ -79,7 +79,7 @@ def adapt(
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
     with LCP from scratch at the same budget."""
-    from ..session import read_prompt
+    from ..inputs import read_prompt
 
     text = read_prompt(prompt, prompt_file)
     if not text.strip():

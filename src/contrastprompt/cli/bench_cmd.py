@@ -80,7 +80,7 @@ def bench(
 
     from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks
     from ..bench_report import rebuild
-    from ..session import resolve_task
+    from ..inputs import resolve_task
 
     if profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'", field="--profile", hint="quick or full")

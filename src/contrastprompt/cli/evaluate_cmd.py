@@ -50,7 +50,7 @@ def evaluate(
 ) -> None:
     """Score a prompt on a data set and print accuracy, calls, tokens, time and cache hits."""
     from ..evaluate import evaluate_prompt
-    from ..session import read_prompt
+    from ..inputs import read_prompt
 
     if split not in ("train", "test", "all"):
         raise UserError(f"unknown split '{split}'", field="--split", hint="train, test or all")

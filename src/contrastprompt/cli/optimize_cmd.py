@@ -120,10 +120,10 @@ def optimize(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
+    from ..inputs import read_prompt, resolve_task
     from ..llm import default_optimizer_model
     from ..optimizers import build_optimizer, parse_settings
     from ..run import Budget, RunSpec, Split, execute, project_spec
-    from ..session import read_prompt, resolve_task
 
     text = read_prompt(prompt, prompt_file)
     own = parse_settings(method, settings)

@@ -1,4 +1,5 @@
-"""Glue shared by the CLI and the Python API: resolve a task, open models, run coroutines."""
+"""What a use case is given, resolved once: a task name or Task object into a Task (metric and
+limits applied), a prompt or prompt file into text, a cache path into an open response cache."""
 
 from __future__ import annotations
 
