@@ -296,3 +296,28 @@ def test_contrast_examples_show_separating_questions_and_default_shows_none(tmp_
         assert int(re.search(r"\d+", q).group()) % 10 < 9
     with pytest.raises(ValueError, match="contrast_examples"):
         LCP(contrast_examples=-1)
+
+
+def test_retries_under_a_call_cap_leave_the_contrast_its_call(tmp_path):
+    from .scripted import default_reply
+
+    def first_unusable(kind: str, text: str, n: int) -> str:
+        if kind == "candidate" and n < 3:  # the first answers are not prompts: retried
+            return "Let us analyze:"
+        return default_reply(kind, text, n)
+
+    # 10 calls: 5 reasons, 4 candidates and the contrast by the plan; the 3 retries of the
+    # unusable answers would take the contrast's call if nothing kept it
+    res, backend, con = _screen_run(
+        tmp_path, "cap", first_unusable, iterations=1, max_optimizer_calls=10
+    )
+    kinds = _optimizer_kinds(backend)
+    assert sum(kinds.values()) <= 10
+    assert kinds["contrast"] == 1
+    assert any(c["origin"] == "contrast" for c in res.candidates)
+    assert kinds["candidate"] == 4  # the first attempts the plan counted; no retry fits
+    skipped = [
+        json.loads(d)
+        for (d,) in con.execute("select data from events where kind = 'skipped'").fetchall()
+    ]
+    assert any("not asked" in s.get("raw", "") for s in skipped)

@@ -292,6 +292,12 @@ class LCP(BaseOptimizer):
             n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
         return n_cand, n_fail
 
+    def kept_asks(self) -> int:
+        """Optimizer calls the reasons and candidates leave under a call cap: the contrast
+        step's one. `plan` counts first attempts; without this, retries of unusable answers
+        could spend the contrast's call and the iteration would end without its contrast."""
+        return 1 if self.s.fit_budget else 0
+
     def failures(self, ctx: RunContext, iteration: int, current: Candidate) -> list:
         """The failures that feed the reasons (adaptation narrows them)."""
         return ctx.failures(current)
@@ -324,6 +330,7 @@ class LCP(BaseOptimizer):
                 label=("reason", it, cur.hash, rec.example_id),
                 retries=self.s.max_retries,
                 retry_temperature=max(0.7, self.s.reason_temperature),
+                keep=self.kept_asks(),
                 stop=("</reason>",),
             )
             if reason:
@@ -369,6 +376,7 @@ class LCP(BaseOptimizer):
                 label=("reasons", it, cur.hash, tuple(r.example_id for r in chunk)),
                 retries=self.s.max_retries,
                 retry_temperature=max(0.7, self.s.reason_temperature),
+                keep=self.kept_asks(),
             )
             if not found:
                 ids = [r.example_id for r in chunk]
@@ -402,6 +410,7 @@ class LCP(BaseOptimizer):
                 label=("candidate", it, cur.hash, i),
                 retries=s.max_retries,
                 stop=("</prompt>",),
+                keep=self.kept_asks(),
             )
             return i, text, [r["example_id"] for r in subset], raw
 

@@ -49,6 +49,10 @@ class Candidate:
 EventHook = Callable[[str, dict], None]
 
 
+class NoRoom(Exception):
+    """An optimizer request not made: the call cap's last calls are kept for a later step."""
+
+
 class RunContext:
     """Everything an optimizer may use during a run."""
 
@@ -317,15 +321,22 @@ class RunContext:
         label: tuple,
         sample: int = 0,
         stop: tuple[str, ...] = (),
+        keep: int = 0,
     ) -> ChatResponse:
         """One optimizer-model request built from a template file and `{field}` values.
 
         The stop conditions are checked once a slot is free, not when the request is queued:
         otherwise every request of a step passes the check at once, before any of them has used
-        tokens, and a token or cost limit is overshot by a whole step."""
+        tokens, and a token or cost limit is overshot by a whole step. `keep`: requests a
+        later step of the method needs under the call cap; when this one would leave fewer,
+        it is not made (`NoRoom`). Checked in the slot, where the count cannot change before
+        the request is counted, so concurrent asks never take the kept ones."""
         if self._ask_slots is None:
             self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
         async with self._ask_slots:
+            left = self.asks_left()
+            if keep and left is not None and left <= keep:
+                raise NoRoom(f"the call cap keeps its last {keep} call(s) for a later step")
             content = render(template_text, fields)
             req = ChatRequest(
                 messages=(Message("user", content),),
@@ -355,22 +366,28 @@ class RunContext:
         retries: int,
         retry_temperature: float | None = None,
         stop: tuple[str, ...] = (),
+        keep: int = 0,
     ) -> tuple[Any, str]:
         """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
         `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
-        Returns (parsed or None, last raw answer)."""
+        Returns (parsed or None, last raw answer); with `keep` (see `ask`) an attempt the cap
+        has no room for is not made, and the raw answer says so."""
         raw = ""
         for attempt in range(retries + 1):
             temp = temperature if attempt == 0 or retry_temperature is None else retry_temperature
-            resp = await self.ask(
-                template_text,
-                fields,
-                temperature=temp,
-                max_tokens=max_tokens,
-                label=label,
-                sample=attempt,
-                stop=stop,
-            )
+            try:
+                resp = await self.ask(
+                    template_text,
+                    fields,
+                    temperature=temp,
+                    max_tokens=max_tokens,
+                    label=label,
+                    sample=attempt,
+                    stop=stop,
+                    keep=keep,
+                )
+            except NoRoom as e:
+                return None, f"{raw}\n(not asked: {e})".strip()
             raw = resp.text
             parsed = parse(raw)
             if parsed:
