@@ -139,3 +139,22 @@ def test_strict_parsing_refuses_an_analysis_without_a_marked_prompt():
     assert parse_prompt(analysis) is not None  # the lenient parser would take it
     assert parse_strict(analysis) is None
     assert parse_strict("<patterns>x</patterns>\n<prompt>Answer Yes or No.") == "Answer Yes or No."
+
+
+def test_a_prompt_in_the_optimizers_own_closed_tag_is_taken():
+    from contrastprompt.optimizers.parsing import parse_strict
+
+    # a contrast answer of the 1.5B optimizer (public bench, TREC): analysis, then its own tag
+    raw = (
+        "The high-scoring ones list the labels. To keep what works:\n<instruction>\nClassify "
+        "the input as a description, entity, expression, human, location, or number.\n"
+        "</instruction>\nThis instruction is similar to the high-scoring ones."
+    )
+    assert parse_strict(raw) == (
+        "Classify the input as a description, entity, expression, human, location, or number."
+    )
+    # ours wins over its own; an unclosed own tag is not a marked prompt
+    assert parse_strict("<instruction>A b c d</instruction><prompt>Name the label.</prompt>") == (
+        "Name the label."
+    )
+    assert parse_strict("Analysis first.\n<instruction>\nClassify it, then explain") is None

@@ -102,13 +102,26 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
     return text
 
 
+# the tags a small optimizer puts its prompt in by itself when it forgets ours ("write it
+# between <prompt> and </prompt>" answered with <instruction>...</instruction>)
+_OWN_TAGS = ("instruction", "new_instruction", "new_prompt")
+
+
+def _closed_block(text: str, tags: tuple[str, ...]) -> str | None:
+    """The last complete block of any of `tags`; only closed ones (an open one may run on
+    into commentary)."""
+    names = "|".join(tags)
+    blocks = re.findall(rf"<({names})>\s*(.*?)\s*</\1>", text, re.S | re.I)
+    return blocks[-1][1].strip() if blocks and blocks[-1][1].strip() else None
+
+
 def parse_prompt(output: str, strict: bool = False) -> str | None:
     """The new prompt in an optimizer answer: <prompt> block, a heading, a code fence, or (not
     when `strict`) the whole answer when it is short and plain, or its first short paragraph.
 
     `strict` is for answers that put an analysis before the prompt (the contrast step): there the
     first paragraph is the analysis, so an answer without a marked prompt is unusable."""
-    found = tagged(output, "prompt")
+    found = tagged(output, "prompt") or _closed_block(output, _OWN_TAGS)
     if found:
         return usable_prompt(found)
     parts = _HEADINGS.split(output)

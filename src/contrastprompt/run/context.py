@@ -321,22 +321,27 @@ class RunContext:
         label: tuple,
         sample: int = 0,
         stop: tuple[str, ...] = (),
-        keep: int = 0,
+        keep: int | None = None,
     ) -> ChatResponse:
         """One optimizer-model request built from a template file and `{field}` values.
 
         The stop conditions are checked once a slot is free, not when the request is queued:
         otherwise every request of a step passes the check at once, before any of them has used
         tokens, and a token or cost limit is overshot by a whole step. `keep`: requests a
-        later step of the method needs under the call cap; when this one would leave fewer,
-        it is not made (`NoRoom`). Checked in the slot, where the count cannot change before
-        the request is counted, so concurrent asks never take the kept ones."""
+        later step of the method needs under the call cap; when this one would leave fewer
+        (with 0: when the cap is reached), it is not made (`NoRoom`) and the run goes on.
+        Checked in the slot, where the count cannot change before the request is counted, so
+        concurrent asks never take the kept ones."""
         if self._ask_slots is None:
             self._ask_slots = asyncio.Semaphore(self.optimizer.max_concurrency)
         async with self._ask_slots:
             left = self.asks_left()
-            if keep and left is not None and left <= keep:
-                raise NoRoom(f"the call cap keeps its last {keep} call(s) for a later step")
+            if keep is not None and left is not None and left <= keep:
+                raise NoRoom(
+                    f"the call cap keeps its last {keep} call(s) for a later step"
+                    if keep
+                    else "the optimizer-call cap is reached"
+                )
             content = render(template_text, fields)
             req = ChatRequest(
                 messages=(Message("user", content),),
@@ -370,8 +375,10 @@ class RunContext:
     ) -> tuple[Any, str]:
         """Ask and parse; an unusable answer is asked again as a new sample (and, if given, at
         `retry_temperature`: a greedy retry would only repeat itself), at most `retries` times.
-        Returns (parsed or None, last raw answer); with `keep` (see `ask`) an attempt the cap
-        has no room for is not made, and the raw answer says so."""
+        Returns (parsed or None, last raw answer). An attempt the cap has no room for with
+        `keep` calls left for later (see `ask`) is not made, and the raw answer says so; a retry
+        is never what reaches the cap and ends the run: the unusable answer is reported as
+        such instead."""
         raw = ""
         for attempt in range(retries + 1):
             temp = temperature if attempt == 0 or retry_temperature is None else retry_temperature
@@ -384,7 +391,7 @@ class RunContext:
                     label=label,
                     sample=attempt,
                     stop=stop,
-                    keep=keep,
+                    keep=keep if keep or attempt else None,
                 )
             except NoRoom as e:
                 return None, f"{raw}\n(not asked: {e})".strip()
