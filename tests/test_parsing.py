@@ -158,3 +158,43 @@ def test_a_prompt_in_the_optimizers_own_closed_tag_is_taken():
         "Name the label."
     )
     assert parse_strict("Analysis first.\n<instruction>\nClassify it, then explain") is None
+
+
+def test_reasons_without_tags_are_read_from_numbered_sections():
+    from contrastprompt.optimizers.parsing import parse_reasons
+
+    # a batched-reasons answer of the 1.5B optimizer (public bench, SIB-200 English)
+    raw = (
+        'Question 1:\nThe model answered "Travel" because the sentence names a resort. The '
+        "instruction should say to classify by the main subject.\n\nQuestion 2:\nThe reply "
+        "describes the sentence instead of naming a topic; the instruction should ask for one "
+        "label."
+    )
+    got = parse_reasons(raw)
+    assert len(got) == 2
+    assert got[0].startswith('The model answered "Travel"') and "one label" in got[1]
+    assert parse_reasons("For question 1: It was about sports, not travel at all.") == [
+        "It was about sports, not travel at all."
+    ]
+    # tags win; numbering out of order could pair a reason with the wrong failure: refused
+    assert parse_reasons("Question 1: a b c d e f\n<reason>Tagged reason here.</reason>") == [
+        "Tagged reason here."
+    ]
+    assert parse_reasons("Question 2: first thing here.\nQuestion 1: second thing here.") == []
+
+
+def test_a_suggested_prompt_in_quotes_is_taken_and_a_quoted_old_one_is_not():
+    from contrastprompt.optimizers.parsing import parse_strict
+
+    # a contrast answer of the 1.5B optimizer (public bench, Subj)
+    raw = (
+        "The high-scoring instructions (Instruction 1 and Instruction 2) both help.\nAs a new "
+        'instruction, I suggest: "Given the context provided, classify the input in one of the '
+        'following labels: subjective, objective. "\nThis instruction is helpful.'
+    )
+    assert parse_strict(raw) == (
+        "Given the context provided, classify the input in one of the following labels: "
+        "subjective, objective."
+    )
+    shown = 'Instruction 1: "Classify the input as subjective or objective." scores best.'
+    assert parse_strict(shown) is None

@@ -107,6 +107,16 @@ def usable_prompt(text: str | None, *, min_chars: int = 12, max_chars: int = 300
 _OWN_TAGS = ("instruction", "new_instruction", "new_prompt")
 
 
+# a prompt given in quotes after the words that offer it ('As a new instruction, I suggest:
+# "Classify ..."'), the other way a small optimizer marks it when it forgets the tags. Only
+# after such words: an analysis quotes the prompts it was shown, too
+_SUGGESTED = re.compile(
+    r"(?:\bI (?:suggest|propose|recommend)|\bnew (?:instruction|prompt)"
+    r"(?: (?:is|would be|could be))?)[^\n\"“:]{0,30}:\s*[\"“]([^\"”]{20,})[\"”]",
+    re.I,
+)
+
+
 def _closed_block(text: str, tags: tuple[str, ...]) -> str | None:
     """The last complete block of any of `tags`; only closed ones (an open one may run on
     into commentary)."""
@@ -124,6 +134,9 @@ def parse_prompt(output: str, strict: bool = False) -> str | None:
     found = tagged(output, "prompt") or _closed_block(output, _OWN_TAGS)
     if found:
         return usable_prompt(found)
+    quoted = _SUGGESTED.findall(output)
+    if quoted:
+        return usable_prompt(quoted[-1])
     parts = _HEADINGS.split(output)
     if len(parts) > 1:
         return usable_prompt(parts[-1].strip().split("\n\n")[0])
@@ -147,11 +160,28 @@ def _reason_text(text: str, max_chars: int) -> str | None:
     return text[:max_chars] if len(text) >= 8 else None
 
 
+# "Question 2:" / "For question 2:" at the start of a line: how a small optimizer numbers its
+# explanations when it leaves out the <reason> tags
+_QUESTION_HEADER = re.compile(r"^\s*(?:for )?question (\d+)\s*[:.)]", re.I | re.M)
+
+
 def parse_reasons(output: str, max_chars: int = 500) -> list[str]:
     """Every <reason> block of an answer that explains several failures, in order; a last
-    block left open (the answer ran out of tokens) counts if it says something."""
+    block left open (the answer ran out of tokens) counts if it says something. Without any
+    tag, the answer's "Question 1:", "Question 2:" ... sections, if numbered 1, 2, ... in order
+    (a reason must stay with its failure)."""
     found = re.findall(r"<reason>\s*(.*?)\s*(?:</reason>|(?=<reason>)|$)", output, re.S | re.I)
+    if not found:
+        found = _numbered_sections(output)
     return [r for r in (_reason_text(f, max_chars) for f in found) if r]
+
+
+def _numbered_sections(text: str) -> list[str]:
+    heads = list(_QUESTION_HEADER.finditer(text))
+    if not heads or [int(h.group(1)) for h in heads] != list(range(1, len(heads) + 1)):
+        return []
+    ends = [h.start() for h in heads[1:]] + [len(text)]
+    return [text[h.end() : e].strip() for h, e in zip(heads, ends, strict=True)]
 
 
 def parse_reason(output: str, max_chars: int = 500) -> str | None:
