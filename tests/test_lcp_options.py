@@ -321,3 +321,29 @@ def test_retries_under_a_call_cap_leave_the_contrast_its_call(tmp_path):
         for (d,) in con.execute("select data from events where kind = 'skipped'").fetchall()
     ]
     assert any("not asked" in s.get("raw", "") for s in skipped)
+
+
+def test_reasons_with_questions_show_each_reason_after_its_question_and_answer(tmp_path):
+    from .scripted import yes_no_examples
+
+    targets = {e.input: e.target for e in yes_no_examples(40)}
+    seen = {}
+    for on in (False, True):
+        _, backend, con = _screen_run(
+            tmp_path, f"q{on}", iterations=1, candidates=3, reasons_with_questions=on
+        )
+        texts = [
+            "\n".join(m.content for m in req.messages)
+            for kind, req in backend.requests
+            if kind == "candidate"
+        ]
+        seen[on] = texts
+        con.close()
+    assert all("Correct answer:" not in t for t in seen[False])
+    for text in seen[True]:
+        cases = re.findall(r"- Question: (.*?)\n  Correct answer: (\w+)\n  What went wrong: ", text)
+        assert len(cases) == 5  # subset_size reasons, each after its own question
+        assert all(targets[q] == a for q, a in cases)
+    # the same subsets of reasons, in the same order, with or without their questions
+    strip = re.compile(r"- Question: .*?\n  Correct answer: \w+\n  What went wrong: ")
+    assert [strip.sub("- ", t) for t in seen[True]] == seen[False]

@@ -78,6 +78,10 @@ class LCPSettings:
     # ("expression" is an abbreviation in TREC); these questions show it. 0 is the paper: the
     # contrast sees the prompts and their scores only
     contrast_examples: int = 0
+    # the candidate step shows each reason with the question it explains and that question's
+    # correct answer, instead of the reason alone (the paper). The candidate writer then sees
+    # what the task's questions and labels look like, as OPRO's and APE's writers do
+    reasons_with_questions: bool = False
 
 
 SAMPLINGS = ("random", "by_label")
@@ -261,6 +265,9 @@ class LCP(BaseOptimizer):
         )
         reasons = await self._reasons(ctx, iteration, current, chosen)
         if reasons:
+            if self.s.reasons_with_questions:
+                by_id = {r.example_id: r for r in chosen}
+                reasons = [{**r, "case": by_id.get(r["example_id"])} for r in reasons]
             await self._candidates(ctx, iteration, current, reasons, n_candidates)
         else:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
@@ -391,6 +398,18 @@ class LCP(BaseOptimizer):
         ctx.event(it, "reasons", {"prompt": cur.hash, "reasons": got})
         return got
 
+    def _shown_reason(self, r: dict) -> str:
+        """One reason as the candidate request lists it; with `reasons_with_questions`, after
+        the question it explains and its correct answer."""
+        case = r.get("case")
+        if case is None:
+            return f"- {r['reason']}"
+        question = " ".join(case.input.split())[: self.s.shown_output_chars]
+        return (
+            f"- Question: {question}\n  Correct answer: {case.target}\n"
+            f"  What went wrong: {r['reason']}"
+        )
+
     async def _candidates(
         self, ctx: RunContext, it: int, cur: Candidate, reasons: list[dict], n: int
     ) -> None:
@@ -399,7 +418,7 @@ class LCP(BaseOptimizer):
 
         async def write(i: int) -> tuple[int, str | None, list[str], str]:
             subset = ctx.rng("subset", it, i).sample(reasons, min(s.subset_size, len(reasons)))
-            listed = "\n".join(f"- {r['reason']}" for r in subset)
+            listed = "\n".join(self._shown_reason(r) for r in subset)
             fields = {"prompt": cur.text, "reasons": listed, **shared}
             text, raw = await ctx.ask_parsed(
                 self.t_candidate,
