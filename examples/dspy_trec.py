@@ -18,7 +18,7 @@ from typing import Literal
 import dspy
 
 from contrastprompt.dspy import LCP, local_lm
-from contrastprompt.session import resolve_task
+from contrastprompt.inputs import resolve_task
 
 TrecLabel = Literal["Description", "Entity", "Expression", "Human", "Location", "Number"]
 
