@@ -54,3 +54,10 @@ def test_a_method_with_no_finished_run_keeps_its_projection(tmp_path):
     est = estimate(cfg, TASKS)
     assert est["runs"] == 3 and est["finished"] == 3
     assert est["measured_s"] == est["time_s"] > 0
+
+
+def test_fixed_prompts_run_on_the_first_seed_only_and_optimizers_on_every_seed(tmp_path):
+    cfg = _bench(tmp_path, ["lcp", "initial", "cot"])
+    cells = [(c.method, c.seed) for c in cfg.cells()]
+    assert sorted(s for m, s in cells if m == "lcp") == [0, 1, 2]
+    assert [s for m, s in cells if m in ("initial", "cot")] == [0, 0]

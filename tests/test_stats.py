@@ -256,3 +256,17 @@ def test_a_variant_of_the_reference_gets_its_own_headline_and_no_part_in_the_bar
     best = s["win_rates"]["best"]
     assert best["vs_optimizers"] == pytest.approx(0.5)  # beats opro, loses to apo
     assert best["variants"] == {"lcp+screen=5": pytest.approx(1.0)}  # beats both
+
+
+def test_a_fixed_prompt_run_once_is_paired_with_every_seed_of_the_reference():
+    from contrastprompt.bench_report import summarize
+
+    rows = [
+        _row("lcp", 0, [[10, 0.2], [30, 0.5]], 0.5),
+        _row("lcp", 1, [[10, 0.2], [30, 0.5]], 0.5),
+        _row("initial", 0, [[10, 0.2]], 0.2),
+    ]
+    cells = summarize(rows, ["lcp", "initial"], reference="lcp")["cells"]["t"]
+    diff = cells["initial"]["reference_minus"]
+    assert diff[0] == pytest.approx(0.3)
+    assert diff[3] == 20  # 10 test items on each of lcp's two seeds, not the first seed's 10

@@ -119,8 +119,17 @@ class BenchConfig:
 
     def cells(self) -> list[Cell]:
         """Seed-major order, so that a bench stopped half-way has whole seeds over every task:
-        a partial table then compares every method on every task."""
-        return [Cell(t, m, s) for s in self.seeds for t in self.tasks for m in self.methods]
+        a partial table then compares every method on every task. A fixed prompt (initial, cot)
+        runs on the first seed only: its answers are greedy on a split every seed shares, so
+        another seed would repeat the same run (and, without the response cache, pay for it)."""
+        first = self.seeds[0]
+        return [
+            Cell(t, m, s)
+            for s in self.seeds
+            for t in self.tasks
+            for m in self.methods
+            if s == first or not OPTIMIZERS[base_name(m)].fixed
+        ]
 
 
 def too_small(method: str, n_train: int, budget: int) -> str | None:

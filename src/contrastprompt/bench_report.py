@@ -11,7 +11,7 @@ from typing import Any
 
 from .bench import BenchConfig, most_common
 from .llm import default_optimizer_model, model_name
-from .optimizers import fixed, optimizing
+from .optimizers import base_name, fixed, optimizing
 from .stats import (
     bootstrap_interval,
     headline,
@@ -37,9 +37,13 @@ def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> d
         cells[task][method] = _cell_stats(rs)
     for task, ms in cells.items():
         if reference in ms:
+            ref = by[(task, reference)]
             for m, c in ms.items():
                 if m != reference:
-                    c["reference_minus"] = _paired(by[(task, reference)], by[(task, m)])
+                    other = by[(task, m)]
+                    if base_name(m) in fixed():  # its one run stands for every seed
+                        other = [{**other[0], "seed": r["seed"]} for r in ref]
+                    c["reference_minus"] = _paired(ref, other)
         _efficiency(ms, reference)
     rates = {}
     for which in ("best", "last"):
