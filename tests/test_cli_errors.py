@@ -201,7 +201,8 @@ def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     line = " ".join(proc.stderr.split())
-    assert "bench: 8 runs left" in line and " h," in line, line
+    # 2 tasks x (lcp on 2 seeds + the fixed initial prompt once)
+    assert "bench: 6 runs left" in line and " h," in line, line
     assert not (tmp_path / "b").exists()
 
 
