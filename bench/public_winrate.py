@@ -3,6 +3,8 @@
     python bench/public_winrate.py --dry-run      # the estimate (runs, requests, hours)
     python bench/public_winrate.py                # runs or resumes; tables after every run
     python bench/public_winrate.py --tasks cls:agnews,cls:sst5 --out bench/results/public_more
+    python bench/public_winrate.py --profile large --tasks cls:trec --methods lcp,opro,ape,gepa \
+        --seeds 0 --out bench/results/public_large
 
 It runs `contrastprompt bench` with Qwen2.5-Coder-1.5B as the task model and the optimizer (the
 one local model above chance on these tasks: docs/benchmarks.md) on cls:trec, cls:subj and
@@ -13,7 +15,9 @@ method of its own), seeds
 0, 1, 2 on one split (split seed 0). Profile "public": 50 training items (best-on-train picks
 on 50, not 20), 200 test items, 300 task requests per run on the training side (6 prompts scored
 on the whole training set), at most 20 optimizer calls. Every method starts from "Classify the
-input.", which names no label: the room an optimizer has to find. Results (bench.md,
+input.", which names no label: the room an optimizer has to find. Profile "large" gives every
+method four times the task requests and three times the optimizer calls (1,200 and 60: two
+LCP iterations at the paper's N=10 fit, where "public" holds less than one). Results (bench.md,
 bench.json, bench.html, each run's run.json and cell.json) go to --out; the run stores and the
 response cache live there too but stay out of version control.
 """
@@ -36,11 +40,19 @@ METHODS = (
     "lcp,apo,opro,autohint,ape,gepa,cot,initial,lcp+reasons_per_call=5,"
     "lcp+reasons_per_call=5+screen=10,lcp+reasons_with_questions=true"
 )
-PROFILE = {
-    "--n-train": "50",
-    "--test-limit": "200",
-    "--budget": "300",
-    "--max-optimizer-calls": "20",
+PROFILES = {
+    "public": {
+        "--n-train": "50",
+        "--test-limit": "200",
+        "--budget": "300",
+        "--max-optimizer-calls": "20",
+    },
+    "large": {
+        "--n-train": "50",
+        "--test-limit": "200",
+        "--budget": "1200",
+        "--max-optimizer-calls": "60",
+    },
 }
 PROMPT = "Classify the input."
 MODEL = "local:qwen2.5-coder-1.5b"
@@ -53,10 +65,11 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="bench/results/public")
     ap.add_argument("--tables-only", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="public")
     a = ap.parse_args()
     args = ["bench", "--tasks", a.tasks, "--methods", a.methods, "--seeds", a.seeds]
     args += ["--profile", "full", "--model", MODEL, "--prompt", PROMPT, "--run-dir", a.out]
-    for k, v in PROFILE.items():
+    for k, v in PROFILES[a.profile].items():
         args += [k, v]
     if a.tables_only:
         args.append("--tables-only")
