@@ -280,3 +280,46 @@ def test_a_translation_in_another_language_or_without_its_fields_is_not_used():
         swahili.replace("{reasons}", ""), english, "Swahili"
     )
     assert translation_problem(None, english, "Swahili") == "no translation in the answer"
+
+
+def test_target_language_comes_from_the_family_and_reaches_the_optimizer(tmp_path):
+    """A SIB-style target (language code `swh_Latn`) with `prompt_language="both"` runs the
+    English variant and a Swahili one under its own name, and only the latter asks for Swahili."""
+    exs = yes_no_examples(40)
+    src = Task("scripted:eng_Latn", exs, language="eng_Latn")
+    tgt = Task("scripted:swh_Latn", exs, language="swh_Latn")
+    backend = ScriptedBackend(exs)
+    res = adapt(
+        tgt,
+        "Answer the question.",
+        source_task=src,
+        model=backend,
+        prompt_language="both",
+        n_train=20,
+        iterations=1,
+        candidates=2,
+        scratch=False,
+        run_dir=tmp_path / "a",
+    )
+    assert (tmp_path / "a" / "adapted").is_dir() and (tmp_path / "a" / "adapted-swh_Latn").is_dir()
+    asks = [
+        "Write the instruction itself in Swahili" in r.messages[0].content
+        for k, r in backend.requests
+        if k == "candidate"
+    ]
+    assert any(asks) and not all(asks)  # the English variant never asks for Swahili
+    assert set(res.source["drift"]) == {"adapted", "adapted-swh_Latn"}
+    assert res.source["drift"]["adapted-swh_Latn"]["expected"] == "swh_Latn"
+
+
+def test_target_language_needs_a_known_language(tmp_path):
+    rows = [json.dumps({"input": f"Q{i}?", "target": "Yes" if i % 2 else "No"}) for i in range(30)]
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / name).write_text("\n".join(rows) + "\n")
+    args = ["--task", str(tmp_path / "b.jsonl"), "--source-task", str(tmp_path / "a.jsonl")]
+    p = cli(
+        *args, "--prompt", "A.", "--prompt-language", "target", "--run-dir", str(tmp_path / "r")
+    )
+    assert p.returncode == 2, p.stderr
+    assert "needs a task whose language is known" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "r" / "source").exists()  # refused before any model call

@@ -47,6 +47,7 @@ def test_sib_languages_are_parallel_by_id(data_root):
     assert [e.id for e in en_train] == [e.id for e in sw_train]
     assert [e.target for e in en_test] == [e.target for e in sw_test]
     assert en_test[0].input != sw_test[0].input
+    assert (en.language, sw.language) == ("eng_Latn", "swh_Latn")  # what adapt writes in
 
 
 def test_a_limit_is_a_seeded_sample_not_the_first_items(data_root):

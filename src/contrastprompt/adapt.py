@@ -96,9 +96,9 @@ class AdaptResult:
 
 
 def language_of(task: Task) -> str:
-    """The XCOPA language code of a task name such as `xcopa:sw`, else ''."""
-    kind, _, rest = task.name.partition(":")
-    return rest.split(":")[0] if kind == "xcopa" else ""
+    """The language code its family gives a task (`xcopa:sw` → 'sw', `sib:swh_Latn` →
+    'swh_Latn'), else ''."""
+    return task.language
 
 
 def parallel_source(target_train: list[Example], source: Task) -> list[Example]:
@@ -249,6 +249,8 @@ def plan(
     test = len(take(tgt.split(seed=seed, n_train=n_train)[1], test_limit, seed))
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
     opt_model = optimizer_model or default_optimizer_model(model)
+    if mode == "language":
+        _need_language(tgt, prompt_language, "english")
     n_variants = 2 if prompt_language == "both" and mode == "language" else 1
     parts = [
         {
@@ -310,6 +312,8 @@ def adapt(
     )
     if mode == "model":
         _only_for_languages(prompt_language, meta_language)
+    else:
+        _need_language(tgt, prompt_language, meta_language)
     root = Path(run_dir)
     _part(on_event, "source prompt in the source setting")
     src_records, source = score_source(
@@ -398,6 +402,23 @@ def _check_choices(prompt: str, prompt_language: str, meta_language: str) -> Non
         raise UserError(
             f"unknown choice '{meta_language}'", field="--meta-language", hint="english or target"
         )
+
+
+def _need_language(tgt: Task, prompt_language: str, meta_language: str) -> None:
+    """Writing in the target language needs to know which one: refuse, before any model call,
+    rather than run the English variant twice under another name."""
+    if tgt.language:
+        return
+    for flag, value, default in (
+        ("--prompt-language", prompt_language, "source"),
+        ("--meta-language", meta_language, "english"),
+    ):
+        if value != default:
+            raise UserError(
+                f"{flag} {value} needs a task whose language is known",
+                field=flag,
+                hint="xcopa:<lang> and sib:<lang> give theirs; with other data use source",
+            )
 
 
 def _only_for_languages(prompt_language: str, meta_language: str) -> None:

@@ -1,5 +1,6 @@
-"""Language names and a small language guess, for adapting prompts across XCOPA's languages and
-for catching an optimizer that writes in the wrong one. The guess is deliberately simple: a
+"""Language names and a small language guess, for adapting prompts across the languages of XCOPA
+(ISO 639-1 codes) and SIB-200 (FLORES codes such as `swh_Latn`) and for catching an optimizer
+that writes in the wrong one. The guess is deliberately simple: a
 script check for languages with their own script, and counts of very common function words
 for the Latin-script ones. It is meant for telling English from the target language in a short
 instruction, not as general language identification."""
@@ -21,8 +22,33 @@ NAMES = {
     "tr": "Turkish",
     "vi": "Vietnamese",
     "zh": "Chinese",
+    "ar": "Arabic",
+    "de": "German",
+    "es": "Spanish",
+    "fr": "French",
+    "hi": "Hindi",
+    "pt": "Portuguese",
 }
-SCRIPTS = {"ta": r"[\u0B80-\u0BFF]", "th": r"[\u0E00-\u0E7F]", "zh": r"[\u4E00-\u9FFF]"}
+# SIB-200's FLORES codes, each the language of a two-letter code above
+FLORES = {
+    "arb_Arab": "ar",
+    "deu_Latn": "de",
+    "eng_Latn": "en",
+    "fra_Latn": "fr",
+    "hin_Deva": "hi",
+    "ind_Latn": "id",
+    "por_Latn": "pt",
+    "spa_Latn": "es",
+    "swh_Latn": "sw",
+    "zho_Hans": "zh",
+}
+SCRIPTS = {
+    "ar": r"[\u0600-\u06FF]",
+    "hi": r"[\u0900-\u097F]",
+    "ta": r"[\u0B80-\u0BFF]",
+    "th": r"[\u0E00-\u0E7F]",
+    "zh": r"[\u4E00-\u9FFF]",
+}
 # a handful of frequent function words per language (ours, chosen by hand)
 WORDS = {
     "en": "the and of to is in that it for with answer question",
@@ -34,11 +60,15 @@ WORDS = {
     "sw": "na ya wa kwa ni katika hii jibu swali la",
     "tr": "ve bir bu için ile da de cevap soru değil",
     "vi": "và của là có không một các cho câu trả",
+    "de": "der die das und ist nicht ein eine mit für zu antwort",
+    "es": "el la de que y en los las por una respuesta texto",
+    "fr": "le la les de et des un une est pour réponse texte",
+    "pt": "o a de que e do da em um uma para resposta texto",
 }
 
 
 def name_of(code: str) -> str:
-    return NAMES.get(code, code)
+    return NAMES.get(FLORES.get(code, code), code)
 
 
 def code_of(name: str) -> str | None:
@@ -51,10 +81,11 @@ def guess(text: str, among: tuple[str, ...]) -> str | None:
     scores: dict[str, float] = {}
     words = re.findall(r"\w+", text.lower())
     for lang in among:
-        if lang in SCRIPTS:
-            scores[lang] = len(re.findall(SCRIPTS[lang], text)) / max(len(text), 1) * 10
-        elif lang in WORDS:
-            vocab = set(WORDS[lang].split())
+        key = FLORES.get(lang, lang)
+        if key in SCRIPTS:
+            scores[lang] = len(re.findall(SCRIPTS[key], text)) / max(len(text), 1) * 10
+        elif key in WORDS:
+            vocab = set(WORDS[key].split())
             scores[lang] = sum(w in vocab for w in words) / max(len(words), 1)
     best = max(scores.items(), key=lambda kv: kv[1], default=(None, 0.0))
     return best[0] if best[1] > 0 else None

@@ -113,6 +113,9 @@ class Task:
     labels: tuple[str, ...] = ()  # the label set of a LABEL task (read from the targets)
     runner: Runner | None = None
     answer_rule: str = ""  # how answers look, when the answer type cannot say (a program's)
+    # the language code of the inputs when the family knows it (xcopa:sw → "sw", sib:swh_Latn →
+    # "swh_Latn"); `adapt --prompt-language target` needs it to ask for prompts in that language
+    language: str = ""
 
     def __post_init__(self) -> None:
         if not self.examples and not self.fixed_split:

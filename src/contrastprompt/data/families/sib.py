@@ -75,6 +75,7 @@ def load_sib(lang: str, root: Path) -> Task:
         answer_type="label",
         labels=SIB_LABELS,
         source=str(d),
+        language=lang,
     )
 
 

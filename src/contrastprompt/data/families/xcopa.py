@@ -94,6 +94,7 @@ def load_xcopa(lang: str, root: str | Path | None = None, translate_test: bool =
         fixed_split=(train, test),
         answer_type="choice",
         source=str(d),
+        language=lang,
     )
 
 
