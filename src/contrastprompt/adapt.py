@@ -95,12 +95,6 @@ class AdaptResult:
         return "\n".join(lines)
 
 
-def language_of(task: Task) -> str:
-    """The language code its family gives a task (`xcopa:sw` → 'sw', `sib:swh_Latn` →
-    'swh_Latn'), else ''."""
-    return task.language
-
-
 def parallel_source(target_train: list[Example], source: Task) -> list[Example]:
     """The source task's items with the target's training ids, in the same order; refuses data
     that are not parallel (an id missing, or a different answer for the same id)."""
@@ -335,7 +329,7 @@ def adapt(
         on_event=on_event,
     )
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
-    lang = language_of(tgt)
+    lang = tgt.language
     meta = name_of(lang) if meta_language == "target" else ""
     results: dict[str, OptimizeResult] = {}
     for write_in in {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]:
@@ -380,7 +374,7 @@ def _drifts(
     prompt: str, src: Task, lang: str, results: dict[str, OptimizeResult]
 ) -> dict[str, Any]:
     """Per adapted run, whether its prompts stayed in the language they were meant to be in."""
-    own = guess(prompt, tuple(dict.fromkeys(("en", language_of(src) or "en", lang)))) or "en"
+    own = guess(prompt, tuple(dict.fromkeys(("en", src.language or "en", lang)))) or "en"
     out = {}
     for name, r in results.items():
         written_in_target = name.startswith(f"adapted-{lang}")
@@ -409,26 +403,30 @@ def _need_language(tgt: Task, prompt_language: str, meta_language: str) -> None:
     rather than run the English variant twice under another name."""
     if tgt.language:
         return
-    for flag, value, default in (
-        ("--prompt-language", prompt_language, "source"),
-        ("--meta-language", meta_language, "english"),
-    ):
-        if value != default:
-            raise UserError(
-                f"{flag} {value} needs a task whose language is known",
-                field=flag,
-                hint="xcopa:<lang> and sib:<lang> give theirs; with other data use source",
-            )
+    for flag, value in _language_options_set(prompt_language, meta_language):
+        raise UserError(
+            f"{flag} {value} needs a task whose language is known",
+            field=flag,
+            hint="xcopa:<lang> and sib:<lang> give theirs; with other data use source",
+        )
+
+
+def _language_options_set(prompt_language: str, meta_language: str) -> list[tuple[str, str]]:
+    """The language options given other than their defaults, as (flag, value)."""
+    return [
+        (flag, value)
+        for flag, value, default in (
+            ("--prompt-language", prompt_language, "source"),
+            ("--meta-language", meta_language, "english"),
+        )
+        if value != default
+    ]
 
 
 def _only_for_languages(prompt_language: str, meta_language: str) -> None:
     """The language options mean nothing when only the model changes: refuse them."""
-    for flag, value, default in (
-        ("--prompt-language", prompt_language, "source"),
-        ("--meta-language", meta_language, "english"),
-    ):
-        if value != default:
-            raise UserError(f"{flag} applies to language adaptation only", field=flag)
+    for flag, _ in _language_options_set(prompt_language, meta_language):
+        raise UserError(f"{flag} applies to language adaptation only", field=flag)
 
 
 def _part(on_event: EventHook | None, name: str) -> None:

@@ -67,8 +67,13 @@ WORDS = {
 }
 
 
+def base(code: str) -> str:
+    """The two-letter code NAMES, SCRIPTS and WORDS are keyed by ('swh_Latn' → 'sw')."""
+    return FLORES.get(code, code)
+
+
 def name_of(code: str) -> str:
-    return NAMES.get(FLORES.get(code, code), code)
+    return NAMES.get(base(code), code)
 
 
 def code_of(name: str) -> str | None:
@@ -81,7 +86,7 @@ def guess(text: str, among: tuple[str, ...]) -> str | None:
     scores: dict[str, float] = {}
     words = re.findall(r"\w+", text.lower())
     for lang in among:
-        key = FLORES.get(lang, lang)
+        key = base(lang)
         if key in SCRIPTS:
             scores[lang] = len(re.findall(SCRIPTS[key], text)) / max(len(text), 1) * 10
         elif key in WORDS:
