@@ -330,19 +330,9 @@ def adapt(
     )
     knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
     lang = tgt.language
-    meta = name_of(lang) if meta_language == "target" else ""
-    results: dict[str, OptimizeResult] = {}
-    for write_in in {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]:
-        name = ("adapted" if not write_in else f"adapted-{write_in}") + ("-meta" if meta else "")
-        _part(on_event, name)
-        opt = AdaptLCP(
-            right, write_in=name_of(write_in) if write_in else "", meta_language=meta, **knobs
-        )
-        results[name] = execute(
-            replace(
-                base, optimizer=opt, run_dir=root / name, extra_settings={"source": source_setting}
-            )
-        )
+    results = _adapted_runs(
+        base, right, source_setting, lang, prompt_language, meta_language, knobs, root
+    )
     scratch_res = None
     if scratch:
         _part(on_event, "LCP from scratch")
@@ -354,6 +344,34 @@ def adapt(
         out.source["drift"] = _drifts(prompt, src, lang, results)
     write_outputs(out)
     return out
+
+
+def _adapted_runs(
+    base: RunSpec,
+    right: set[str],
+    source_setting: dict,
+    lang: str,
+    prompt_language: str,
+    meta_language: str,
+    knobs: dict,
+    root: Path,
+) -> dict[str, OptimizeResult]:
+    """One adapted run per prompt language asked for ("both" runs the prompt kept in the source
+    language and one written in the target's), each in its own run dir so each resumes alone."""
+    meta = name_of(lang) if meta_language == "target" else ""
+    results: dict[str, OptimizeResult] = {}
+    for write_in in {"source": [""], "target": [lang], "both": ["", lang]}[prompt_language]:
+        name = ("adapted" if not write_in else f"adapted-{write_in}") + ("-meta" if meta else "")
+        _part(base.on_event, name)
+        opt = AdaptLCP(
+            right, write_in=name_of(write_in) if write_in else "", meta_language=meta, **knobs
+        )
+        results[name] = execute(
+            replace(
+                base, optimizer=opt, run_dir=root / name, extra_settings={"source": source_setting}
+            )
+        )
+    return results
 
 
 def _source_setting(
