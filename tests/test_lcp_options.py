@@ -347,3 +347,48 @@ def test_reasons_with_questions_show_each_reason_after_its_question_and_answer(t
     # the same subsets of reasons, in the same order, with or without their questions
     strip = re.compile(r"- Question: .*?\n  Correct answer: \w+\n  What went wrong: ")
     assert [strip.sub("- ", t) for t in seen[True]] == seen[False]
+
+
+def test_names_an_answer_reads_whole_words_and_label_parts():
+    from contrastprompt.data.extract import answer_words, names_an_answer
+
+    sib = ("science/technology", "travel", "politics")
+    assert names_an_answer("Say which topic: Science, travel or politics.", sib)
+    assert names_an_answer("Is it about technology?", sib)
+    assert not names_an_answer("Classify the input according to the given category.", sib)
+    assert not names_an_answer("I know the answer.", answer_words("yes/no"))  # 'no' in 'know'
+    assert names_an_answer("Reply No when unsure.", answer_words("yes/no"))
+    assert answer_words("choice") == () and answer_words("label", sib) == sib
+
+
+def test_state_labels_appends_the_answers_to_a_prompt_that_names_none(tmp_path):
+    from .scripted import default_reply
+
+    def vague(kind: str, text: str, n: int) -> str:
+        if kind == "candidate" and n % 2:  # every other candidate names no answer
+            return f"<prompt>Classify the input by its category, GOOD{n % 10} take {n}.</prompt>"
+        if kind == "candidate":
+            return f"<prompt>Say Yes or No, GOOD{n % 10} take {n}.</prompt>"
+        return default_reply(kind, text, n)
+
+    texts = {}
+    for on in (False, True):
+        res, _, con = _screen_run(
+            tmp_path, f"st{on}", vague, iterations=1, candidates=4, state_labels=on
+        )
+        texts[on] = [c["text"] for c in res.candidates if c["origin"] == "candidate"]
+        steps = Counter(
+            json.loads(d)["step"]
+            for (d,) in con.execute("select data from events where kind = 'labels_stated'")
+        )
+        # two candidates and the contrast prompt ("Be specific: GOOD9 final.") name no answer
+        assert steps == (Counter(candidate=2, contrast=1) if on else Counter())
+        contrast = next(c["text"] for c in res.candidates if c["origin"] == "contrast")
+        assert contrast.endswith("Answer with Yes or No.") == on
+        con.close()
+    assert len(texts[False]) == len(texts[True]) == 4
+    for plain, stated in zip(texts[False], texts[True], strict=True):
+        if "category" in plain:  # named no answer: the sentence is added, the rest kept
+            assert stated == plain + "\n\nAnswer with Yes or No."
+        else:
+            assert stated == plain

@@ -160,6 +160,22 @@ def answer_format_hint(answer_type: str, labels: Sequence[str] = ()) -> str:
     }[answer_type]
 
 
+def answer_words(answer_type: str, labels: Sequence[str] = ()) -> tuple[str, ...]:
+    """The answers of a task with a closed answer set (its labels; Yes and No; ...), which an
+    instruction that states the answer form names; none for options, numbers and open text."""
+    if answer_type == LABEL:
+        return tuple(labels)
+    return _LABELS.get(answer_type, ())
+
+
+def names_an_answer(text: str, words: Sequence[str]) -> bool:
+    """Whether `text` names at least one of `words` as a whole word, case aside; a label with
+    parts ("science/technology") counts when one part is named."""
+    parts = {p.strip().lower() for w in words for p in [w, *w.split("/")] if p.strip()}
+    low = text.lower()
+    return any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", low) for p in parts)
+
+
 def generation_limits(answer_type: str) -> tuple[int, tuple[str, ...]]:
     """max_tokens and stop sequences per answer type: room for a short justification, not for an
     essay; small models that finish answering often go on to invent the next question, so we

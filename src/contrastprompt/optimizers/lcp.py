@@ -30,6 +30,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..data.extract import answer_words, names_an_answer
 from ..data.task import Record
 from .base import (
     BaseOptimizer,
@@ -82,6 +83,12 @@ class LCPSettings:
     # correct answer, instead of the reason alone (the paper). The candidate writer then sees
     # what the task's questions and labels look like, as OPRO's and APE's writers do
     reasons_with_questions: bool = False
+    # a prompt the optimizer writes (candidate or contrast) that names none of the task's
+    # answers (its labels, or Yes and No, ...) gets one sentence that names them appended. The
+    # meta-prompts ask every prompt to state the answer form; a small optimizer model sometimes
+    # writes "Classify the input according to the given category." instead, and every reply to
+    # such a prompt misses the label set. False is the paper: the prompt is scored as written
+    state_labels: bool = False
 
 
 SAMPLINGS = ("random", "by_label")
@@ -440,6 +447,7 @@ class LCP(BaseOptimizer):
             if text is None:
                 ctx.event(it, "skipped", {"step": "candidate", "index": i, "raw": raw[:500]})
                 continue
+            text = self._stated(ctx, it, text, ("candidate", i))
             if text.strip() in seen:
                 ctx.event(it, "duplicate", {"step": "candidate", "index": i})
                 continue
@@ -455,6 +463,15 @@ class LCP(BaseOptimizer):
                 parents=[cur.hash],
                 meta={"index": i, "reasons": subset},
             )
+
+    def _stated(self, ctx: RunContext, it: int, text: str, where: tuple[str, int]) -> str:
+        """With `state_labels`, `text` with a sentence naming the task's answers when it names
+        none of them (recorded as a `labels_stated` event); otherwise `text` as written."""
+        words = answer_words(ctx.task.answer_type, ctx.task.labels)
+        if not self.s.state_labels or not words or names_an_answer(text, words):
+            return text
+        ctx.event(it, "labels_stated", {"step": where[0], "index": where[1]})
+        return f"{text.rstrip()}\n\nAnswer with {ctx.task.answer_format()}."
 
     async def _screen(
         self, ctx: RunContext, it: int, cur: Candidate, new: list[tuple[int, str, list[str]]]
@@ -558,6 +575,7 @@ class LCP(BaseOptimizer):
         if text is None:
             ctx.event(it, "skipped", {"step": "contrast", "why": "no prompt in the answer", **info})
             return ranked[0]
+        text = self._stated(ctx, it, text, ("contrast", 0))
         new = await ctx.score(
             text,
             origin="contrast",
