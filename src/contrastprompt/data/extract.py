@@ -98,11 +98,22 @@ def extract_choice(text: str, input_text: str = "") -> str | None:
     return None
 
 
+def _alternation(labels: Sequence[str]) -> str:
+    """The labels as one regex alternation, longest first so that 'science/technology' is
+    matched whole before 'science'."""
+    return "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+
+
+def _mention(labels: Sequence[str]) -> re.Pattern[str]:
+    """Any of the labels as a whole word, case aside."""
+    return re.compile(r"\b(" + _alternation(labels) + r")\b", re.I)
+
+
 def extract_label(text: str, labels: tuple[str, str]) -> str | None:
     """After the last answer marker; else a label that opens the answer; else the last label
     mentioned (small models state their verdict first or last, rarely in the middle)."""
-    alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
-    pat = re.compile(r"\b(" + alts + r")\b", re.I)
+    alts = _alternation(labels)
+    pat = _mention(labels)
     for span in _after_markers(text)[:-1]:
         m = pat.search(span)
         if m:
@@ -137,10 +148,8 @@ def extract_answer(
     """The model's answer in the task's format, or None when none can be found."""
     if answer_type == CHOICE:
         return extract_choice(text, input_text)
-    if answer_type in _LABELS:
-        return extract_label(text, _LABELS[answer_type])
-    if answer_type == LABEL:
-        return extract_label(text, tuple(labels))
+    if answer_type in _LABELS or answer_type == LABEL:
+        return extract_label(text, answer_words(answer_type, labels))
     if answer_type == INTEGER:
         return extract_integer(text)
     return extract_text(text)
@@ -171,9 +180,8 @@ def answer_words(answer_type: str, labels: Sequence[str] = ()) -> tuple[str, ...
 def names_an_answer(text: str, words: Sequence[str]) -> bool:
     """Whether `text` names at least one of `words` as a whole word, case aside; a label with
     parts ("science/technology") counts when one part is named."""
-    parts = {p.strip().lower() for w in words for p in [w, *w.split("/")] if p.strip()}
-    low = text.lower()
-    return any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", low) for p in parts)
+    parts = {p.strip() for w in words for p in [w, *w.split("/")] if p.strip()}
+    return bool(parts) and _mention(parts).search(text) is not None
 
 
 def generation_limits(answer_type: str) -> tuple[int, tuple[str, ...]]:
@@ -203,12 +211,12 @@ def asks_reasoning_first(prompt: str) -> bool:
 def answer_spec(answer_type: str, labels: Sequence[str], prompt: str) -> dict | None:
     """What `answer_complete` needs to end a reply early, or None where no closed answer set
     makes that safe (integers, free text)."""
-    if answer_type in _LABELS:
-        labels = _LABELS[answer_type]
-    elif answer_type == CHOICE:
+    if answer_type == CHOICE:
         labels = ()
-    elif answer_type != LABEL or not labels:
-        return None
+    else:
+        labels = answer_words(answer_type, labels)
+        if not labels:
+            return None
     return {
         "type": answer_type,
         "labels": sorted(labels),
@@ -239,7 +247,7 @@ def answer_complete(spec: dict):  # noqa: ANN201 - returns a predicate on the re
         labels = [str(x) for x in spec.get("labels") or []]
         if not labels:
             return lambda text: False
-        alts = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+        alts = _alternation(labels)
         opening = re.compile(r"^\W*(" + alts + r")", re.I)
         marked = re.compile(r"^\W*(" + alts + r")", re.I)
 

@@ -447,7 +447,7 @@ class LCP(BaseOptimizer):
             if text is None:
                 ctx.event(it, "skipped", {"step": "candidate", "index": i, "raw": raw[:500]})
                 continue
-            text = self._stated(ctx, it, text, ("candidate", i))
+            text = self._stated(ctx, it, text, "candidate", i)
             if text.strip() in seen:
                 ctx.event(it, "duplicate", {"step": "candidate", "index": i})
                 continue
@@ -464,13 +464,15 @@ class LCP(BaseOptimizer):
                 meta={"index": i, "reasons": subset},
             )
 
-    def _stated(self, ctx: RunContext, it: int, text: str, where: tuple[str, int]) -> str:
+    def _stated(self, ctx: RunContext, it: int, text: str, step: str, index: int) -> str:
         """With `state_labels`, `text` with a sentence naming the task's answers when it names
         none of them (recorded as a `labels_stated` event); otherwise `text` as written."""
-        words = answer_words(ctx.task.answer_type, ctx.task.labels)
-        if not self.s.state_labels or not words or names_an_answer(text, words):
+        if not self.s.state_labels:
             return text
-        ctx.event(it, "labels_stated", {"step": where[0], "index": where[1]})
+        words = answer_words(ctx.task.answer_type, ctx.task.labels)
+        if not words or names_an_answer(text, words):
+            return text
+        ctx.event(it, "labels_stated", {"step": step, "index": index})
         return f"{text.rstrip()}\n\nAnswer with {ctx.task.answer_format()}."
 
     async def _screen(
@@ -575,7 +577,7 @@ class LCP(BaseOptimizer):
         if text is None:
             ctx.event(it, "skipped", {"step": "contrast", "why": "no prompt in the answer", **info})
             return ranked[0]
-        text = self._stated(ctx, it, text, ("contrast", 0))
+        text = self._stated(ctx, it, text, "contrast", 0)
         new = await ctx.score(
             text,
             origin="contrast",
