@@ -15,9 +15,10 @@ import argparse
 import time
 from pathlib import Path
 
-from contrastprompt.adapt import adapt, matrix
+from contrastprompt.adapt import adapt
 from contrastprompt.bench import default_prompt
 from contrastprompt.data.loaders import load_task
+from contrastprompt.views.adapt import matrix
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

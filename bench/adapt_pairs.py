@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 from contrastprompt import evaluate_prompt, load_task, optimize
-from contrastprompt.adapt import adapt, matrix, plan
+from contrastprompt.adapt import adapt, plan
 from contrastprompt.data.task import take
 from contrastprompt.stats import wilson_interval
+from contrastprompt.views.adapt import matrix
 
 PAIRS = (
     "qwen2.5-coder-1.5b:qwen2.5-coder-0.5b,qwen2.5-coder-1.5b:smollm2-135m,"

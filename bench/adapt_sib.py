@@ -27,9 +27,10 @@ from pathlib import Path
 from public_winrate import PROMPT as START  # the start prompt of every method there
 
 from contrastprompt import evaluate_prompt, load_task
-from contrastprompt.adapt import adapt, matrix, plan
+from contrastprompt.adapt import adapt, plan
 from contrastprompt.data.task import take
 from contrastprompt.stats import wilson_interval
+from contrastprompt.views.adapt import matrix
 
 LANGS = "arb_Arab,deu_Latn,fra_Latn,hin_Deva,ind_Latn,por_Latn,spa_Latn,swh_Latn,zho_Hans"
 BEST = Path("bench/results/public/sib-eng_Latn/lcp/s0/best_prompt.txt")

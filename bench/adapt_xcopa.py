@@ -17,7 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from contrastprompt.adapt import adapt, matrix
+from contrastprompt.adapt import adapt
+from contrastprompt.views.adapt import matrix
 
 PROMPT = "Pick the more plausible option. End with 'Answer: (A)' or 'Answer: (B)'."
 

@@ -10,12 +10,11 @@ part, each resumable on its own:
     adapted/   LCP in adaptation mode on the target, from the source prompt
     adapted-<lang>/  the same, writing the prompt in the target language (--prompt-language)
     scratch/   LCP on the target from the initial prompt, same budget
-    adapt.json, adapt.md   the side-by-side table
+    adapt.json, adapt.md, adapt.html   the side-by-side table (views/adapt.py lays them out)
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from .run import (
 from .scoring import Record
 from .stats import gap_recovered, requests_to_reach
 from .store import Store, anytime_curve, prompt_hash
+from .views.adapt import write_outputs
 
 LANGUAGE_CHOICES = ("source", "target", "both")
 META_CHOICES = ("english", "target")
@@ -80,19 +80,6 @@ class AdaptResult:
     # the task requests the adapted run needed to reach LCP from scratch's final training
     # score, next to what the from-scratch run spent in all: the point of adapting
     efficiency: dict = field(default_factory=dict)
-
-    def table(self) -> str:
-        lines = [
-            "| prompt | target test | target train | task requests | optimizer calls |",
-            "|---|---|---|---|---|",
-        ]
-        for r in self.rows:
-            test = "–" if r["test"] is None else f"{100 * r['test']:.1f}%"
-            lines.append(
-                f"| {r['name']} | {test} | {100 * r['train']:.1f}% | {r['task_requests']} | "
-                f"{r['optimizer_calls']} |"
-            )
-        return "\n".join(lines)
 
 
 def parallel_source(target_train: list[Example], source: Task) -> list[Example]:
@@ -501,131 +488,3 @@ def _efficiency(adapted: OptimizeResult, scratch: OptimizeResult | None) -> dict
         "adapted_requests": adapted.usage["task"]["requests"],
         "scratch_requests": scratch.usage["task"]["requests"],
     }
-
-
-def write_outputs(res: AdaptResult) -> None:
-    data = {
-        "mode": res.mode,
-        "rows": res.rows,
-        "gap_before": res.gap_before,
-        "gap_after": res.gap_after,
-        "source": res.source,
-        "recovered": res.recovered,
-        "efficiency": res.efficiency,
-    }
-    (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    lines = [f"Adaptation ({res.mode}); target test accuracy, side by side.\n", res.table(), ""]
-    if res.gap_before is not None:
-        lines.append(
-            f"Transfer gap against LCP from scratch: before {100 * res.gap_before:+.1f} points "
-            f"(source prompt as is), after {100 * (res.gap_after or 0):+.1f} (adapted, best on "
-            "train)."
-        )
-    lines += _efficiency_lines(res)
-    s = res.source
-    lines.append(
-        f"Source side (not in the target budget): {s['requests']} requests, the source prompt "
-        f"answered {s['right']} of {s['requests']} training items right on {s['model']}."
-    )
-    (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (res.run_dir / "adapt.html").write_text(page(res, "\n".join(lines)), encoding="utf-8")
-
-
-def _efficiency_lines(res: AdaptResult) -> list[str]:
-    out = []
-    if res.recovered is not None:
-        out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
-    e = res.efficiency
-    if e:
-        reach = e["adapted_to_reach"]
-        out.append(
-            f"LCP from scratch ended at {100 * e['scratch_train']:.1f}% on train after "
-            f"{e['scratch_requests']} task requests; the adapted run "
-            + (
-                f"reached it after {reach:.0f} ({reach / max(e['scratch_requests'], 1):.2f} of "
-                "that)."
-                if reach is not None
-                else f"never reached it ({e['adapted_requests']} task requests in all)."
-            )
-        )
-    return out
-
-
-def short_name(row_name: str) -> str:
-    """A bar label: 'as is', 'adapted', 'adapted-sw, last', 'scratch'."""
-    name = row_name.replace(" (best on train)", "").replace(" (last)", ", last")
-    return {"source prompt as is": "as is", "LCP from scratch": "scratch"}.get(name, name)
-
-
-def page(res: AdaptResult, table_md: str) -> str:
-    """adapt.html: the compared prompts' target test accuracy as bars with bootstrap intervals
-    over the test items, the table, and links to each part's own run report."""
-    from .stats import bootstrap_interval
-    from .store import test_items
-    from .views import render
-
-    shown: dict[str, dict] = {}
-    for r in res.rows:
-        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
-        if items:
-            shown[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
-    parts = sorted({Path(r["run_dir"]) for r in res.rows})
-    links = [
-        (p.name, f"{p.relative_to(res.run_dir)}/report.html")
-        for p in parts
-        if p.is_relative_to(res.run_dir)
-    ]
-    return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
-
-
-def _reach(e: dict) -> str:
-    if not e:
-        return "–"
-    if e["adapted_to_reach"] is None:
-        return "never"
-    return f"{e['adapted_to_reach']:.0f}"
-
-
-def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
-    """The transfer matrix of one source prompt across targets: source prompt as is, adapted
-    (best on train), LCP from scratch, the gaps, and the target-side calls; with `spread`, the
-    range of accuracy across the targets (languages) before and after adaptation."""
-
-    def pct(v: float | None) -> str:
-        return "–" if v is None else f"{100 * v:.1f}%"
-
-    def pts(v: float | None) -> str:
-        return "–" if v is None else f"{100 * v:+.1f}"
-
-    lines = [
-        "| target | source prompt as is | adapted | from scratch | gap before | gap after | "
-        "gap recovered | adapted req to scratch's train score | task req adapted / scratch | "
-        "optimizer calls adapted / scratch | source req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    before, after = [], []
-    for name, res in entries:
-        rows = {r["name"]: r for r in res.rows}
-        as_is = rows["source prompt as is"]
-        ad = rows.get("adapted (best on train)") or next(
-            r for r in res.rows if r["name"].startswith("adapted")
-        )
-        sc = rows.get("LCP from scratch (best on train)")
-        before.append(as_is["test"])
-        after.append(ad["test"])
-        lines.append(
-            f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
-            f"{pct(sc['test'] if sc else None)} | {pts(res.gap_before)} | {pts(res.gap_after)} | "
-            f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
-            f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
-            f"{ad['optimizer_calls']} / {sc['optimizer_calls'] if sc else '–'} | "
-            f"{res.source['requests']} |"
-        )
-    if spread and len(entries) > 1:
-        b = [v for v in before if v is not None]
-        a = [v for v in after if v is not None]
-        lines.append(
-            f"\nSpread across targets (max − min): source prompt as is "
-            f"{100 * (max(b) - min(b)):.1f} points, adapted {100 * (max(a) - min(a)):.1f} points."
-        )
-    return "\n".join(lines)

@@ -151,7 +151,7 @@ def _adapt_targets(
         console.print(f"stopped; finished work is kept in {run_dir}: run the same command again")
         raise typer.Exit(130) from None
     if matrix:
-        from ..adapt import matrix as transfer_matrix
+        from ..views.adapt import matrix as transfer_matrix
 
         table = transfer_matrix(entries, spread=entries[0][1].mode == "language")
         (run_dir / "matrix.md").write_text(table + "\n", encoding="utf-8")

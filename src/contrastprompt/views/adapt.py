@@ -1,0 +1,158 @@
+"""The adaptation's outputs: adapt.json, adapt.md and adapt.html for one run, and the transfer
+matrix across targets. Laid out from what `adapt()` measured; the only figures made here are the
+bootstrap intervals the page draws around each prompt's test accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..stats import bootstrap_interval
+from ..store import prompt_hash, test_items
+from . import render
+
+if TYPE_CHECKING:
+    from ..adapt import AdaptResult
+
+
+def result_table(res: AdaptResult) -> str:
+    """One run's prompts side by side on the target: test and train accuracy, and what each cost."""
+    lines = [
+        "| prompt | target test | target train | task requests | optimizer calls |",
+        "|---|---|---|---|---|",
+    ]
+    for r in res.rows:
+        test = "–" if r["test"] is None else f"{100 * r['test']:.1f}%"
+        lines.append(
+            f"| {r['name']} | {test} | {100 * r['train']:.1f}% | {r['task_requests']} | "
+            f"{r['optimizer_calls']} |"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(res: AdaptResult) -> None:
+    """adapt.json for programs, adapt.md for the terminal and the docs, adapt.html for a reader:
+    the same figures, so what the CLI prints is what the page shows."""
+    data = {
+        "mode": res.mode,
+        "rows": res.rows,
+        "gap_before": res.gap_before,
+        "gap_after": res.gap_after,
+        "source": res.source,
+        "recovered": res.recovered,
+        "efficiency": res.efficiency,
+    }
+    (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    head = f"Adaptation ({res.mode}); target test accuracy, side by side.\n"
+    lines = [head, result_table(res), ""]
+    if res.gap_before is not None:
+        lines.append(
+            f"Transfer gap against LCP from scratch: before {100 * res.gap_before:+.1f} points "
+            f"(source prompt as is), after {100 * (res.gap_after or 0):+.1f} (adapted, best on "
+            "train)."
+        )
+    lines += _efficiency_lines(res)
+    s = res.source
+    lines.append(
+        f"Source side (not in the target budget): {s['requests']} requests, the source prompt "
+        f"answered {s['right']} of {s['requests']} training items right on {s['model']}."
+    )
+    (res.run_dir / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (res.run_dir / "adapt.html").write_text(page(res, "\n".join(lines)), encoding="utf-8")
+
+
+def _efficiency_lines(res: AdaptResult) -> list[str]:
+    out = []
+    if res.recovered is not None:
+        out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
+    e = res.efficiency
+    if e:
+        reach = e["adapted_to_reach"]
+        out.append(
+            f"LCP from scratch ended at {100 * e['scratch_train']:.1f}% on train after "
+            f"{e['scratch_requests']} task requests; the adapted run "
+            + (
+                f"reached it after {reach:.0f} ({reach / max(e['scratch_requests'], 1):.2f} of "
+                "that)."
+                if reach is not None
+                else f"never reached it ({e['adapted_requests']} task requests in all)."
+            )
+        )
+    return out
+
+
+def short_name(row_name: str) -> str:
+    """A bar label: 'as is', 'adapted', 'adapted-sw, last', 'scratch'."""
+    name = row_name.replace(" (best on train)", "").replace(" (last)", ", last")
+    return {"source prompt as is": "as is", "LCP from scratch": "scratch"}.get(name, name)
+
+
+def page(res: AdaptResult, table_md: str) -> str:
+    """adapt.html: the compared prompts' target test accuracy as bars with bootstrap intervals
+    over the test items, the table, and links to each part's own run report."""
+    shown: dict[str, dict] = {}
+    for r in res.rows:
+        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
+        if items:
+            shown[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
+    parts = sorted({Path(r["run_dir"]) for r in res.rows})
+    links = [
+        (p.name, f"{p.relative_to(res.run_dir)}/report.html")
+        for p in parts
+        if p.is_relative_to(res.run_dir)
+    ]
+    return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
+
+
+def _reach(e: dict) -> str:
+    if not e:
+        return "–"
+    if e["adapted_to_reach"] is None:
+        return "never"
+    return f"{e['adapted_to_reach']:.0f}"
+
+
+def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
+    """The transfer matrix of one source prompt across targets: source prompt as is, adapted
+    (best on train), LCP from scratch, the gaps, and the target-side calls; with `spread`, the
+    range of accuracy across the targets (languages) before and after adaptation."""
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    def pts(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:+.1f}"
+
+    lines = [
+        "| target | source prompt as is | adapted | from scratch | gap before | gap after | "
+        "gap recovered | adapted req to scratch's train score | task req adapted / scratch | "
+        "optimizer calls adapted / scratch | source req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    before, after = [], []
+    for name, res in entries:
+        rows = {r["name"]: r for r in res.rows}
+        as_is = rows["source prompt as is"]
+        ad = rows.get("adapted (best on train)") or next(
+            r for r in res.rows if r["name"].startswith("adapted")
+        )
+        sc = rows.get("LCP from scratch (best on train)")
+        before.append(as_is["test"])
+        after.append(ad["test"])
+        lines.append(
+            f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
+            f"{pct(sc['test'] if sc else None)} | {pts(res.gap_before)} | {pts(res.gap_after)} | "
+            f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
+            f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
+            f"{ad['optimizer_calls']} / {sc['optimizer_calls'] if sc else '–'} | "
+            f"{res.source['requests']} |"
+        )
+    if spread and len(entries) > 1:
+        b = [v for v in before if v is not None]
+        a = [v for v in after if v is not None]
+        lines.append(
+            f"\nSpread across targets (max − min): source prompt as is "
+            f"{100 * (max(b) - min(b)):.1f} points, adapted {100 * (max(a) - min(a)):.1f} points."
+        )
+    return "\n".join(lines)
