@@ -323,3 +323,49 @@ def test_target_language_needs_a_known_language(tmp_path):
     assert p.returncode == 2, p.stderr
     assert "needs a task whose language is known" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "r" / "source").exists()  # refused before any model call
+
+
+def _result_for(tmp_path: Path, as_is: float, adapted: float, scratch: float):
+    from contrastprompt.adapt import AdaptResult
+
+    def row(name: str, test: float, req: int) -> dict:
+        return {
+            "name": name,
+            "test": test,
+            "train": test,
+            "task_requests": req,
+            "optimizer_calls": 4,
+            "prompt": name,
+            "run_dir": str(tmp_path),
+        }
+
+    return AdaptResult(
+        run_dir=tmp_path,
+        mode="language",
+        rows=[
+            row("source prompt as is", as_is, 50),
+            row("adapted (best on train)", adapted, 200),
+            row("LCP from scratch (best on train)", scratch, 300),
+        ],
+        gap_before=as_is - scratch,
+        gap_after=adapted - scratch,
+        source={"requests": 50},
+        recovered=(adapted - as_is) / (scratch - as_is),
+        efficiency={"adapted_to_reach": 150, "scratch_requests": 300},
+    )
+
+
+def test_transfer_matrix_has_a_row_per_target_and_the_spread_across_them(tmp_path):
+    from contrastprompt.views.adapt import matrix
+
+    entries = [
+        ("swh_Latn", _result_for(tmp_path, 0.40, 0.55, 0.60)),
+        ("hin_Deva", _result_for(tmp_path, 0.30, 0.50, 0.70)),
+    ]
+    lines = matrix(entries, spread=True).splitlines()
+    swh = next(line for line in lines if line.startswith("| swh_Latn"))
+    cells = [c.strip() for c in swh.strip("|").split("|")]
+    assert cells[1:8] == ["40.0%", "55.0%", "60.0%", "-20.0", "-5.0", "75.0%", "150"]
+    assert cells[8] == "200 / 300"
+    # as is spans 40 - 30 = 10 points across the targets; adapted 55 - 50 = 5
+    assert "source prompt as is 10.0 points, adapted 5.0 points" in lines[-1]
