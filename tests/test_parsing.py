@@ -198,3 +198,31 @@ def test_a_suggested_prompt_in_quotes_is_taken_and_a_quoted_old_one_is_not():
     )
     shown = 'Instruction 1: "Classify the input as subjective or objective." scores best.'
     assert parse_strict(shown) is None
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        (
+            "<patterns>Good ones list the labels.</patterns>\n<prompt>P</prompt>",
+            "Good ones list the labels.",
+        ),
+        # the 1.5B optimizer's contrast answers (public bench): the analysis without its tags
+        (
+            "High-scoring instructions name the categories.\n\nLow-scoring ones do not.\n\n"
+            "One new instruction that keeps what works is:\n\n<prompt>\nClassify the input.\n",
+            "High-scoring instructions name the categories.\n\nLow-scoring ones do not.",
+        ),
+        (
+            "### High-scoring Instructions\n- one lists labels\n\n### New Instruction\n"
+            "```prompt\nClassify it.\n```",
+            "### High-scoring Instructions\n- one lists labels",
+        ),
+        ("<prompt>Classify the input.</prompt>", ""),
+        ("No prompt and no analysis marker here.", ""),
+    ],
+)
+def test_the_analysis_before_a_prompt_is_kept_with_or_without_its_tags(raw, expected):
+    from contrastprompt.optimizers.parsing import analysis
+
+    assert analysis(raw) == expected

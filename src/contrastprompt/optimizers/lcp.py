@@ -42,7 +42,7 @@ from .base import (
     section,
     template,
 )
-from .parsing import parse_prompt, parse_reason, parse_reasons, parse_strict, tagged
+from .parsing import analysis, parse_prompt, parse_reason, parse_reasons, parse_strict
 
 
 @dataclass
@@ -571,7 +571,7 @@ class LCP(BaseOptimizer):
         info = {
             "good": [[c.hash, c.score] for c in good],
             "bad": [[c.hash, c.score] for c in bad],
-            "patterns": tagged(raw, "patterns") or "",
+            "patterns": analysis(raw),
             "raw": raw[:2000],
         }
         if text is None:

@@ -184,6 +184,33 @@ def _numbered_sections(text: str) -> list[str]:
     return [text[h.end() : e].strip() for h, e in zip(heads, ends, strict=True)]
 
 
+# where an answer's prompt begins when the analysis before it was left untagged: our tag, a code
+# fence, or a heading that announces it ("### New Instruction")
+_PROMPT_START = re.compile(
+    r"<prompt>|```|^#+\s*(?:the\s+)?(?:new|improved|revised|final|proposed)\s+(?:instruction|prompt)",
+    re.I | re.M,
+)
+
+
+def analysis(output: str, tag: str = "patterns", max_chars: int = 800) -> str:
+    """What an answer says before its prompt: the <tag> block, or else the untagged text ahead
+    of the prompt (a small optimizer writes its analysis but forgets the tags). Empty when there
+    is none. For reports: the contrast step's analysis is what the method is named for."""
+    found = tagged(output, tag)
+    if found:
+        return found[:max_chars]
+    m = _PROMPT_START.search(output)
+    if not m:
+        return ""
+    text = _INTRO_TAIL.sub("", output[: m.start()].strip()).strip()
+    return text[:max_chars]
+
+
+# the last line of an analysis that only hands over to the prompt ("One new instruction that
+# keeps what works is:")
+_INTRO_TAIL = re.compile(r"\n[^\n]{0,160}:\s*$")
+
+
 def parse_reason(output: str, max_chars: int = 500) -> str | None:
     return _reason_text(tagged(output, "reason") or output, max_chars)
 
