@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..stats import bootstrap_interval
 from ..store import prompt_hash, test_items
 from . import render
 
-if TYPE_CHECKING:
-    from ..adapt import AdaptResult
+
+class AdaptResult(Protocol):
+    """What the view reads of an adaptation's result (`contrastprompt.adapt.AdaptResult`); named
+    here so that the view does not import the use case it lays out."""
+
+    run_dir: Path
+    mode: str
+    rows: list[dict]
+    gap_before: float | None
+    gap_after: float | None
+    source: dict[str, Any]
+    recovered: float | None
+    efficiency: dict[str, Any]
 
 
 def result_table(res: AdaptResult) -> str:
