@@ -88,6 +88,7 @@ if __name__ == "__main__":
     # a slice (fewer tasks, methods or seeds) runs only its cells, but the tables in --out stay
     # those of the whole bench: bench.md is what a reader of the results folder looks at
     whole = bench_args(TASKS, METHODS, "0,1,2", a.out, a.profile) + ["--tables-only"]
+    is_slice = (a.tasks, a.methods, a.seeds) != (TASKS, METHODS, "0,1,2")
     if a.tables_only:
         args.append("--tables-only")
     if a.dry_run:
@@ -95,7 +96,7 @@ if __name__ == "__main__":
     t0 = time.time()
     try:
         main(args)
-        if args[:7] != whole[:7] and not a.dry_run:
+        if is_slice and not a.dry_run:
             main(whole)
     finally:
         print(f"wall time of this command: {(time.time() - t0) / 60:.1f} min", file=sys.stderr)

@@ -247,9 +247,8 @@ def answer_complete(spec: dict):  # noqa: ANN201 - returns a predicate on the re
         labels = [str(x) for x in spec.get("labels") or []]
         if not labels:
             return lambda text: False
-        alts = _alternation(labels)
-        opening = re.compile(r"^\W*(" + alts + r")", re.I)
-        marked = re.compile(r"^\W*(" + alts + r")", re.I)
+        # a label at the start of the reply, or of what follows its answer marker: one pattern
+        opening = marked = re.compile(r"^\W*(" + _alternation(labels) + r")", re.I)
 
     def done(text: str) -> bool:
         spans = [text[m.end() :] for m in _MARKER.finditer(text)]

@@ -190,6 +190,9 @@ _PROMPT_START = re.compile(
     r"<prompt>|```|^#+\s*(?:the\s+)?(?:new|improved|revised|final|proposed)\s+(?:instruction|prompt)",
     re.I | re.M,
 )
+# the last line of an analysis that only hands over to the prompt ("One new instruction that
+# keeps what works is:")
+_INTRO_TAIL = re.compile(r"\n[^\n]{0,160}:\s*$")
 
 
 def analysis(output: str, tag: str = "patterns", max_chars: int = 800) -> str:
@@ -204,11 +207,6 @@ def analysis(output: str, tag: str = "patterns", max_chars: int = 800) -> str:
         return ""
     text = _INTRO_TAIL.sub("", output[: m.start()].strip()).strip()
     return text[:max_chars]
-
-
-# the last line of an analysis that only hands over to the prompt ("One new instruction that
-# keeps what works is:")
-_INTRO_TAIL = re.compile(r"\n[^\n]{0,160}:\s*$")
 
 
 def parse_reason(output: str, max_chars: int = 500) -> str | None:
