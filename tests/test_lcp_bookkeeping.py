@@ -558,3 +558,36 @@ def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
         for (d,) in db.execute("SELECT data FROM events WHERE kind='skipped'")
     ]
     assert "the budget holds the contrast prompt only" in whys
+
+
+def test_finished_run_whose_store_is_gone_is_read_back_from_run_json(tmp_path):
+    """Results kept under version control hold run.json but no store: the same run is read
+    back from it, asking nothing, with its anytime curve; a larger budget runs again."""
+    from contrastprompt.store import anytime_curve
+
+    task, backend = make()
+    first = run(tmp_path, backend, task, iterations=1, candidates=2)
+    d = tmp_path / "run"
+    with_store = anytime_curve(first.candidates, d, 10)
+    for name in ("store.sqlite", "cache.sqlite"):
+        (d / name).unlink()
+    asked = sum(backend.counts.values())
+    again = run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert sum(backend.counts.values()) == asked
+    assert (again.best_prompt, again.best_test_score) == (first.best_prompt, first.best_test_score)
+    assert again.usage == first.usage and again.selections == first.selections
+    # n_train 0: a point missing its recorded requests would fall back to 0
+    assert anytime_curve(again.candidates, d, 0) == with_store
+
+    more = run(tmp_path, backend, task, iterations=1, candidates=2, budget=500)
+    assert sum(backend.counts.values()) > asked and (d / "store.sqlite").is_file()
+    assert more.best_train_score >= first.best_train_score
+
+
+def test_run_json_of_other_settings_is_not_read_back(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    (tmp_path / "run" / "store.sqlite").unlink()
+    asked = sum(backend.counts.values())
+    run(tmp_path, backend, task, iterations=1, candidates=3)
+    assert sum(backend.counts.values()) > asked

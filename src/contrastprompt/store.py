@@ -334,16 +334,26 @@ def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]
     return out
 
 
-def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
-    """Best training score so far against task requests spent, one point per scored prompt.
-    Uses the requests stored with each 'scored' event (runs before that field: seq × |train|)."""
+def requests_when_scored(events: list[dict]) -> dict[str, int]:
+    """Task requests spent when each prompt was first scored, by prompt hash, from the run's
+    'scored' events (runs stored before that field have none)."""
     spent: dict[str, int] = {}
-    for (raw,) in query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id"):
-        ev = json.loads(raw)
+    for ev in events:
         if "requests" in ev:
             spent.setdefault(ev["hash"], ev["requests"])
+    return spent
+
+
+def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
+    """Best training score so far against task requests spent, one point per scored prompt.
+    Uses the requests run.json records with each candidate, else the 'scored' events of the
+    store, else (runs before either) seq × |train|."""
+    spent: dict[str, int] = {}
+    if any("requests" not in c for c in cands) and (run_dir / "store.sqlite").is_file():
+        rows = query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id")
+        spent = requests_when_scored([json.loads(raw) for (raw,) in rows])
     best, pts = 0.0, []
     for c in sorted(cands, key=lambda c: c["seq"]):
         best = max(best, c["score"])
-        pts.append([spent.get(c["hash"], (c["seq"] + 1) * n_train), best])
+        pts.append([c.get("requests", spent.get(c["hash"], (c["seq"] + 1) * n_train)), best])
     return pts

@@ -123,6 +123,8 @@ class RunStatus:
             st["phase"] = "writing candidates"
         elif kind == "testing":
             st["phase"] = f"scoring initial/last/best on {data['n']} test examples"
+        elif kind == "read_back":
+            console.print(f"{st['part']}finished earlier, read back from {data['path']}")
         usage = data.get("usage", {})
         roles = "  ".join(
             f"{r}: {u.get('requests', 0)} req, {u.get('calls', 0)} calls, {u.get('tokens', 0)} tok"

@@ -23,7 +23,7 @@ from ..scoring import EvalResult, evaluate_async
 from ..store import Store, prompt_hash
 from .context import Candidate, EventHook, Optimizer, RunContext
 from .loop import LoopOutcome, run_loop
-from .outputs import OptimizeResult, pool_row, write_outputs
+from .outputs import OptimizeResult, pool_row, recorded_run, write_outputs
 from .rundir import data_hash, open_run, scoring_settings, train_ids
 from .selection import RULES
 from .selection import select as choose
@@ -245,6 +245,11 @@ def execute(spec: RunSpec) -> OptimizeResult:
     settings = spec.settings(task, train, content)
     opt = spec.optimizer
     defaults = asdict(type(opt.s)()) if hasattr(opt, "s") else {}
+    done = None if spec.force else recorded_run(run_path, settings, _limits(spec, len(test)))
+    if done is not None:
+        if spec.on_event:
+            spec.on_event("read_back", {"path": str(run_path / "run.json")})
+        return done
     store, run_id, resumed = open_run(run_path, settings, spec.force, defaults)
     session = RunSession(
         store=store,
@@ -269,16 +274,20 @@ def execute(spec: RunSpec) -> OptimizeResult:
         raise
     session.close(keep_store=True)
     store.finish_run(run_id, "done", result.stop_reason)
-    limits = spec.budget.limits() | {
-        "iterations": spec.iterations,
-        "select": spec.select,
-        "selection_alpha": spec.selection_alpha,
-        "test_size": len(test),
-        "wall_time_s": time.time() - started,
-    }
+    limits = _limits(spec, len(test)) | {"wall_time_s": time.time() - started}
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()
     return result
+
+
+def _limits(spec: RunSpec, test_size: int) -> dict[str, Any]:
+    """What run.json records of the run's limits (besides its wall time)."""
+    return spec.budget.limits() | {
+        "iterations": spec.iterations,
+        "select": spec.select,
+        "selection_alpha": spec.selection_alpha,
+        "test_size": test_size,
+    }
 
 
 @dataclass

@@ -10,7 +10,7 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from ..store import Store
+from ..store import Store, requests_when_scored
 from ..views.report import write_report
 from .context import Candidate, Optimizer
 
@@ -79,6 +79,10 @@ def write_outputs(
     (d / "best_prompt.txt").write_text(result.best_prompt + "\n", encoding="utf-8")
     (d / "last_prompt.txt").write_text(result.last_prompt + "\n", encoding="utf-8")
     origins = made_by(store, run_id, result.candidates)
+    # with the requests spent when each was scored, run.json alone gives the anytime curve
+    spent = requests_when_scored([e["data"] for e in store.events(run_id, "scored")])
+    rows = [c | origins.get(c["hash"], {}) for c in result.candidates]
+    rows = [r | ({"requests": spent[r["hash"]]} if r["hash"] in spent else {}) for r in rows]
     run_json = {
         "contrastprompt": _dist_version("contrastprompt"),
         "python": platform.python_version(),
@@ -86,8 +90,37 @@ def write_outputs(
         "limits": limits,
         "stop_reason": result.stop_reason,
         "results": result.summary(),
-        "candidates": [c | origins.get(c["hash"], {}) for c in result.candidates],
+        "candidates": rows,
         "usage": result.usage,
     }
     (d / "run.json").write_text(json.dumps(run_json, indent=2, ensure_ascii=False), "utf-8")
     write_report(d, optimizer)
+
+
+def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult | None:
+    """The finished run that run.json records in `run_dir`, when its store is gone (results
+    kept under version control, a cleaned run dir) and its settings and limits are these: read
+    back instead of run again. With the store present the ordinary resume applies; a changed
+    limit (a larger budget, say) runs on from the store, so it is never read back."""
+    path = run_dir / "run.json"
+    if (run_dir / "store.sqlite").exists() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        res = dict(data["results"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
+    if not same or _limits(data.get("limits", {})) != _limits(limits):
+        return None
+    known = set(OptimizeResult.__dataclass_fields__) - {"run_dir", "candidates"}
+    return OptimizeResult(
+        run_dir=run_dir,
+        candidates=data.get("candidates", []),
+        **{k: v for k, v in res.items() if k in known},
+    )
+
+
+def _limits(limits: dict) -> dict:
+    """A run's limits without what describes one execution of it (its wall time)."""
+    return {k: v for k, v in limits.items() if k != "wall_time_s"}
