@@ -144,6 +144,24 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     if reached:
         assert 0 < e["adapted_to_reach"] <= adapted["usage"]["task"]["requests"]
 
+    # kept without its stores (as under version control), the run dir answers the same
+    # command from source.json and each part's run.json: no model is asked anything
+    for db in (tmp_path / "a").rglob("*.sqlite"):
+        db.unlink()
+    asked = source.counts["task"], sum(target.counts.values())
+    seen.clear()
+    again = adapt(
+        task,
+        "Answer the question.",
+        run_dir=tmp_path / "a",
+        scratch=True,
+        on_event=lambda kind, data: seen.append((kind, data)),
+        **kw,
+    )
+    assert (source.counts["task"], sum(target.counts.values())) == asked
+    assert [k for k, _ in seen].count("read_back") == 2
+    assert again.rows == res.rows and again.efficiency == res.efficiency
+
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -97,6 +97,27 @@ def test_model_pair(tmp_path):
     assert settings["source"]["model"] == "local:smollm2-135m"
     assert "Transfer gap" in p.stdout
 
+    # results kept without their stores (as under version control): the same command reads
+    # every finished part back from its run.json and asks the models only for the source side
+    for db in run.rglob("*.sqlite"):
+        db.unlink()
+    again = adapt(
+        "--task",
+        "examples/reviews.jsonl",
+        "--prompt-file",
+        "examples/reviews_prompt.txt",
+        "--source-model",
+        "local:smollm2-135m",
+        "--target-model",
+        "local:qwen2.5-coder-1.5b",
+        "--run-dir",
+        str(run),
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("finished earlier, read back from") == 2, again.stdout[-3000:]
+    assert json.loads((run / "adapt.json").read_text())["rows"] == data["rows"]
+    assert not (run / "adapted" / "store.sqlite").exists()
+
 
 def test_language_matrix_with_meta_prompts_in_the_target_language(tmp_path):
     run = tmp_path / "matrix"

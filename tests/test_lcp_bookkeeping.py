@@ -563,12 +563,14 @@ def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
 def test_finished_run_whose_store_is_gone_is_read_back_from_run_json(tmp_path):
     """Results kept under version control hold run.json but no store: the same run is read
     back from it, asking nothing, with its anytime curve; a larger budget runs again."""
-    from contrastprompt.store import anytime_curve
+    from contrastprompt.store import anytime_curve, test_items
 
     task, backend = make()
     first = run(tmp_path, backend, task, iterations=1, candidates=2)
     d = tmp_path / "run"
     with_store = anytime_curve(first.candidates, d, 10)
+    items = test_items(d, [first.best_prompt])
+    assert len(next(iter(items.values()))) == 10
     for name in ("store.sqlite", "cache.sqlite"):
         (d / name).unlink()
     asked = sum(backend.counts.values())
@@ -578,6 +580,7 @@ def test_finished_run_whose_store_is_gone_is_read_back_from_run_json(tmp_path):
     assert again.usage == first.usage and again.selections == first.selections
     # n_train 0: a point missing its recorded requests would fall back to 0
     assert anytime_curve(again.candidates, d, 0) == with_store
+    assert test_items(d, [first.best_prompt]) == items  # paired tests need no store either
 
     more = run(tmp_path, backend, task, iterations=1, candidates=2, budget=500)
     assert sum(backend.counts.values()) > asked and (d / "store.sqlite").is_file()

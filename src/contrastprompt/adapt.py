@@ -15,6 +15,7 @@ part, each resumable on its own:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,45 @@ def score_source(
     model: Model,
     seed: int,
     concurrency: int | None,
-) -> tuple[list[Record], dict]:
-    """The source prompt in the source setting, per training item, stored (so a resumed adapt
-    asks nothing again) and counted apart from the target's budget."""
+) -> tuple[set[str], dict]:
+    """The ids of the training items the source prompt gets right in the source setting, and
+    a summary; stored (so a resumed adapt asks nothing again) and counted apart from the
+    target's budget. source.json keeps them for a run dir whose store is gone."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    key = {
+        "model": model_name(model),
+        "task": task.name,
+        "prompt": prompt_hash(prompt),
+        "items": data_hash(examples, task),
+    }
+    kept = run_dir / "source.json"
+    if not (run_dir / "store.sqlite").exists() and kept.is_file():
+        data = json.loads(kept.read_text(encoding="utf-8"))
+        if data.get("key") == key:
+            return set(data["right_ids"]), data["summary"]
+    records = _score_source_records(run_dir, task, prompt, examples, model, seed, concurrency)
+    right = sorted(r.example_id for r in records if r.correct)
+    summary = {
+        "model": model_name(model),
+        "task": task.name,
+        "train_accuracy": len(right) / max(len(records), 1),
+        "right": len(right),
+        "requests": len(records),
+    }
+    doc = {"key": key, "right_ids": right, "summary": summary}
+    kept.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return set(right), summary
+
+
+def _score_source_records(
+    run_dir: Path,
+    task: Task,
+    prompt: str,
+    examples: list[Example],
+    model: Model,
+    seed: int,
+    concurrency: int | None,
+) -> list[Record]:
     store = Store(run_dir / "store.sqlite")
     row = store.find_run("source")
     run_id = row["id"] if row else store.new_run("source", task.name, {"model": model_name(model)})
@@ -149,14 +185,7 @@ def score_source(
     session.close(keep_store=True)
     store.finish_run(run_id, "done", "scored")
     store.close()
-    right = sum(r.correct for r in records)
-    return records, {
-        "model": model_name(model),
-        "task": task.name,
-        "train_accuracy": right / max(len(records), 1),
-        "right": right,
-        "requests": len(records),
-    }
+    return records
 
 
 def _row(name: str, res: OptimizeResult, which: str = "best") -> dict[str, Any]:
@@ -297,10 +326,9 @@ def adapt(
         _need_language(tgt, prompt_language, meta_language)
     root = Path(run_dir)
     _part(on_event, "source prompt in the source setting")
-    src_records, source = score_source(
+    right, source = score_source(
         root / "source", src, prompt.strip(), src_items, src_model, seed, concurrency
     )
-    right = {r.example_id for r in src_records if r.correct}
     source_setting = _source_setting(src, src_model, prompt, src_items, right)
     base = RunSpec(
         task=tgt,

@@ -322,8 +322,13 @@ def active_seconds(run_dir: Path) -> float | None:
 
 
 def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
-    """Per test item scores of the given prompts, from the run's store (for paired tests)."""
+    """Per test item scores of the given prompts (for paired tests), from the run's store, or
+    from run.json's copy when the store is gone."""
     hashes = [prompt_hash(p) for p in prompts]
+    kept = run_dir / "run.json"
+    if not (run_dir / "store.sqlite").is_file() and kept.is_file():
+        saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
+        return {h: saved[h] for h in hashes if h in saved}
     q = (
         "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
         f"AND prompt_hash IN ({','.join('?' * len(hashes))})"

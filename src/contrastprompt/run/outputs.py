@@ -10,7 +10,7 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from ..store import Store, requests_when_scored
+from ..store import Store, requests_when_scored, test_items
 from ..views.report import write_report
 from .context import Candidate, Optimizer
 
@@ -83,6 +83,8 @@ def write_outputs(
     spent = requests_when_scored([e["data"] for e in store.events(run_id, "scored")])
     rows = [c | origins.get(c["hash"], {}) for c in result.candidates]
     rows = [r | ({"requests": spent[r["hash"]]} if r["hash"] in spent else {}) for r in rows]
+    tested = [result.initial_prompt, result.best_prompt, result.last_prompt]
+    tested += [v["prompt"] for v in result.selections.values() if "prompt" in v]
     run_json = {
         "contrastprompt": _dist_version("contrastprompt"),
         "python": platform.python_version(),
@@ -92,6 +94,8 @@ def write_outputs(
         "results": result.summary(),
         "candidates": rows,
         "usage": result.usage,
+        # per-item test scores of the prompts scored on test: paired comparisons without the store
+        "test_items": test_items(d, tested),
     }
     (d / "run.json").write_text(json.dumps(run_json, indent=2, ensure_ascii=False), "utf-8")
     write_report(d, optimizer)
