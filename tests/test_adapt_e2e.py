@@ -114,7 +114,8 @@ def test_model_pair(tmp_path):
         str(run),
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("finished earlier, read back from") == 2, again.stdout[-3000:]
+    said = again.stdout + again.stderr  # the status lines go to stderr
+    assert said.count("finished earlier, read back from") == 2, said[-3000:]
     assert json.loads((run / "adapt.json").read_text())["rows"] == data["rows"]
     assert not (run / "adapted" / "store.sqlite").exists()
 
