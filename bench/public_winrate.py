@@ -8,11 +8,10 @@
 
 It runs `contrastprompt bench` with Qwen2.5-Coder-1.5B as the task model and the optimizer (the
 one local model above chance on these tasks: docs/benchmarks.md) on cls:trec, cls:subj and
-sib:eng_Latn, methods LCP, APO, OPRO, AutoHint, APE, GEPA, CoT, the initial prompt, LCP with
-`reasons_per_call=5`, LCP with `reasons_per_call=5` and `screen=10`, and LCP with
-`reasons_with_questions`, two combinations with `failure_sampling=by_label`, and LCP with
-`state_labels` (options beyond the paper, each measured against the default as a method of its
-own), seeds
+sib:eng_Latn, methods LCP, APO, OPRO, AutoHint, APE, GEPA, CoT, the initial prompt, and LCP with
+options beyond the paper as methods of their own, each measured against the default:
+`reasons_per_call=5` and that with `screen=10` (seed 0), `reasons_with_questions` (seeds 0 and
+1), two combinations with `failure_sampling=by_label`, and `state_labels`; seeds
 0, 1, 2 on one split (split seed 0). Profile "public": 50 training items (best-on-train picks
 on 50, not 20), 200 test items, 300 task requests per run on the training side (6 prompts scored
 on the whole training set), at most 20 optimizer calls. Every method starts from "Classify the
@@ -37,12 +36,13 @@ TASKS = "cls:trec,cls:subj,sib:eng_Latn"
 # the last methods are LCP with options beyond the paper (several failures explained in one
 # call; candidates screened on 10 training items before the whole set; each reason shown with
 # its question and correct answer; failures drawn to cover every label; the label set appended
-# to a written prompt that names no label), each run as a method of
-# its own so the bench measures it against the default. `contrast_examples=4` ran on seed 0 only
-# (docs/benchmarks.md): `--methods` with it and `--seeds 0` repeats that
+# to a written prompt that names no label), each run as a method of its own so the bench
+# measures it against the default. Three ran on fewer seeds (`@`): screened on seed 0 (and 1),
+# they went on to 3 seeds as parts of the two combinations. `contrast_examples=4` ran on seed 0
+# only (docs/benchmarks.md): `--methods` with it and `--seeds 0` repeats that
 METHODS = (
-    "lcp,apo,opro,autohint,ape,gepa,cot,initial,lcp+reasons_per_call=5,"
-    "lcp+reasons_per_call=5+screen=10,lcp+reasons_with_questions=true,"
+    "lcp,apo,opro,autohint,ape,gepa,cot,initial,lcp+reasons_per_call=5@0,"
+    "lcp+reasons_per_call=5+screen=10@0,lcp+reasons_with_questions=true@0/1,"
     "lcp+failure_sampling=by_label+reasons_with_questions=true,"
     "lcp+failure_sampling=by_label+reasons_per_call=5+reasons_with_questions=true+screen=10,"
     "lcp+state_labels=true"

@@ -61,3 +61,16 @@ def test_fixed_prompts_run_on_the_first_seed_only_and_optimizers_on_every_seed(t
     cells = [(c.method, c.seed) for c in cfg.cells()]
     assert sorted(s for m, s in cells if m == "lcp") == [0, 1, 2]
     assert [s for m, s in cells if m in ("initial", "cot")] == [0, 0]
+
+
+def test_a_method_limited_to_some_seeds_runs_on_those_of_the_bench_only(tmp_path):
+    from contrastprompt.bench import method_seeds
+
+    names, only = method_seeds(["lcp", "lcp+screen=10@0/2", "opro@5"])
+    assert names == ["lcp", "lcp+screen=10", "opro"]
+    cfg = _bench(tmp_path, names)
+    cfg.only_seeds = only
+    cells = [(c.method, c.seed) for c in cfg.cells()]
+    assert [s for m, s in cells if m == "lcp"] == [0, 1, 2]
+    assert [s for m, s in cells if m == "lcp+screen=10"] == [0, 2]
+    assert [s for m, s in cells if m == "opro"] == []  # seed 5 is not one of the bench's

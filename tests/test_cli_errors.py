@@ -204,6 +204,11 @@ def test_bench_dry_run_prints_the_estimate_and_runs_nothing(tmp_path):
     # 2 tasks x (lcp on 2 seeds + the fixed initial prompt once)
     assert "bench: 6 runs left" in line and " h," in line, line
     assert not (tmp_path / "b").exists()
+    # a method limited to one of the seeds: one run less per task
+    args = ["--tasks", "cls:trec,sib:eng_Latn", "--seeds", "0,1", "--dry-run"]
+    proc = run_cli("bench", *args, "--methods", "lcp@1,initial", "--run-dir", str(tmp_path / "c"))
+    assert proc.returncode == 0, proc.stderr
+    assert "bench: 4 runs left" in " ".join(proc.stderr.split())
 
 
 def test_optimize_refuses_zero_budget():
@@ -386,6 +391,8 @@ def test_bench_bad_input_is_one_line_and_exit_2(tmp_path):
     assert p.returncode == 2 and "unknown BBH task" in p.stderr
     p = bench("--tasks", "bbh:navigate", "--seeds", "0,x", "--run-dir", str(tmp_path))
     assert p.returncode == 2 and "--seeds" in p.stderr
+    p = bench("--tasks", "bbh:navigate", "--methods", "lcp@0/x", "--run-dir", str(tmp_path))
+    assert p.returncode == 2 and "lcp@0/x" in p.stderr and "Traceback" not in p.stderr
 
 
 @pytest.mark.parametrize(

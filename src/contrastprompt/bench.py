@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,26 @@ def check_methods(methods: list[str], field: str = "--methods") -> list[str]:
     return list(dict.fromkeys(methods))
 
 
+def method_seeds(
+    specs: list[str], flag: str = "--methods"
+) -> tuple[list[str], dict[str, list[int]]]:
+    """Methods as given, with the seeds some of them are limited to: `name@0/1` runs `name` on
+    seeds 0 and 1 only (of the bench's seeds), so an option tried on fewer seeds stays in the
+    bench's tables without making them partial. The methods are checked by `check_methods`."""
+    names, limited = [], {}
+    for spec in specs:
+        name, at, seeds = spec.partition("@")
+        if at:
+            try:
+                limited[name] = [int(x) for x in seeds.split("/")]
+            except ValueError:
+                raise UserError(
+                    f"in '{spec}': seeds after '@' are integers separated by '/'", field=flag
+                ) from None
+        names.append(name)
+    return check_methods(names, flag), limited
+
+
 @dataclass(frozen=True)
 class Cell:
     task: str
@@ -116,6 +136,8 @@ class BenchConfig:
     concurrency: int | None = None
     prompt: str | None = None  # the prompt every method starts from (default: per answer type)
     reference: str = "lcp"  # the method the tables compare every other method to
+    # methods limited to some of the seeds (`name@0/1`); the others run on every seed
+    only_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
         """Seed-major order, so that a bench stopped half-way has whole seeds over every task:
@@ -128,7 +150,8 @@ class BenchConfig:
             for s in self.seeds
             for t in self.tasks
             for m in self.methods
-            if s == first or not OPTIMIZERS[base_name(m)].fixed
+            if (s == first or not OPTIMIZERS[base_name(m)].fixed)
+            and s in self.only_seeds.get(m, self.seeds)
         ]
 
 

@@ -29,7 +29,9 @@ _BENCH_TASKS = typer.Option(
     help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
 )
 _BENCH_METHODS = typer.Option(
-    ",".join(OPTIMIZERS), "--methods", help=f"Comma-separated methods ({describe()})."
+    ",".join(OPTIMIZERS),
+    "--methods",
+    help=f"Comma-separated methods ({describe()}); `name@0/1` runs a method on seeds 0 and 1 only.",
 )
 _BENCH_REFERENCE = typer.Option(
     "lcp", "--reference", help="The method the tables compare every other method to."
@@ -78,7 +80,7 @@ def bench(
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
 
-    from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks
+    from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks, method_seeds
     from ..bench_report import rebuild
     from ..inputs import resolve_task
 
@@ -96,9 +98,11 @@ def bench(
         max_optimizer_calls=max_optimizer_calls or prof.max_optimizer_calls,
     )
     task_list = expand_tasks([t.strip() for t in tasks.split(",") if t.strip()], data_root)
+    names, only_seeds = method_seeds([m.strip() for m in methods.split(",") if m.strip()])
     cfg = BenchConfig(
         tasks=task_list,
-        methods=check_methods([m.strip() for m in methods.split(",") if m.strip()]),
+        methods=names,
+        only_seeds=only_seeds,
         seeds=_int_list(seeds, "--seeds"),
         root=run_dir,
         profile=prof,
