@@ -594,3 +594,14 @@ def test_run_json_of_other_settings_is_not_read_back(tmp_path):
     asked = sum(backend.counts.values())
     run(tmp_path, backend, task, iterations=1, candidates=3)
     assert sum(backend.counts.values()) > asked
+
+
+def test_a_finished_run_opened_again_keeps_the_wall_time_it_took(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    path = tmp_path / "run" / "run.json"
+    data = json.loads(path.read_text())
+    data["limits"]["wall_time_s"] = 1000.0  # as if the run had taken that long
+    path.write_text(json.dumps(data))
+    run(tmp_path, backend, task, iterations=1, candidates=2)  # resumed from its store
+    assert json.loads(path.read_text())["limits"]["wall_time_s"] >= 1000.0

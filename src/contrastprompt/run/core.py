@@ -23,7 +23,7 @@ from ..scoring import EvalResult, evaluate_async
 from ..store import Store, prompt_hash
 from .context import Candidate, EventHook, Optimizer, RunContext
 from .loop import LoopOutcome, run_loop
-from .outputs import OptimizeResult, pool_row, recorded_run, write_outputs
+from .outputs import OptimizeResult, earlier_wall_time, pool_row, recorded_run, write_outputs
 from .rundir import data_hash, open_run, scoring_settings, train_ids
 from .selection import RULES
 from .selection import select as choose
@@ -274,7 +274,8 @@ def execute(spec: RunSpec) -> OptimizeResult:
         raise
     session.close(keep_store=True)
     store.finish_run(run_id, "done", result.stop_reason)
-    limits = _limits(spec, len(test)) | {"wall_time_s": time.time() - started}
+    took = time.time() - started + earlier_wall_time(run_path, settings)
+    limits = _limits(spec, len(test)) | {"wall_time_s": took}
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()
     return result

@@ -128,3 +128,14 @@ def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult 
 def _limits(limits: dict) -> dict:
     """A run's limits without what describes one execution of it (its wall time)."""
     return {k: v for k, v in limits.items() if k != "wall_time_s"}
+
+
+def earlier_wall_time(run_dir: Path, settings: dict) -> float:
+    """Seconds run.json already records for this run (0 when none): a finished run opened again
+    keeps the time it took instead of the moment its resume took."""
+    try:
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0
+    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
+    return float(data.get("limits", {}).get("wall_time_s") or 0.0) if same else 0.0
