@@ -274,7 +274,7 @@ def execute(spec: RunSpec) -> OptimizeResult:
         raise
     session.close(keep_store=True)
     store.finish_run(run_id, "done", result.stop_reason)
-    took = time.time() - started + earlier_wall_time(run_path, settings)
+    took = time.time() - started + (earlier_wall_time(run_path, settings) if resumed else 0.0)
     limits = _limits(spec, len(test)) | {"wall_time_s": took}
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()

@@ -106,36 +106,38 @@ def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult 
     kept under version control, a cleaned run dir) and its settings and limits are these: read
     back instead of run again. With the store present the ordinary resume applies; a changed
     limit (a larger budget, say) runs on from the store, so it is never read back."""
-    path = run_dir / "run.json"
-    if (run_dir / "store.sqlite").exists() or not path.is_file():
+    if (run_dir / "store.sqlite").exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        res = dict(data["results"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
-    if not same or _limits(data.get("limits", {})) != _limits(limits):
+    data = _run_json(run_dir, settings)
+    if data is None or _limits(data.get("limits", {})) != _limits(limits):
         return None
     known = set(OptimizeResult.__dataclass_fields__) - {"run_dir", "candidates"}
     return OptimizeResult(
         run_dir=run_dir,
         candidates=data.get("candidates", []),
-        **{k: v for k, v in res.items() if k in known},
+        **{k: v for k, v in data["results"].items() if k in known},
     )
+
+
+def earlier_wall_time(run_dir: Path, settings: dict) -> float:
+    """Seconds run.json already records for this run (0 when none): a finished run resumed
+    again keeps the time it took instead of the moment its resume took."""
+    data = _run_json(run_dir, settings)
+    return float((data or {}).get("limits", {}).get("wall_time_s") or 0.0)
+
+
+def _run_json(run_dir: Path, settings: dict) -> dict[str, Any] | None:
+    """run.json of `run_dir` if it records a run with these settings."""
+    try:
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return None
+    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
+    return data if same else None
 
 
 def _limits(limits: dict) -> dict:
     """A run's limits without what describes one execution of it (its wall time)."""
     return {k: v for k, v in limits.items() if k != "wall_time_s"}
-
-
-def earlier_wall_time(run_dir: Path, settings: dict) -> float:
-    """Seconds run.json already records for this run (0 when none): a finished run opened again
-    keeps the time it took instead of the moment its resume took."""
-    try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0.0
-    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
-    return float(data.get("limits", {}).get("wall_time_s") or 0.0) if same else 0.0
