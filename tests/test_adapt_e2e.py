@@ -77,7 +77,7 @@ def test_language_pair_both_prompt_languages(tmp_path):
 
 def test_model_pair(tmp_path):
     run = tmp_path / "models"
-    p = adapt(
+    pair = [
         "--task",
         "examples/reviews.jsonl",
         "--prompt-file",
@@ -88,7 +88,8 @@ def test_model_pair(tmp_path):
         "local:qwen2.5-coder-1.5b",
         "--run-dir",
         str(run),
-    )
+    ]
+    p = adapt(*pair)
     assert p.returncode == 0, p.stderr[-3000:]
     data = json.loads((run / "adapt.json").read_text())
     assert data["mode"] == "model" and data["gap_before"] is not None
@@ -98,21 +99,10 @@ def test_model_pair(tmp_path):
     assert "Transfer gap" in p.stdout
 
     # results kept without their stores (as under version control): the same command reads
-    # every finished part back from its run.json and asks the models only for the source side
+    # the source side back from source.json and every finished part from its run.json
     for db in run.rglob("*.sqlite"):
         db.unlink()
-    again = adapt(
-        "--task",
-        "examples/reviews.jsonl",
-        "--prompt-file",
-        "examples/reviews_prompt.txt",
-        "--source-model",
-        "local:smollm2-135m",
-        "--target-model",
-        "local:qwen2.5-coder-1.5b",
-        "--run-dir",
-        str(run),
-    )
+    again = adapt(*pair)
     assert again.returncode == 0, again.stderr[-3000:]
     said = again.stdout + again.stderr  # the status lines go to stderr
     assert said.count("finished earlier, read back from") == 2, said[-3000:]
