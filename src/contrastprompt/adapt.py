@@ -42,7 +42,7 @@ from .run import (
 )
 from .scoring import Record
 from .stats import gap_recovered, requests_to_reach
-from .store import Store, anytime_curve, prompt_hash
+from .store import Store, anytime_curve, has_store, prompt_hash
 from .views.adapt import write_outputs
 
 LANGUAGE_CHOICES = ("source", "target", "both")
@@ -130,7 +130,7 @@ def score_source(
         "items": data_hash(examples, task),
     }
     kept = run_dir / "source.json"
-    if not (run_dir / "store.sqlite").exists() and kept.is_file():
+    if not has_store(run_dir) and kept.is_file():
         data = json.loads(kept.read_text(encoding="utf-8"))
         if data.get("key") == key:
             return set(data["right_ids"]), data["summary"]

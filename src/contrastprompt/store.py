@@ -276,6 +276,12 @@ class Store:
 # ---- read-only queries on a run dir's store, for the bench, adapt and scripts ----------------
 
 
+def has_store(run_dir: Path) -> bool:
+    """Whether a run dir still holds its store (results kept without it are read from their
+    JSON files instead)."""
+    return (run_dir / "store.sqlite").is_file()
+
+
 def query_store(run_dir: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
     """Rows of one query on a run's store, opened read-only (a running bench may be writing)."""
     con = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
@@ -326,7 +332,7 @@ def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]
     from run.json's copy when the store is gone."""
     hashes = [prompt_hash(p) for p in prompts]
     kept = run_dir / "run.json"
-    if not (run_dir / "store.sqlite").is_file() and kept.is_file():
+    if not has_store(run_dir) and kept.is_file():
         saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
         return {h: saved[h] for h in hashes if h in saved}
     q = (
@@ -354,7 +360,7 @@ def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[f
     Uses the requests run.json records with each candidate, else the 'scored' events of the
     store, else (runs before either) seq × |train|."""
     spent: dict[str, int] = {}
-    if any("requests" not in c for c in cands) and (run_dir / "store.sqlite").is_file():
+    if any("requests" not in c for c in cands) and has_store(run_dir):
         rows = query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id")
         spent = requests_when_scored([json.loads(raw) for (raw,) in rows])
     best, pts = 0.0, []

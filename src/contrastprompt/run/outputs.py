@@ -10,9 +10,10 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from ..store import Store, requests_when_scored, test_items
+from ..store import Store, has_store, requests_when_scored, test_items
 from ..views.report import write_report
 from .context import Candidate, Optimizer
+from .rundir import fingerprint
 
 
 @dataclass
@@ -106,10 +107,10 @@ def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult 
     kept under version control, a cleaned run dir) and its settings and limits are these: read
     back instead of run again. With the store present the ordinary resume applies; a changed
     limit (a larger budget, say) runs on from the store, so it is never read back."""
-    if (run_dir / "store.sqlite").exists():
+    if has_store(run_dir):
         return None
     data = _run_json(run_dir, settings)
-    if data is None or _limits(data.get("limits", {})) != _limits(limits):
+    if data is None or _without_wall_time(data.get("limits", {})) != _without_wall_time(limits):
         return None
     known = set(OptimizeResult.__dataclass_fields__) - {"run_dir", "candidates"}
     return OptimizeResult(
@@ -134,10 +135,10 @@ def _run_json(run_dir: Path, settings: dict) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         return None
-    same = json.dumps(data.get("settings"), sort_keys=True) == json.dumps(settings, sort_keys=True)
+    same = fingerprint(data.get("settings") or {}) == fingerprint(settings)
     return data if same else None
 
 
-def _limits(limits: dict) -> dict:
+def _without_wall_time(limits: dict) -> dict:
     """A run's limits without what describes one execution of it (its wall time)."""
     return {k: v for k, v in limits.items() if k != "wall_time_s"}
