@@ -22,9 +22,10 @@ from judge import is_instruction
 from contrastprompt import optimize
 from contrastprompt.bench import PROMPTS
 from contrastprompt.data import load_task
+from contrastprompt.run.kept import test_items
 from contrastprompt.run.selection import sign_test_p
 from contrastprompt.stats import wilson_interval
-from contrastprompt.store import prompt_hash, test_items
+from contrastprompt.store import prompt_hash
 
 
 def test_pairs(run_dir: Path, a: str, b: str) -> tuple[int, int, float]:

@@ -563,7 +563,7 @@ def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
 def test_finished_run_whose_store_is_gone_is_read_back_from_run_json(tmp_path):
     """Results kept under version control hold run.json but no store: the same run is read
     back from it, asking nothing, with its anytime curve; a larger budget runs again."""
-    from contrastprompt.store import anytime_curve, test_items
+    from contrastprompt.run.kept import anytime_curve, test_items
 
     task, backend = make()
     first = run(tmp_path, backend, task, iterations=1, candidates=2)

@@ -40,9 +40,10 @@ from .run import (
     project,
     score_stored,
 )
+from .run.kept import anytime_curve
 from .scoring import Record
 from .stats import gap_recovered, requests_to_reach
-from .store import Store, anytime_curve, has_store, prompt_hash
+from .store import Store, has_store, prompt_hash
 from .views.adapt import write_outputs
 
 LANGUAGE_CHOICES = ("source", "target", "both")

@@ -28,15 +28,8 @@ from .llm import default_optimizer_model
 from .llm.catalogue import request_seconds
 from .optimizers import OPTIMIZERS, base_name, build_variant
 from .run import Budget, RunSpec, Split, execute, project
-from .store import (  # noqa: F401 - read-only run-dir queries, re-exported for scripts
-    PAUSE_S,
-    active_seconds,
-    answer_tally,
-    anytime_curve,
-    prompt_hash,
-    query_store,
-    test_items,
-)
+from .run.kept import anytime_curve, test_items
+from .store import active_seconds, answer_tally, prompt_hash
 
 
 @dataclass(frozen=True)

@@ -327,14 +327,8 @@ def active_seconds(run_dir: Path) -> float | None:
     return sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= PAUSE_S)
 
 
-def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]:
-    """Per test item scores of the given prompts (for paired tests), from the run's store, or
-    from run.json's copy when the store is gone."""
-    hashes = [prompt_hash(p) for p in prompts]
-    kept = run_dir / "run.json"
-    if not has_store(run_dir) and kept.is_file():
-        saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
-        return {h: saved[h] for h in hashes if h in saved}
+def stored_test_items(run_dir: Path, hashes: list[str]) -> dict[str, dict[str, float]]:
+    """Per test item scores of the prompts with these hashes, by hash then item id."""
     q = (
         "SELECT prompt_hash, example_id, score FROM evaluations WHERE split='test' "
         f"AND prompt_hash IN ({','.join('?' * len(hashes))})"
@@ -355,16 +349,7 @@ def requests_when_scored(events: list[dict]) -> dict[str, int]:
     return spent
 
 
-def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:
-    """Best training score so far against task requests spent, one point per scored prompt.
-    Uses the requests run.json records with each candidate, else the 'scored' events of the
-    store, else (runs before either) seq × |train|."""
-    spent: dict[str, int] = {}
-    if any("requests" not in c for c in cands) and has_store(run_dir):
-        rows = query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id")
-        spent = requests_when_scored([json.loads(raw) for (raw,) in rows])
-    best, pts = 0.0, []
-    for c in sorted(cands, key=lambda c: c["seq"]):
-        best = max(best, c["score"])
-        pts.append([c.get("requests", spent.get(c["hash"], (c["seq"] + 1) * n_train)), best])
-    return pts
+def scored_requests(run_dir: Path) -> dict[str, int]:
+    """Task requests spent when each prompt was first scored, from the store's 'scored' events."""
+    rows = query_store(run_dir, "SELECT data FROM events WHERE kind='scored' ORDER BY id")
+    return requests_when_scored([json.loads(raw) for (raw,) in rows])

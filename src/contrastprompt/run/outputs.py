@@ -10,9 +10,10 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from ..store import Store, has_store, requests_when_scored, test_items
+from ..store import Store, has_store, requests_when_scored
 from ..views.report import write_report
 from .context import Candidate, Optimizer
+from .kept import test_items
 from .rundir import fingerprint
 
 

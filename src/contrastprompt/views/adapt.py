@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..run.kept import test_items
 from ..stats import bootstrap_interval
-from ..store import prompt_hash, test_items
+from ..store import prompt_hash
 from . import render
 
 
