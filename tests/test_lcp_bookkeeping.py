@@ -596,6 +596,27 @@ def test_run_json_of_other_settings_is_not_read_back(tmp_path):
     assert sum(backend.counts.values()) > asked
 
 
+def test_run_json_from_before_a_method_setting_existed_is_read_back(tmp_path):
+    """A run recorded before a method setting was added behaved as its default does: read
+    back, as a resumed store would be; recorded with another value of it, it runs again."""
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    d = tmp_path / "run"
+    (d / "store.sqlite").unlink()
+    kept = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    assert kept["settings"]["method_settings"]["state_labels"] is False
+    del kept["settings"]["method_settings"]["state_labels"]
+    (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
+    asked = sum(backend.counts.values())
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert sum(backend.counts.values()) == asked and not (d / "store.sqlite").exists()
+
+    kept["settings"]["method_settings"]["screen"] = 3  # not what today's run asks for
+    (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert (d / "store.sqlite").is_file()  # run again (its replies come from the cache)
+
+
 def test_a_finished_run_opened_again_keeps_the_wall_time_it_took(tmp_path):
     task, backend = make()
     run(tmp_path, backend, task, iterations=1, candidates=2)

@@ -245,7 +245,9 @@ def execute(spec: RunSpec) -> OptimizeResult:
     settings = spec.settings(task, train, content)
     opt = spec.optimizer
     defaults = asdict(type(opt.s)()) if hasattr(opt, "s") else {}
-    done = None if spec.force else recorded_run(run_path, settings, _limits(spec, len(test)))
+    done = (
+        None if spec.force else recorded_run(run_path, settings, _limits(spec, len(test)), defaults)
+    )
     if done is not None:
         if spec.on_event:
             spec.on_event("read_back", {"path": str(run_path / "run.json")})
@@ -274,7 +276,11 @@ def execute(spec: RunSpec) -> OptimizeResult:
         raise
     session.close(keep_store=True)
     store.finish_run(run_id, "done", result.stop_reason)
-    took = time.time() - started + (earlier_wall_time(run_path, settings) if resumed else 0.0)
+    took = (
+        time.time()
+        - started
+        + (earlier_wall_time(run_path, settings, defaults) if resumed else 0.0)
+    )
     limits = _limits(spec, len(test)) | {"wall_time_s": took}
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()

@@ -14,7 +14,7 @@ from ..store import Store, has_store, requests_when_scored
 from ..views.report import write_report
 from .context import Candidate, Optimizer
 from .kept import test_items
-from .rundir import fingerprint
+from .rundir import fingerprint, resumable
 
 
 @dataclass
@@ -103,14 +103,17 @@ def write_outputs(
     write_report(d, optimizer)
 
 
-def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult | None:
+def recorded_run(
+    run_dir: Path, settings: dict, limits: dict, method_defaults: dict | None = None
+) -> OptimizeResult | None:
     """The finished run that run.json records in `run_dir`, when its store is gone (results
     kept under version control, a cleaned run dir) and its settings and limits are these: read
     back instead of run again. With the store present the ordinary resume applies; a changed
-    limit (a larger budget, say) runs on from the store, so it is never read back."""
+    limit (a larger budget, say) runs on from the store, so it is never read back. Settings
+    agree as for a resumed store: a method setting added since, at its default, is the run's."""
     if has_store(run_dir):
         return None
-    data = _run_json(run_dir, settings)
+    data = _run_json(run_dir, settings, method_defaults or {})
     if data is None or _without_wall_time(data.get("limits", {})) != _without_wall_time(limits):
         return None
     known = set(OptimizeResult.__dataclass_fields__) - {"run_dir", "candidates"}
@@ -121,22 +124,28 @@ def recorded_run(run_dir: Path, settings: dict, limits: dict) -> OptimizeResult 
     )
 
 
-def earlier_wall_time(run_dir: Path, settings: dict) -> float:
+def earlier_wall_time(run_dir: Path, settings: dict, method_defaults: dict | None = None) -> float:
     """Seconds run.json already records for this run (0 when none): a finished run resumed
     again keeps the time it took instead of the moment its resume took."""
-    data = _run_json(run_dir, settings)
+    data = _run_json(run_dir, settings, method_defaults or {})
     return float((data or {}).get("limits", {}).get("wall_time_s") or 0.0)
 
 
-def _run_json(run_dir: Path, settings: dict) -> dict[str, Any] | None:
-    """run.json of `run_dir` if it records a run with these settings."""
+def _run_json(
+    run_dir: Path, settings: dict, method_defaults: dict | None = None
+) -> dict[str, Any] | None:
+    """run.json of `run_dir` if it records a run with these settings (or the same run before
+    a method setting was added, which `resumable` accepts with the setting at its default)."""
     try:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         return None
-    same = fingerprint(data.get("settings") or {}) == fingerprint(settings)
+    old = data.get("settings") or {}
+    same = fingerprint(old) == fingerprint(settings) or (
+        method_defaults is not None and resumable(old, settings, method_defaults)
+    )
     return data if same else None
 
 
