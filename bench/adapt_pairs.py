@@ -105,7 +105,10 @@ def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Pa
             entries.append((f"{source} → {target} s{seed}", res))
             print(f"{source} -> {target} s{seed}: {time.time() - t0:.0f} s", flush=True)
             head = "**PARTIAL**: not every run has finished.\n\n" if len(entries) < total else ""
-            cmd = f"`python bench/adapt_pairs.py --task {task} --seeds {','.join(map(str, seeds))}`"
+            named = ",".join(f"{s}:{t}" for s, t in pairs)
+            only = "" if named == PAIRS else f" --pairs {named}"
+            listed = ",".join(map(str, seeds))
+            cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}`"
             table = matrix(entries, spread=True)
             (out / "matrix.md").write_text(f"{head}{cmd}\n\n{table}\n", encoding="utf-8")
 
