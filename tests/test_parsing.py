@@ -121,6 +121,27 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "Score each option, then pick the top one. End with 'Answer: <option>'.",
             "Score each option, then pick the top one. End with 'Answer: <option>'.",
         ),
+        # seen from the 1.5B adapting a SIB prompt: the current instruction echoed under a
+        # framing line, then an announced new one and a closing offer
+        (
+            "Given the instruction:\nClassify the text by topic.\n\nBelow is a better "
+            "instruction that should help on every question:\n\nDecide the topic of the text "
+            "from its content, then answer with one label: sports or travel.\n\nIf you have "
+            "any questions or need further clarification, please let me know.",
+            "Decide the topic of the text from its content, then answer with one label: "
+            "sports or travel.",
+        ),
+        (
+            "<prompt>\nGiven the instruction:\nClassify the given text into one of these "
+            "topics: sports, travel.\nRead the text carefully.\n",
+            "Classify the given text into one of these topics: sports, travel.\n"
+            "Read the text carefully.",
+        ),
+        # a prompt that opens with "Given" otherwise keeps it
+        (
+            "<prompt>Given the sentence, name its topic: sports or travel.</prompt>",
+            "Given the sentence, name its topic: sports or travel.",
+        ),
         # a lone opening tag still ends at the next structural tag
         (
             "<prompt>\nCount the steps, then answer Yes or No.\n<patterns>x</patterns>",

@@ -9,8 +9,14 @@ from __future__ import annotations
 import re
 
 _HEADINGS = re.compile(
-    r"(?:improved|new|revised|final|updated)\s+(?:prompt|instruction)\s*[:\-]\s*", re.I
+    r"(?:improved|new|revised|final|updated)\s+(?:prompt|instruction)\s*[:\-]\s*"
+    # an announcement line: "Below is a better instruction that should help on every question:"
+    r"|\b(?:here|below) is (?:an? |the )?(?:better|new|improved|revised|updated) "
+    r"(?:prompt|instruction)\b[^\n:]{0,80}:[ \t]*\n\s*",
+    re.I,
 )
+# the current instruction echoed under a framing line of its own ("Given the instruction:")
+_ECHO_FRAME = re.compile(r"^\s*given the (?:current |old |new )?instruction\s*:[ \t]*\n", re.I)
 # The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
 # other angle-bracket words, such as the answer convention "Answer: <option>".
 STRUCTURAL_TAGS = ("prompt", "reason", "patterns", "question", "answer_format", "example")
@@ -59,6 +65,7 @@ def tagged(text: str, tag: str) -> str | None:
 def clean(text: str) -> str:
     text = text.strip().strip("`").strip()
     text = _INTRO.sub("", text, count=1).strip().strip("`").strip()
+    text = _ECHO_FRAME.sub("", text, count=1)
     text = _FENCE_LABEL.sub("", text, count=1)  # what was left of an opening fence's line
     text = _without_afterword(text)
     m = _WRAPPER.match(text)
