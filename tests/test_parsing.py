@@ -137,6 +137,15 @@ def test_parse_reason_prefers_tag_and_collapses_space():
             "Classify the given text into one of these topics: sports, travel.\n"
             "Read the text carefully.",
         ),
+        # seen from the 1.5B on SIB: a prompt in angle brackets of its own, closed or not
+        (
+            "<prompt><classify the input as sports, travel, health></prompt>",
+            "classify the input as sports, travel, health",
+        ),
+        (
+            "<prompt>\n<classify the text into one of: sports, travel. Follow it exactly.\n",
+            "classify the text into one of: sports, travel. Follow it exactly.",
+        ),
         # a prompt that opens with "Given" otherwise keeps it
         (
             "<prompt>Given the sentence, name its topic: sports or travel.</prompt>",

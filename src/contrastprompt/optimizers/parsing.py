@@ -15,6 +15,9 @@ _HEADINGS = re.compile(
     r"(?:prompt|instruction)\b[^\n:]{0,80}:[ \t]*\n\s*",
     re.I,
 )
+# a prompt the optimizer put in angle brackets of its own, closed or not: "<classify the input
+# as ...>"; only when no other bracket is inside (an answer convention such as <option> stays)
+_ANGLED = re.compile(r"^<([^<>]+)>?$", re.S)
 # the current instruction echoed under a framing line of its own ("Given the instruction:")
 _ECHO_FRAME = re.compile(r"^\s*given the (?:current |old |new )?instruction\s*:[ \t]*\n", re.I)
 # The tags our meta-prompts use for structure. Only these end a block: a prompt may well contain
@@ -75,6 +78,8 @@ def clean(text: str) -> str:
         m = _OPEN_WRAPPER.match(text)
         text = m.group(1) if m else text
     text = re.sub(r"^(?:prompt|instruction)\s*:\s*", "", text, flags=re.I)
+    m = _ANGLED.match(text.strip())
+    text = m.group(1) if m else text
     text = text.strip().strip('"').strip("'").strip()
     return re.sub(r"[ \t]+\n", "\n", text)
 
