@@ -596,6 +596,18 @@ def test_run_json_of_other_settings_is_not_read_back(tmp_path):
     assert sum(backend.counts.values()) > asked
 
 
+def test_run_json_that_records_no_settings_is_not_read_back(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    d = tmp_path / "run"
+    (d / "store.sqlite").unlink()
+    kept = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    kept["settings"] = {}
+    (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert (d / "store.sqlite").is_file()  # run again (its replies come from the cache)
+
+
 def test_run_json_from_before_a_method_setting_existed_is_read_back(tmp_path):
     """A run recorded before a method setting was added behaved as its default does: read
     back, as a resumed store would be; recorded with another value of it, it runs again."""

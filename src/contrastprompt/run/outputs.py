@@ -14,7 +14,7 @@ from ..store import Store, has_store, requests_when_scored
 from ..views.report import write_report
 from .context import Candidate, Optimizer
 from .kept import test_items
-from .rundir import fingerprint, resumable
+from .rundir import resumable
 
 
 @dataclass
@@ -131,22 +131,20 @@ def earlier_wall_time(run_dir: Path, settings: dict, method_defaults: dict | Non
     return float((data or {}).get("limits", {}).get("wall_time_s") or 0.0)
 
 
-def _run_json(
-    run_dir: Path, settings: dict, method_defaults: dict | None = None
-) -> dict[str, Any] | None:
-    """run.json of `run_dir` if it records a run with these settings (or the same run before
-    a method setting was added, which `resumable` accepts with the setting at its default)."""
+def _run_json(run_dir: Path, settings: dict, method_defaults: dict) -> dict[str, Any] | None:
+    """run.json of `run_dir` if it records a run with these settings, by the rule a stored run
+    resumes by (`resumable`: the same settings, or the same run before a key or a method setting
+    at its default was added)."""
     try:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         return None
-    old = data.get("settings") or {}
-    same = fingerprint(old) == fingerprint(settings) or (
-        method_defaults is not None and resumable(old, settings, method_defaults)
-    )
-    return data if same else None
+    old = data.get("settings")
+    if not isinstance(old, dict) or not old:  # `resumable` would accept an empty record
+        return None
+    return data if resumable(old, settings, method_defaults) else None
 
 
 def _without_wall_time(limits: dict) -> dict:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from markupsafe import Markup, escape
 
 from ..errors import UserError
-from ..store import Store
+from ..store import Store, has_store
 from . import render
 from .charts import best_curve, scatter
 
@@ -29,7 +29,7 @@ class Describes(Protocol):
 
 def load_run(run_dir: str | Path) -> tuple[dict, Store, int]:
     d = Path(run_dir)
-    if not (d / "run.json").is_file() or not (d / "store.sqlite").is_file():
+    if not (d / "run.json").is_file() or not has_store(d):
         raise UserError(
             "not a finished run directory (no run.json or store.sqlite)",
             source=str(d),
