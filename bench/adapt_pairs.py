@@ -24,6 +24,8 @@ import json
 import time
 from pathlib import Path
 
+from adapt_kept import finished
+
 from contrastprompt import evaluate_prompt, load_task, optimize
 from contrastprompt.adapt import adapt, plan
 from contrastprompt.data.task import take
@@ -85,6 +87,16 @@ def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path) -> None:
     print("\n".join(lines))
 
 
+def pair_label(run_dir: str) -> str:
+    """'cls-trec-a-to-b-s0' -> 'cls-trec: a → b s0' (a run dir's name as a matrix row)."""
+    stem, _, seed = run_dir.rpartition("-s")
+    for task in ("cls-trec", "cls-subj", "cls-sst2", "cls-agnews", "cls-sst5"):
+        if stem.startswith(task + "-"):
+            source, _, target = stem[len(task) + 1 :].partition("-to-")
+            return f"{task.replace('-', ':', 1)}: {source} → {target} s{seed}"
+    return run_dir
+
+
 def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Path) -> None:
     entries, total = [], len(pairs) * len(seeds)
     for seed in seeds:
@@ -109,7 +121,7 @@ def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Pa
             only = "" if named == PAIRS else f" --pairs {named}"
             listed = ",".join(map(str, seeds))
             cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}`"
-            table = matrix(entries, spread=True)
+            table = matrix(finished(out, pair_label), spread=True)
             (out / "matrix.md").write_text(f"{head}{cmd}\n\n{table}\n", encoding="utf-8")
 
 

@@ -24,6 +24,7 @@ import json
 import time
 from pathlib import Path
 
+from adapt_kept import finished
 from public_winrate import PROMPT as START  # the start prompt of every method there
 
 from contrastprompt import evaluate_prompt, load_task
@@ -106,7 +107,7 @@ def run_matrix(prompt: str, langs: list[str], seeds: list[int], a: argparse.Name
             entries.append((f"{lang} s{seed}", res))
             print(f"{lang} s{seed}: {time.time() - t0:.0f} s", flush=True)
             head = "**PARTIAL**: not every run has finished.\n\n" if len(entries) < total else ""
-            table = matrix(entries, spread=True)
+            table = matrix(finished(Path(a.out), lambda d: d.replace("-s", " s")), spread=True)
             (Path(a.out) / "matrix.md").write_text(f"{head}{table}\n", encoding="utf-8")
 
 

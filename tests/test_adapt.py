@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,7 @@ from contrastprompt.data.loaders import load_task
 from contrastprompt.errors import UserError
 from contrastprompt.optimizers.adapt_lcp import transfer_failures
 from contrastprompt.scoring import Record
+from contrastprompt.store import prompt_hash
 
 from .scripted import ScriptedBackend, yes_no_examples
 
@@ -143,6 +145,12 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     assert (e["adapted_to_reach"] is None) == (not reached)
     if reached:
         assert 0 < e["adapted_to_reach"] <= adapted["usage"]["task"]["requests"]
+    # the gap, paired on the test items: a share recovered only where it is beyond noise
+    mean, lo, hi = saved["scratch_over_as_is"]
+    mine = scratch["test_items"][prompt_hash(scratch["results"]["best_prompt"])]
+    theirs = adapted["test_items"][prompt_hash(adapted["results"]["initial_prompt"])]
+    assert mean == pytest.approx(sum(mine[k] - theirs[k] for k in mine) / len(mine))
+    assert lo <= mean <= hi and (saved["recovered"] is None) == (lo <= 0 or mean <= 0)
 
     # kept without its stores (as under version control), the run dir answers the same
     # command from source.json and each part's run.json: no model is asked anything
@@ -161,6 +169,7 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     assert (source.counts["task"], sum(target.counts.values())) == asked
     assert [k for k, _ in seen].count("read_back") == 2
     assert again.rows == res.rows and again.efficiency == res.efficiency
+    assert again.scratch_over_as_is == res.scratch_over_as_is
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -370,6 +379,7 @@ def _result_for(tmp_path: Path, as_is: float, adapted: float, scratch: float):
         source={"requests": 50},
         recovered=(adapted - as_is) / (scratch - as_is),
         efficiency={"adapted_to_reach": 150, "scratch_requests": 300},
+        scratch_over_as_is=[scratch - as_is, scratch - as_is - 0.1, scratch - as_is + 0.1],
     )
 
 
@@ -383,7 +393,30 @@ def test_transfer_matrix_has_a_row_per_target_and_the_spread_across_them(tmp_pat
     lines = matrix(entries, spread=True).splitlines()
     swh = next(line for line in lines if line.startswith("| swh_Latn"))
     cells = [c.strip() for c in swh.strip("|").split("|")]
-    assert cells[1:8] == ["40.0%", "55.0%", "60.0%", "-20.0", "-5.0", "75.0%", "150"]
-    assert cells[8] == "200 / 300"
+    assert cells[1:5] == ["40.0%", "55.0%", "60.0%", "+20.0 (+10.0, +30.0)"]
+    assert cells[5:9] == ["-20.0", "-5.0", "75.0%", "150"]
+    assert cells[9] == "200 / 300"
     # as is spans 40 - 30 = 10 points across the targets; adapted 55 - 50 = 5
     assert "source prompt as is 10.0 points, adapted 5.0 points" in lines[-1]
+
+
+def _kept_run(d: Path, prompt: str, items: dict[str, float]) -> SimpleNamespace:
+    """A finished part as its run.json keeps it: the per-item test scores of one prompt."""
+    d.mkdir(parents=True)
+    kept = {"results": {}, "test_items": {prompt_hash(prompt): items}}
+    (d / "run.json").write_text(json.dumps(kept))
+    return SimpleNamespace(run_dir=d, initial_prompt=prompt, best_prompt=prompt)
+
+
+def test_a_gap_of_a_few_items_is_noise_and_one_of_many_is_a_gap(tmp_path):
+    from contrastprompt.adapt import _scratch_over_as_is
+
+    ids = [str(i) for i in range(200)]
+    as_is = _kept_run(tmp_path / "a", "as is", {i: float(int(i) < 92) for i in ids})
+    near = _kept_run(tmp_path / "s", "near", {i: float(int(i) < 93) for i in ids})
+    m, lo, hi = _scratch_over_as_is(as_is, near)
+    assert m == pytest.approx(0.005) and lo <= 0 <= hi  # one item in 200: within noise
+    far = _kept_run(tmp_path / "f", "far", {i: float(int(i) < 140) for i in ids})
+    m, lo, _ = _scratch_over_as_is(as_is, far)
+    assert m == pytest.approx(0.24) and lo > 0
+    assert _scratch_over_as_is(as_is, None) is None

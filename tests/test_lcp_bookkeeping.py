@@ -419,24 +419,35 @@ def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
         run(tmp_path, backend, task, iterations=1, candidates=2, fit_budget=False)
 
 
+def forget_loop_end(run_dir) -> None:  # noqa: ANN001
+    """As if the process was stopped before its loop ended: the store keeps no end."""
+    db = sqlite3.connect(run_dir / "store.sqlite")
+    db.execute("DELETE FROM state WHERE key='loop_end'")
+    db.commit()
+    db.close()
+
+
+def writes(tag: str):  # noqa: ANN201
+    """Optimizer replies whose prompts carry `tag` ("GOOD8": right on 8 of every 10)."""
+
+    def reply(kind: str, text: str, n: int) -> str:
+        if kind == "candidate":
+            return f"<prompt>Decide {tag} {n}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
+        if kind == "contrast":
+            return f"<prompt>Contrast {tag}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
+        return default_reply(kind, text, n)
+
+    return reply
+
+
 def test_a_resumed_run_that_takes_another_path_keeps_the_prompts_it_paid_for(tmp_path):
     """After an interruption, optimizer answers asked again may differ (batching) and the run
     takes another path. Prompts of the abandoned path were scored in full and paid for: they
     join the pool at the end, and best-on-train may pick them."""
-
-    def writes(tag: str):  # noqa: ANN202
-        def reply(kind: str, text: str, n: int) -> str:
-            if kind == "candidate":
-                return f"<prompt>Decide {tag} {n}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
-            if kind == "contrast":
-                return f"<prompt>Contrast {tag}. End with 'Answer: Yes' or 'Answer: No'.</prompt>"
-            return default_reply(kind, text, n)
-
-        return reply
-
     task, first = make()
     first.reply = writes("GOOD8")  # the first path writes a prompt right on 8 of 10
     run(tmp_path, first, task, iterations=1, candidates=2)
+    forget_loop_end(tmp_path / "run")
     for name in ("cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm", "run.json"):
         (tmp_path / "run" / name).unlink(missing_ok=True)  # as if its answers were never kept
     task, second = make()
@@ -453,6 +464,7 @@ def test_a_resumed_run_on_the_same_path_adopts_nothing(tmp_path):
     task, backend = make()
     first = run(tmp_path, backend, task, iterations=1, candidates=2)
     (tmp_path / "run" / "run.json").unlink()
+    forget_loop_end(tmp_path / "run")
     again = run(tmp_path, backend, task, iterations=1, candidates=2)
     assert [c["hash"] for c in again.candidates] == [c["hash"] for c in first.candidates]
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
@@ -638,3 +650,60 @@ def test_a_finished_run_opened_again_keeps_the_wall_time_it_took(tmp_path):
     path.write_text(json.dumps(data))
     run(tmp_path, backend, task, iterations=1, candidates=2)  # resumed from its store
     assert json.loads(path.read_text())["limits"]["wall_time_s"] >= 1000.0
+
+
+def _lose_answers(run_dir) -> None:  # noqa: ANN001
+    for name in ("cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("older_store", [False, True])
+def test_a_finished_loop_is_not_run_again_when_its_answers_would_now_read_otherwise(
+    tmp_path, older_store
+):
+    """A finished run opened again with its store goes straight to its result, even when its
+    loop, replayed, would take another path (answers no longer cached; a parser changed since):
+    the replay would meet the budget the first process spent and end with another last prompt.
+    A store made before it kept the loop's end uses run.json's record of it."""
+    task, first = make()
+    first.reply = writes("GOOD8")
+    done = run(tmp_path, first, task, iterations=2, candidates=2, budget=60)
+    assert "Contrast GOOD8" in done.last_prompt
+    d = tmp_path / "run"
+    _lose_answers(d)
+    if older_store:
+        forget_loop_end(d)
+    task, second = make()
+    second.reply = writes("plain")
+    again = run(tmp_path, second, task, iterations=2, candidates=2, budget=60)
+    assert sum(second.counts.values()) == 0
+    assert (again.last_prompt, again.last_test_score) == (done.last_prompt, done.last_test_score)
+    assert (again.best_prompt, again.stop_reason) == (done.best_prompt, done.stop_reason)
+    assert [c["hash"] for c in again.candidates] == [c["hash"] for c in done.candidates]
+    db = sqlite3.connect(d / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='adopted'").fetchone()[0] == 0
+
+    more = run(tmp_path, second, task, iterations=2, candidates=2, budget=200)  # runs on
+    assert second.counts["candidate"] > 0
+    assert any("plain" in c["text"] for c in more.candidates)
+
+
+def test_a_run_stopped_after_its_loop_resumes_without_running_it_again(tmp_path):
+    """Stopped while its prompts were scored on test: the loop had ended, so the resumed run
+    scores what is left on test and nothing on train."""
+    task, first = make()
+    first.reply = writes("GOOD8")
+    done = run(tmp_path, first, task, iterations=1, candidates=2)
+    d = tmp_path / "run"
+    (d / "run.json").unlink()
+    db = sqlite3.connect(d / "store.sqlite")
+    db.execute("DELETE FROM evaluations WHERE split='test'")
+    db.commit()
+    db.close()
+    _lose_answers(d)
+    task, second = make()
+    second.reply = writes("plain")
+    again = run(tmp_path, second, task, iterations=1, candidates=2)
+    assert second.counts["candidate"] == second.counts["contrast"] == 0
+    assert second.counts["task"] > 0  # the test items, scored again
+    assert (again.last_prompt, again.best_test_score) == (done.last_prompt, done.best_test_score)

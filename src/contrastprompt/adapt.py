@@ -40,9 +40,9 @@ from .run import (
     project,
     score_stored,
 )
-from .run.kept import anytime_curve
+from .run.kept import anytime_curve, test_items
 from .scoring import Record
-from .stats import gap_recovered, requests_to_reach
+from .stats import gap_recovered, paired_difference, requests_to_reach
 from .store import Store, has_store, prompt_hash
 from .views.adapt import write_outputs
 
@@ -77,8 +77,12 @@ class AdaptResult:
     gap_before: float | None  # source prompt on target minus from-scratch
     gap_after: float | None  # adapted prompt on target minus from-scratch
     source: dict = field(default_factory=dict)  # source-side accuracy and requests
-    # (adapted − as is) / (from scratch − as is) on target test: the share of the gap recovered
+    # (adapted − as is) / (from scratch − as is) on target test: the share of the gap recovered,
+    # given only where the gap is beyond noise (`scratch_over_as_is` above 0)
     recovered: float | None = None
+    # from scratch minus the source prompt as is, paired on the target's test items: mean and
+    # 95% bootstrap interval, whether there is a gap to recover at all
+    scratch_over_as_is: list[float] | None = None
     # the task requests the adapted run needed to reach LCP from scratch's final training
     # score, next to what the from-scratch run spent in all: the point of adapting
     efficiency: dict = field(default_factory=dict)
@@ -491,6 +495,8 @@ def _result(
         return None if v is None or base is None else v - base
 
     first = results["adapted" if "adapted" in results else next(iter(results))]
+    over = _scratch_over_as_is(first, scratch)
+    real_gap = over is None or over[1] > 0  # without per-item scores, the point figures decide
     return AdaptResult(
         run_dir=root,
         mode=mode,
@@ -500,9 +506,30 @@ def _result(
         source=source,
         recovered=gap_recovered(
             first.initial_test_score, first.best_test_score, base if scratch else None
-        ),
+        )
+        if real_gap
+        else None,
         efficiency=_efficiency(first, scratch),
+        scratch_over_as_is=over,
     )
+
+
+def _scratch_over_as_is(
+    adapted: OptimizeResult, scratch: OptimizeResult | None
+) -> list[float] | None:
+    """LCP from scratch's best prompt minus the source prompt as is, paired on the target's test
+    items (mean, 95% bootstrap interval): a share of a gap that is one or two items of noise
+    (a gap of 0.5 points recovered "200%") says nothing, so it is given only beyond noise."""
+    if scratch is None:
+        return None
+    mine = test_items(scratch.run_dir, [scratch.best_prompt]).get(prompt_hash(scratch.best_prompt))
+    theirs = test_items(adapted.run_dir, [adapted.initial_prompt]).get(
+        prompt_hash(adapted.initial_prompt)
+    )
+    if not mine or not theirs:
+        return None
+    m, lo, hi, _ = paired_difference(mine, theirs)
+    return [m, lo, hi]
 
 
 def _efficiency(adapted: OptimizeResult, scratch: OptimizeResult | None) -> dict[str, Any]:

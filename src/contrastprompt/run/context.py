@@ -180,18 +180,24 @@ class RunContext:
     def pool(self) -> list[Candidate]:
         return sorted(self._pool.values(), key=lambda c: c.seq)
 
+    def candidate(self, phash: str) -> Candidate | None:
+        """The pool's candidate with this hash, if the pool has it."""
+        return self._pool.get(phash)
+
     def ranked(self) -> list[Candidate]:
         return sorted(self._pool.values(), key=Candidate.rank_key)
 
     def best(self) -> Candidate:
         return self.ranked()[0]
 
-    def adopt_stored(self) -> list[Candidate]:
+    def adopt_stored(self, kind: str = "adopted") -> list[Candidate]:
         """Join to the pool every prompt of this run that the store holds scored on the whole
         training set but this process never scored: after an interruption, a resumed run whose
         optimizer answers came out differently (a request in flight at the kill, asked again
         under batching) takes another path, and the prompts of the abandoned path were paid
-        for. Called after the loop, so a resumed run that repeats its path is unchanged."""
+        for. Called after the loop, so a resumed run that repeats its path is unchanged.
+        `kind` names the event: "restored" when the pool of a loop that ended before is rebuilt.
+        """
         ids = {e.id for e in self.train}
         # only prompts scored as candidates (`score`), never those a method evaluated on parts
         # of the training set that happen to cover all of it: the pool stays the method's own
@@ -220,7 +226,7 @@ class RunContext:
             self._pool[cand.hash] = cand
             adopted.append(cand)
         if adopted:
-            self.event(0, "adopted", {"hashes": [c.hash for c in adopted]})
+            self.event(0, kind, {"hashes": [c.hash for c in adopted]})
         return adopted
 
     def failures(self, cand: Candidate) -> list[Record]:

@@ -22,8 +22,15 @@ from ..llm.usage import price_for
 from ..scoring import EvalResult, evaluate_async
 from ..store import Store, prompt_hash
 from .context import Candidate, EventHook, Optimizer, RunContext
-from .loop import LoopOutcome, run_loop
-from .outputs import OptimizeResult, earlier_wall_time, pool_row, recorded_run, write_outputs
+from .loop import LoopOutcome, record_end, recorded_end, run_loop
+from .outputs import (
+    OptimizeResult,
+    earlier_wall_time,
+    kept_loop_end,
+    pool_row,
+    recorded_run,
+    write_outputs,
+)
 from .rundir import data_hash, open_run, scoring_settings, train_ids
 from .selection import RULES
 from .selection import select as choose
@@ -267,7 +274,8 @@ def execute(spec: RunSpec) -> OptimizeResult:
         log_dir=run_path,
     )
     started = time.time()
-    run = _Run(spec, task, train, test, store, run_id, resumed, run_path)
+    kept = kept_loop_end(run_path, settings, loop_limits(spec), defaults) if resumed else None
+    run = _Run(spec, task, train, test, store, run_id, resumed, run_path, kept)
     try:
         result = session.run(run.go)
     except BaseException as exc:
@@ -285,6 +293,12 @@ def execute(spec: RunSpec) -> OptimizeResult:
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()
     return result
+
+
+def loop_limits(spec: RunSpec) -> dict[str, Any]:
+    """The limits that decide where the loop ends: with other ones a resumed run runs its loop
+    on (a larger budget); with these, a loop that ended before is not run again."""
+    return spec.budget.limits() | {"iterations": spec.iterations}
 
 
 def _limits(spec: RunSpec, test_size: int) -> dict[str, Any]:
@@ -309,6 +323,7 @@ class _Run:
     run_id: int
     resumed: bool
     run_path: Path
+    kept_end: dict[str, Any] | None = None  # how run.json says the loop ended (older stores)
 
     async def go(self, hub: ModelHub) -> OptimizeResult:
         s = self.spec
@@ -327,16 +342,21 @@ class _Run:
             stoppers=s.budget.stoppers(),
             on_event=s.on_event,
         )
+        limits = loop_limits(s)
+        outcome = recorded_end(ctx, limits, self.kept_end) if self.resumed else None
         if self.resumed:
-            ctx.event(0, "resumed", {"train_records": ctx.train_requests()})
-        outcome = await run_loop(
-            s.optimizer,
-            ctx,
-            s.prompt.strip(),
-            iterations=s.iterations,
-            patience=s.budget.patience,
-        )
-        ctx.adopt_stored()
+            loop = "ended before" if outcome else "replayed"
+            ctx.event(0, "resumed", {"train_records": ctx.train_requests(), "loop": loop})
+        if outcome is None:
+            outcome = await run_loop(
+                s.optimizer,
+                ctx,
+                s.prompt.strip(),
+                iterations=s.iterations,
+                patience=s.budget.patience,
+            )
+            ctx.adopt_stored()
+            record_end(ctx, outcome, limits)
         if outcome.initial is None:
             raise UserError(
                 f"the run stopped before the initial prompt was scored ({outcome.stop_reason})",

@@ -1,8 +1,10 @@
-"""The loop every optimizer runs in: score the initial prompt, step until a stop condition."""
+"""The loop every optimizer runs in: score the initial prompt, step until a stop condition; and
+how it ended, kept in the store so that a later process on the run dir does not run it again."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .context import Candidate, Optimizer, RunContext
 from .stoppers import StopRun
@@ -58,3 +60,43 @@ async def run_loop(
         return LoopOutcome(initial, last, f"iterations: all {iterations} done", done)
     except StopRun as stop:
         return LoopOutcome(initial, last, stop.reason, done)
+
+
+LOOP_END = "loop_end"
+
+
+def record_end(ctx: RunContext, outcome: LoopOutcome, limits: dict[str, Any]) -> None:
+    """Keep how the loop ended, and under which limits, in the run's store. Replaying a
+    finished loop is not a safe way to find its end again: code changed since (a parser that
+    reads the optimizer's answers differently) takes another path, meets the budget the first
+    process spent, and stops with the wrong last prompt."""
+    if outcome.initial is None:
+        return
+    end = {
+        "initial": outcome.initial.hash,
+        "last": (outcome.last or outcome.initial).hash,
+        "stop_reason": outcome.stop_reason,
+        "iterations_done": outcome.iterations_done,
+        "limits": limits,
+    }
+    ctx.store.set_state(ctx.run_id, LOOP_END, end)
+
+
+def recorded_end(
+    ctx: RunContext, limits: dict[str, Any], kept: dict[str, Any] | None = None
+) -> LoopOutcome | None:
+    """The end an earlier process's loop reached under the same limits, with its prompts
+    taken from the store; None when the loop has to run (no end recorded, other limits: a
+    larger budget runs on). `kept`: the end as run.json records it, for a store made before
+    the store kept it."""
+    end = ctx.store.get_state(ctx.run_id, LOOP_END) or kept
+    if not end or end.get("limits") != limits:
+        return None
+    scored = {e["data"]["hash"] for e in ctx.store.events(ctx.run_id, "scored")}
+    if not {end["initial"], end["last"]} <= scored:
+        return None
+    ctx.adopt_stored("restored")
+    initial, last = ctx.candidate(end["initial"]), ctx.candidate(end["last"])
+    if initial is None or last is None:
+        return None
+    return LoopOutcome(initial, last, end["stop_reason"], int(end.get("iterations_done", 0)))

@@ -10,7 +10,7 @@ from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from ..store import Store, has_store, requests_when_scored
+from ..store import Store, has_store, prompt_hash, requests_when_scored
 from ..views.report import write_report
 from .context import Candidate, Optimizer
 from .kept import test_items
@@ -122,6 +122,26 @@ def recorded_run(
         candidates=data.get("candidates", []),
         **{k: v for k, v in data["results"].items() if k in known},
     )
+
+
+def kept_loop_end(
+    run_dir: Path, settings: dict, loop_limits: dict, method_defaults: dict | None = None
+) -> dict[str, Any] | None:
+    """How the loop of the run ended, as its run.json records it (initial and last prompt,
+    stop reason), in the form the store keeps it (`loop.record_end`): a store made before it
+    kept that still resumes a finished run without running its loop again."""
+    data = _run_json(run_dir, settings, method_defaults or {})
+    if data is None:
+        return None
+    r, kept = data["results"], data.get("limits", {})
+    if not all(isinstance(r.get(k), str) for k in ("initial_prompt", "last_prompt")):
+        return None
+    return {
+        "initial": prompt_hash(r["initial_prompt"]),
+        "last": prompt_hash(r["last_prompt"]),
+        "stop_reason": r.get("stop_reason") or data.get("stop_reason") or "",
+        "limits": {k: kept.get(k) for k in loop_limits},
+    }
 
 
 def earlier_wall_time(run_dir: Path, settings: dict, method_defaults: dict | None = None) -> float:

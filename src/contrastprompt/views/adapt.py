@@ -26,6 +26,7 @@ class AdaptResult(Protocol):
     source: dict[str, Any]
     recovered: float | None
     efficiency: dict[str, Any]
+    scratch_over_as_is: list[float] | None
 
 
 def result_table(res: AdaptResult) -> str:
@@ -54,6 +55,7 @@ def write_outputs(res: AdaptResult) -> None:
         "source": res.source,
         "recovered": res.recovered,
         "efficiency": res.efficiency,
+        "scratch_over_as_is": res.scratch_over_as_is,
     }
     (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
     head = f"Adaptation ({res.mode}); target test accuracy, side by side.\n"
@@ -76,6 +78,13 @@ def write_outputs(res: AdaptResult) -> None:
 
 def _efficiency_lines(res: AdaptResult) -> list[str]:
     out = []
+    over = res.scratch_over_as_is
+    if over is not None:
+        out.append(
+            f"LCP from scratch against the source prompt as is, paired on the test items: "
+            f"{_interval(over)} points"
+            + (": a gap." if over[1] > 0 else ": no gap beyond noise, so no share recovered.")
+        )
     if res.recovered is not None:
         out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
     e = res.efficiency
@@ -117,6 +126,14 @@ def page(res: AdaptResult, table_md: str) -> str:
     return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
 
 
+def _interval(v: list[float] | None) -> str:
+    """A paired difference as '+0.5 (−4.0, +5.0)', in points."""
+    if v is None:
+        return "–"
+    m, lo, hi = (100 * x for x in v)
+    return f"{m:+.1f} ({lo:+.1f}, {hi:+.1f})"
+
+
 def _reach(e: dict) -> str:
     if not e:
         return "–"
@@ -137,10 +154,10 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
         return "–" if v is None else f"{100 * v:+.1f}"
 
     lines = [
-        "| target | source prompt as is | adapted | from scratch | gap before | gap after | "
-        "gap recovered | adapted req to scratch's train score | task req adapted / scratch | "
-        "optimizer calls adapted / scratch | source req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | source prompt as is | adapted | from scratch | scratch − as is (95%) | "
+        "gap before | gap after | gap recovered | adapted req to scratch's train score | "
+        "task req adapted / scratch | optimizer calls adapted / scratch | source req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     before, after = [], []
     for name, res in entries:
@@ -154,7 +171,8 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
         after.append(ad["test"])
         lines.append(
             f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
-            f"{pct(sc['test'] if sc else None)} | {pts(res.gap_before)} | {pts(res.gap_after)} | "
+            f"{pct(sc['test'] if sc else None)} | {_interval(res.scratch_over_as_is)} | "
+            f"{pts(res.gap_before)} | {pts(res.gap_after)} | "
             f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
             f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
             f"{ad['optimizer_calls']} / {sc['optimizer_calls'] if sc else '–'} | "
