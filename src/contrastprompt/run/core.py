@@ -343,10 +343,9 @@ class _Run:
             on_event=s.on_event,
         )
         limits = loop_limits(s)
+        if self.resumed:  # a "restored" event follows when the loop had ended before
+            ctx.event(0, "resumed", {"train_records": ctx.train_requests()})
         outcome = recorded_end(ctx, limits, self.kept_end) if self.resumed else None
-        if self.resumed:
-            loop = "ended before" if outcome else "replayed"
-            ctx.event(0, "resumed", {"train_records": ctx.train_requests(), "loop": loop})
         if outcome is None:
             outcome = await run_loop(
                 s.optimizer,
