@@ -420,3 +420,11 @@ def test_a_gap_of_a_few_items_is_noise_and_one_of_many_is_a_gap(tmp_path):
     m, lo, _ = _scratch_over_as_is(as_is, far)
     assert m == pytest.approx(0.24) and lo > 0
     assert _scratch_over_as_is(as_is, None) is None
+
+
+def test_the_gap_verdict_follows_the_paired_interval():
+    from contrastprompt.views.adapt import _gap_verdict
+
+    assert _gap_verdict([0.30, 0.21, 0.385]) == ": a gap."
+    assert "below the carried prompt" in _gap_verdict([-0.225, -0.29, -0.165])
+    assert "no gap beyond noise" in _gap_verdict([0.005, -0.04, 0.05])

@@ -82,8 +82,7 @@ def _efficiency_lines(res: AdaptResult) -> list[str]:
     if over is not None:
         out.append(
             f"LCP from scratch against the source prompt as is, paired on the test items: "
-            f"{_interval(over)} points"
-            + (": a gap." if over[1] > 0 else ": no gap beyond noise, so no share recovered.")
+            f"{_interval(over)} points" + _gap_verdict(over)
         )
     if res.recovered is not None:
         out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
@@ -124,6 +123,15 @@ def page(res: AdaptResult, table_md: str) -> str:
         if p.is_relative_to(res.run_dir)
     ]
     return render("adapt.html.j2", mode=res.mode, shown=shown, links=links, table_md=table_md)
+
+
+def _gap_verdict(over: list[float]) -> str:
+    """What a paired interval of from scratch minus as is says about a gap to recover."""
+    if over[1] > 0:
+        return ": a gap."
+    if over[2] < 0:
+        return ": from scratch ends below the carried prompt, so there is no gap to recover."
+    return ": no gap beyond noise, so no share recovered."
 
 
 def _interval(v: list[float] | None) -> str:
