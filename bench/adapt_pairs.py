@@ -122,7 +122,8 @@ def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Pa
             listed = ",".join(map(str, seeds))
             cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}`"
             table = matrix(finished(out, pair_label), spread=True)
-            (out / "matrix.md").write_text(f"{head}{cmd}\n\n{table}\n", encoding="utf-8")
+            runs = f"Every finished run under {out}; the last command: {cmd}"
+            (out / "matrix.md").write_text(f"{head}{runs}\n\n{table}\n", encoding="utf-8")
 
 
 def dry_run(task: str, pairs: list[tuple[str, str]], seeds: list[int]) -> None:
