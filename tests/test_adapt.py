@@ -170,6 +170,15 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     assert [k for k, _ in seen].count("read_back") == 2
     assert again.rows == res.rows and again.efficiency == res.efficiency
     assert again.scratch_over_as_is == res.scratch_over_as_is
+    from contrastprompt.views.adapt import kept_result  # adapt.json read back, as benches do
+
+    back = kept_result(tmp_path / "a")
+    assert (back.rows, back.efficiency, back.recovered, back.scratch_over_as_is) == (
+        res.rows,
+        res.efficiency,
+        res.recovered,
+        res.scratch_over_as_is,
+    )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from ..run.kept import test_items
@@ -44,19 +45,30 @@ def result_table(res: AdaptResult) -> str:
     return "\n".join(lines)
 
 
+# what adapt.json keeps of a result, in this order; `kept_result` reads them back
+KEPT = (
+    "mode",
+    "rows",
+    "gap_before",
+    "gap_after",
+    "source",
+    "recovered",
+    "efficiency",
+    "scratch_over_as_is",
+)
+
+
+def kept_result(run_dir: Path) -> SimpleNamespace:
+    """A finished adaptation as its adapt.json keeps it, readable as an `AdaptResult` (for the
+    matrix over run dirs made by several commands); a key an older adapt.json lacks is None."""
+    data = json.loads((run_dir / "adapt.json").read_text(encoding="utf-8"))
+    return SimpleNamespace(run_dir=run_dir, **{k: data.get(k) for k in KEPT})
+
+
 def write_outputs(res: AdaptResult) -> None:
     """adapt.json for programs, adapt.md for the terminal and the docs, adapt.html for a reader:
     the same figures, so what the CLI prints is what the page shows."""
-    data = {
-        "mode": res.mode,
-        "rows": res.rows,
-        "gap_before": res.gap_before,
-        "gap_after": res.gap_after,
-        "source": res.source,
-        "recovered": res.recovered,
-        "efficiency": res.efficiency,
-        "scratch_over_as_is": res.scratch_over_as_is,
-    }
+    data = {k: getattr(res, k) for k in KEPT}
     (res.run_dir / "adapt.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
     head = f"Adaptation ({res.mode}); target test accuracy, side by side.\n"
     lines = [head, result_table(res), ""]
