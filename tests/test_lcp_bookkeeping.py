@@ -652,6 +652,31 @@ def test_a_finished_run_opened_again_keeps_the_wall_time_it_took(tmp_path):
     assert json.loads(path.read_text())["limits"]["wall_time_s"] >= 1000.0
 
 
+def test_a_finished_run_opened_again_leaves_its_run_json_as_it_was(tmp_path):
+    """Re-opening a finished run reaches no model: nothing of it changes, its time included."""
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    path = tmp_path / "run" / "run.json"
+    before = path.read_bytes()
+    asked = sum(backend.counts.values())
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    assert sum(backend.counts.values()) == asked
+    assert path.read_bytes() == before
+
+
+def test_a_resumed_run_that_reaches_a_model_adds_its_time(tmp_path):
+    task, backend = make()
+    run(tmp_path, backend, task, iterations=1, candidates=2)
+    path = tmp_path / "run" / "run.json"
+    data = json.loads(path.read_text())
+    data["limits"]["wall_time_s"] = 1000.0
+    path.write_text(json.dumps(data))
+    asked = sum(backend.counts.values())
+    run(tmp_path, backend, task, iterations=2, candidates=2)  # a larger limit runs on
+    assert sum(backend.counts.values()) > asked
+    assert json.loads(path.read_text())["limits"]["wall_time_s"] > 1000.0
+
+
 def _lose_answers(run_dir) -> None:  # noqa: ANN001
     for name in ("cache.sqlite", "cache.sqlite-wal", "cache.sqlite-shm"):
         (run_dir / name).unlink(missing_ok=True)
@@ -708,3 +733,19 @@ def test_a_run_stopped_after_its_loop_resumes_without_running_it_again(tmp_path)
     assert second.counts["candidate"] == second.counts["contrast"] == 0
     assert second.counts["task"] > 0  # the test items, scored again
     assert (again.last_prompt, again.best_test_score) == (done.last_prompt, done.best_test_score)
+
+
+def test_a_resumed_run_reports_the_reasons_it_replayed_once(tmp_path):
+    """The resumed process replays the first iteration and records its reasons again (from the
+    cache); the report shows each iteration's reasons once."""
+
+    def first_candidate(kind: str, data: dict) -> bool:
+        return kind == "scored" and data.get("origin") == "candidate"
+
+    with pytest.raises(Interrupt):
+        _interruptible(tmp_path, first_candidate, iterations=1)
+    _interruptible(tmp_path, None, iterations=1)
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    assert db.execute("SELECT count(*) FROM events WHERE kind='reasons'").fetchone()[0] == 2
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert len(re.findall(r"Iteration 1: \d+ failure reasons", html)) == 1

@@ -253,12 +253,25 @@ class Store:
             (run_id, iteration, kind, json.dumps(data), time.time()),
         )
 
-    def events(self, run_id: int, kind: str | None = None) -> list[dict]:
+    def events(self, run_id: int, kind: str | None = None, distinct: bool = False) -> list[dict]:
+        """The run's events in order. `distinct` keeps the first of events alike in kind,
+        iteration and data: a resumed run replays its path and records again what it replays
+        (the same reasons, from the cache), which a report shows once."""
         sql = (
             "SELECT * FROM events WHERE run_id=?" + (" AND kind=?" if kind else "") + " ORDER BY id"
         )
         rows = self._query(sql, (run_id, kind) if kind else (run_id,))
-        return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
+        out = [dict(r) | {"data": json.loads(r["data"])} for r in rows]
+        if not distinct:
+            return out
+        seen: set[tuple] = set()
+        kept = []
+        for ev in out:
+            key = (ev["kind"], ev["iteration"], json.dumps(ev["data"], sort_keys=True))
+            if key not in seen:
+                seen.add(key)
+                kept.append(ev)
+        return kept
 
     # state
     def set_state(self, run_id: int, key: str, value: Any) -> None:

@@ -28,6 +28,7 @@ from .outputs import (
     earlier_wall_time,
     kept_loop_end,
     pool_row,
+    recorded_json,
     recorded_run,
     write_outputs,
 )
@@ -274,7 +275,8 @@ def execute(spec: RunSpec) -> OptimizeResult:
         log_dir=run_path,
     )
     started = time.time()
-    kept = kept_loop_end(run_path, settings, loop_limits(spec), defaults) if resumed else None
+    earlier = recorded_json(run_path, settings, defaults) if resumed else None
+    kept = kept_loop_end(earlier, loop_limits(spec))
     run = _Run(spec, task, train, test, store, run_id, resumed, run_path, kept)
     try:
         result = session.run(run.go)
@@ -284,15 +286,19 @@ def execute(spec: RunSpec) -> OptimizeResult:
         raise
     session.close(keep_store=True)
     store.finish_run(run_id, "done", result.stop_reason)
-    took = (
-        time.time()
-        - started
-        + (earlier_wall_time(run_path, settings, defaults) if resumed else 0.0)
-    )
+    took = _process_time(session, started, earlier) + earlier_wall_time(earlier)
     limits = _limits(spec, len(test)) | {"wall_time_s": took}
     write_outputs(result, store, run_id, settings, limits, opt)
     store.close()
     return result
+
+
+def _process_time(session: RunSession, started: float, earlier: dict | None) -> float:
+    """Seconds this process adds to the run's wall time: none when it resumed a recorded run
+    and reached no model (everything came from the store and the cache), so re-opening a
+    finished run leaves its run.json as it was."""
+    reached = sum(session.hub.usage.role(r).calls for r in ("task", "optimizer", "test"))
+    return 0.0 if earlier is not None and reached == 0 else time.time() - started
 
 
 def loop_limits(spec: RunSpec) -> dict[str, Any]:

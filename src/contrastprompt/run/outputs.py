@@ -124,13 +124,18 @@ def recorded_run(
     )
 
 
-def kept_loop_end(
-    run_dir: Path, settings: dict, loop_limits: dict, method_defaults: dict | None = None
+def recorded_json(
+    run_dir: Path, settings: dict, method_defaults: dict | None = None
 ) -> dict[str, Any] | None:
-    """How the loop of the run ended, as its run.json records it (initial and last prompt,
-    stop reason), in the form the store keeps it (`loop.record_end`): a store made before it
-    kept that still resumes a finished run without running its loop again."""
-    data = _run_json(run_dir, settings, method_defaults or {})
+    """run.json of `run_dir` when it records a run with these settings (else None): what a
+    resumed run reads once for how its loop ended and the time it has taken."""
+    return _run_json(run_dir, settings, method_defaults or {})
+
+
+def kept_loop_end(data: dict[str, Any] | None, loop_limits: dict) -> dict[str, Any] | None:
+    """How the loop of the run ended, as its run.json `data` records it (initial and last
+    prompt, stop reason), in the form the store keeps it (`loop.record_end`): a store made
+    before it kept that still resumes a finished run without running its loop again."""
     if data is None:
         return None
     r, kept = data["results"], data.get("limits", {})
@@ -144,10 +149,9 @@ def kept_loop_end(
     }
 
 
-def earlier_wall_time(run_dir: Path, settings: dict, method_defaults: dict | None = None) -> float:
-    """Seconds run.json already records for this run (0 when none): a finished run resumed
-    again keeps the time it took instead of the moment its resume took."""
-    data = _run_json(run_dir, settings, method_defaults or {})
+def earlier_wall_time(data: dict[str, Any] | None) -> float:
+    """Seconds run.json `data` already records for this run (0 when none): a finished run
+    resumed again keeps the time it took instead of the moment its resume took."""
     return float((data or {}).get("limits", {}).get("wall_time_s") or 0.0)
 
 

@@ -61,9 +61,11 @@ def render_report(run_dir: str | Path, method: Describes | None = None) -> str:
         cands = data["candidates"]
         by_hash = {c["hash"]: c for c in cands}
         sections = (
-            method.report_data(lambda kind: store.events(run_id, kind), by_hash) if method else []
+            method.report_data(lambda kind: store.events(run_id, kind, distinct=True), by_hash)
+            if method
+            else []
         )
-        skipped = len(store.events(run_id, "skipped"))
+        skipped = len(store.events(run_id, "skipped", distinct=True))
     finally:
         store.close()
     res, s = data["results"], data["settings"]
