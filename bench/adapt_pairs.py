@@ -29,6 +29,7 @@ from adapt_kept import finished
 from contrastprompt import evaluate_prompt, load_task, optimize
 from contrastprompt.adapt import adapt, plan
 from contrastprompt.data.task import take
+from contrastprompt.llm.catalogue import catalogue
 from contrastprompt.stats import wilson_interval
 from contrastprompt.views.adapt import matrix
 
@@ -90,9 +91,10 @@ def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path) -> None:
 def pair_label(run_dir: str) -> str:
     """'cls-trec-a-to-b-s0' -> 'cls-trec: a → b s0' (a run dir's name as a matrix row)."""
     stem, _, seed = run_dir.rpartition("-s")
-    for task in ("cls-trec", "cls-subj", "cls-sst2", "cls-agnews", "cls-sst5"):
-        if stem.startswith(task + "-"):
-            source, _, target = stem[len(task) + 1 :].partition("-to-")
+    left, _, target = stem.partition("-to-")
+    for source in sorted(catalogue(), key=len, reverse=True):  # the longest model name first
+        if left.endswith("-" + source):
+            task = left[: -len(source) - 1]
             return f"{task.replace('-', ':', 1)}: {source} → {target} s{seed}"
     return run_dir
 

@@ -437,3 +437,19 @@ def test_the_gap_verdict_follows_the_paired_interval():
     assert _gap_verdict([0.30, 0.21, 0.385]) == ": a gap."
     assert "below the carried prompt" in _gap_verdict([-0.225, -0.29, -0.165])
     assert "no gap beyond noise" in _gap_verdict([0.005, -0.04, 0.05])
+
+
+def test_a_pair_run_dir_of_any_task_names_its_matrix_row():
+    """The pairs bench names a row from its run dir: task, source and target model (names with
+    hyphens), seed; for any task family, not only the ones it was first run on."""
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        from adapt_pairs import pair_label
+    finally:
+        sys.path.pop(0)
+    assert (
+        pair_label("sib-swh_Latn-qwen2.5-coder-0.5b-to-smollm2-135m-s2")
+        == "sib:swh_Latn: qwen2.5-coder-0.5b → smollm2-135m s2"
+    )
+    assert pair_label("cls-trec-unknown-model-to-x-s0") == "cls-trec-unknown-model-to-x-s0"
