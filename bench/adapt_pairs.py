@@ -15,6 +15,12 @@ target), and LCP from scratch on the target at the same budget. `--probe` scores
 prompt on the same 60 seeded test items with every model, with Wilson intervals: a target far
 below what its own prompt gets is where adapting may recover something. Run dirs and
 `matrix.md` (PARTIAL until every run has finished) go to --out; re-running resumes.
+
+`--budget` and `--max-optimizer-calls` give the target parts (adapted, from scratch) another
+budget than the profile's, with the source prompts still the profile's runs (`--source-out`):
+
+    python bench/adapt_pairs.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b --seeds 0 \
+        --budget 800 --max-optimizer-calls 60 --out bench/results/adapt_pairs_800
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ PAIRS = (
 PUBLIC = Path("bench/results/public")
 INITIAL = "Classify the input."  # the public bench's initial prompt
 PROFILE = {"n_train": 50, "test_limit": 200, "budget": 300, "max_optimizer_calls": 20}
+DEFAULT_OUT = "bench/results/adapt_pairs"
 
 
 def source_prompt(task: str, model: str, seed: int, out: Path) -> str:
@@ -61,13 +68,13 @@ def source_prompt(task: str, model: str, seed: int, out: Path) -> str:
     return res.best_prompt
 
 
-def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path) -> None:
+def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path, sources: Path) -> None:
     """Each source model's prompt (seed 0) as is on every model of the pairs."""
     items = take(load_task(task).split(0)[1], n, seed=0)
     models = sorted({m for p in pairs for m in p})
     rows = []
     for source in sorted({s for s, _ in pairs}):
-        prompt = source_prompt(task, source, 0, out)
+        prompt = source_prompt(task, source, 0, sources)
         for model in models:
             res = evaluate_prompt(prompt, task, model=f"local:{model}", examples=items)
             k = sum(r["correct"] for r in res["records"])
@@ -99,14 +106,19 @@ def pair_label(run_dir: str) -> str:
     return run_dir
 
 
-def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Path) -> None:
+def run_pairs(
+    task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Path, a: argparse.Namespace
+) -> None:
+    """Adapt each pair and seed; the target parts get `a.budget` task requests and
+    `a.max_optimizer_calls` optimizer calls, the source prompt is the profile's run."""
     entries, total = [], len(pairs) * len(seeds)
+    limits = PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}
     for seed in seeds:
         for source, target in pairs:
             t0 = time.time()
             res = adapt(
                 task,
-                source_prompt(task, source, seed, out),
+                source_prompt(task, source, seed, Path(a.source_out)),
                 source_model=f"local:{source}",
                 model=f"local:{target}",
                 optimizer_model="local:qwen2.5-coder-1.5b",
@@ -114,7 +126,7 @@ def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Pa
                 seed=seed,
                 iterations=50,
                 run_dir=out / f"{task.replace(':', '-')}-{source}-to-{target}-s{seed}",
-                **PROFILE,
+                **limits,
             )
             entries.append((f"{source} → {target} s{seed}", res))
             print(f"{source} -> {target} s{seed}: {time.time() - t0:.0f} s", flush=True)
@@ -122,13 +134,25 @@ def run_pairs(task: str, pairs: list[tuple[str, str]], seeds: list[int], out: Pa
             named = ",".join(f"{s}:{t}" for s, t in pairs)
             only = "" if named == PAIRS else f" --pairs {named}"
             listed = ",".join(map(str, seeds))
-            cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}`"
+            cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}{_limits(a)}`"
             table = matrix(finished(out, pair_label), spread=True)
             runs = f"Every finished run under {out}; the last command: {cmd}"
             (out / "matrix.md").write_text(f"{head}{runs}\n\n{table}\n", encoding="utf-8")
 
 
-def dry_run(task: str, pairs: list[tuple[str, str]], seeds: list[int]) -> None:
+def _limits(a: argparse.Namespace) -> str:
+    """The command's limit options that differ from the profile's."""
+    out = "" if a.out == DEFAULT_OUT else f" --out {a.out}"
+    if a.budget != PROFILE["budget"]:
+        out += f" --budget {a.budget}"
+    if a.max_optimizer_calls != PROFILE["max_optimizer_calls"]:
+        out += f" --max-optimizer-calls {a.max_optimizer_calls}"
+    return out
+
+
+def dry_run(
+    task: str, pairs: list[tuple[str, str]], seeds: list[int], a: argparse.Namespace
+) -> None:
     hours = 0.0
     for source, target in pairs:
         parts = plan(
@@ -137,7 +161,7 @@ def dry_run(task: str, pairs: list[tuple[str, str]], seeds: list[int]) -> None:
             source_model=f"local:{source}",
             optimizer_model="local:qwen2.5-coder-1.5b",
             iterations=50,
-            **PROFILE,
+            **(PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}),
         )
         h = sum(p["time_s"] for p in parts) * len(seeds) / 3600
         hours += h
@@ -151,7 +175,19 @@ if __name__ == "__main__":
     ap.add_argument("--pairs", default=PAIRS, help="source:target local model names")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--n", type=int, default=60, help="test items for --probe")
-    ap.add_argument("--out", default="bench/results/adapt_pairs")
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument(
+        "--source-out",
+        default=DEFAULT_OUT,
+        help="where the source models' own LCP runs are (made there when missing)",
+    )
+    ap.add_argument("--budget", type=int, default=PROFILE["budget"], help="target parts")
+    ap.add_argument(
+        "--max-optimizer-calls",
+        type=int,
+        default=PROFILE["max_optimizer_calls"],
+        help="target parts",
+    )
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args()
@@ -160,8 +196,8 @@ if __name__ == "__main__":
     pairs = [tuple(x.split(":")) for x in a.pairs.split(",") if x]
     seeds = [int(s) for s in a.seeds.split(",") if s]
     if a.probe:
-        probe(a.task, pairs, a.n, out)
+        probe(a.task, pairs, a.n, out, Path(a.source_out))
     elif a.dry_run:
-        dry_run(a.task, pairs, seeds)
+        dry_run(a.task, pairs, seeds, a)
     else:
-        run_pairs(a.task, pairs, seeds, out)
+        run_pairs(a.task, pairs, seeds, out, a)
