@@ -1,10 +1,10 @@
-"""Write the measured tables of docs/benchmarks.md from the bench's own outputs.
+"""Write the measured tables of the benchmark pages (docs/benchmarks/) from the bench's outputs.
 
     python bench/docs_tables.py           # rewrite every marked table in place
     python bench/docs_tables.py --check   # exit 1 if a table in the docs differs from its source
 
-Each table in docs/benchmarks.md sits between `<!-- NAME -->` and `<!-- /NAME -->`; its content
-is generated from a file the bench wrote (bench.md or matrix.md under bench/results/, themselves
+Each table in a page of docs/benchmarks/ sits between `<!-- NAME -->` and `<!-- /NAME -->`; its
+content is generated from a file the bench wrote (bench.md or matrix.md under bench/results/, themselves
 rebuilt from the committed run.json and cell.json files), so the docs never carry a figure typed
 by hand. A bench table loses its legend paragraph (the docs explain the columns) and its headings
 move down two levels under the docs' own.
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "docs" / "benchmarks.md"
+PAGES = sorted((REPO / "docs" / "benchmarks").glob("*.md"))
 SOURCES = {
     "bench-table": "bench/results/bbh_winrate_quick/bench.md",
     "tickets-table": "bench/results/tickets_quick/bench.md",
@@ -26,6 +26,8 @@ SOURCES = {
     "models-table": "bench/results/adapt_models/matrix.md",
     "public-table": "bench/results/public/bench.md",
     "task-models-table": "bench/results/task_models.md",
+    "adapt-sib-matrix": "bench/results/adapt_sib/matrix.md",
+    "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
 }
 
 
@@ -34,7 +36,7 @@ def table(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").strip().splitlines()
     out = []
     for line in lines:
-        if line.startswith(("Profile `", "`python ")):
+        if line.startswith(("Profile `", "`python ", "Every finished run under")):
             continue  # the legend or the command line: the docs give them in prose
         out.append(re.sub(r"^### ", "##### ", line))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
@@ -54,11 +56,15 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
-    now = DOCS.read_text(encoding="utf-8")
-    new = render(now)
-    if a.check:
-        if new != now:
-            print("docs/benchmarks.md differs from the bench outputs: run bench/docs_tables.py")
-            sys.exit(1)
-    else:
-        DOCS.write_text(new, encoding="utf-8")
+    stale = []
+    for page in PAGES:
+        now = page.read_text(encoding="utf-8")
+        new = render(now)
+        if new == now:
+            continue
+        stale.append(page.relative_to(REPO).as_posix())
+        if not a.check:
+            page.write_text(new, encoding="utf-8")
+    if a.check and stale:
+        print(f"{', '.join(stale)} differ from the bench outputs: run bench/docs_tables.py")
+        sys.exit(1)

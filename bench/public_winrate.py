@@ -7,7 +7,7 @@
         --seeds 0 --out bench/results/public_large
 
 It runs `contrastprompt bench` with Qwen2.5-Coder-1.5B as the task model and the optimizer (the
-one local model above chance on these tasks: docs/benchmarks.md) on cls:trec, cls:subj and
+one local model above chance on these tasks: docs/benchmarks/public.md) on cls:trec, cls:subj and
 sib:eng_Latn, methods LCP, APO, OPRO, AutoHint, APE, GEPA, CoT, the initial prompt, and LCP with
 options beyond the paper as methods of their own, each measured against the default:
 `reasons_per_call=5` and that with `screen=10` (seed 0), `reasons_with_questions` (seeds 0 and
@@ -39,7 +39,7 @@ TASKS = "cls:trec,cls:subj,sib:eng_Latn"
 # to a written prompt that names no label), each run as a method of its own so the bench
 # measures it against the default. Three ran on fewer seeds (`@`): screened on seed 0 (and 1),
 # they went on to 3 seeds as parts of the two combinations. `contrast_examples=4` ran on seed 0
-# only (docs/benchmarks.md): `--methods` with it and `--seeds 0` repeats that
+# only (docs/benchmarks/public.md): `--methods` with it and `--seeds 0` repeats that
 METHODS = (
     "lcp,apo,opro,autohint,ape,gepa,cot,initial,lcp+reasons_per_call=5@0,"
     "lcp+reasons_per_call=5+screen=10@0,lcp+reasons_with_questions=true@0/1,"
