@@ -19,7 +19,7 @@ below what its own prompt gets is where adapting may recover something. Run dirs
 `--budget` and `--max-optimizer-calls` give the target parts (adapted, from scratch) another
 budget than the profile's, with the source prompts still the profile's runs (`--source-out`):
 
-    python bench/adapt_pairs.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b --seeds 0 \
+    python bench/adapt_pairs.py --pairs qwen2.5-coder-1.5b:qwen2.5-coder-0.5b --seeds 2 \
         --budget 800 --max-optimizer-calls 60 --out bench/results/adapt_pairs_800
 """
 
