@@ -26,6 +26,7 @@ SOURCES = {
     "models-table": "bench/results/adapt_models/matrix.md",
     "public-table": "bench/results/public/bench.md",
     "task-models-table": "bench/results/task_models.md",
+    "adapt-sib-probe": "bench/results/adapt_sib/probe.md",
     "adapt-sib-matrix": "bench/results/adapt_sib/matrix.md",
     "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
 }
