@@ -29,6 +29,7 @@ SOURCES = {
     "adapt-sib-probe": "bench/results/adapt_sib/probe.md",
     "adapt-sib-matrix": "bench/results/adapt_sib/matrix.md",
     "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
+    "adapt-pairs-800-matrix": "bench/results/adapt_pairs_800/matrix.md",
 }
 
 
