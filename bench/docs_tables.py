@@ -4,10 +4,10 @@
     python bench/docs_tables.py --check   # exit 1 if a table in the docs differs from its source
 
 Each table in a page of docs/benchmarks/ sits between `<!-- NAME -->` and `<!-- /NAME -->`; its
-content is generated from a file the bench wrote (bench.md or matrix.md under bench/results/, themselves
-rebuilt from the committed run.json and cell.json files), so the docs never carry a figure typed
-by hand. A bench table loses its legend paragraph (the docs explain the columns) and its headings
-move down two levels under the docs' own.
+content is generated from a file the bench wrote (bench.md, matrix.md or probe.md under
+bench/results/, themselves rebuilt from the committed run.json and cell.json files), so a marked
+table never carries a figure typed by hand. A bench table loses its legend paragraph (the docs
+explain the columns) and its headings move down two levels under the docs' own.
 """
 
 from __future__ import annotations
