@@ -37,7 +37,7 @@ from .selection import RULES
 from .selection import select as choose
 from .session import RunSession
 from .stoppers import Budget
-from .usage import run_usage
+from .usage import ROLES, run_usage
 
 Model = str | Backend
 
@@ -297,7 +297,7 @@ def _process_time(session: RunSession, started: float, earlier: dict | None) -> 
     """Seconds this process adds to the run's wall time: none when it resumed a recorded run
     and reached no model (everything came from the store and the cache), so re-opening a
     finished run leaves its run.json as it was."""
-    reached = sum(session.hub.usage.role(r).calls for r in ("task", "optimizer", "test"))
+    reached = sum(session.hub.usage.role(r).calls for r in ROLES)
     return 0.0 if earlier is not None and reached == 0 else time.time() - started
 
 

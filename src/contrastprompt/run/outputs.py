@@ -113,7 +113,7 @@ def recorded_run(
     agree as for a resumed store: a method setting added since, at its default, is the run's."""
     if has_store(run_dir):
         return None
-    data = _run_json(run_dir, settings, method_defaults or {})
+    data = recorded_json(run_dir, settings, method_defaults)
     if data is None or _without_wall_time(data.get("limits", {})) != _without_wall_time(limits):
         return None
     known = set(OptimizeResult.__dataclass_fields__) - {"run_dir", "candidates"}
@@ -122,14 +122,6 @@ def recorded_run(
         candidates=data.get("candidates", []),
         **{k: v for k, v in data["results"].items() if k in known},
     )
-
-
-def recorded_json(
-    run_dir: Path, settings: dict, method_defaults: dict | None = None
-) -> dict[str, Any] | None:
-    """run.json of `run_dir` when it records a run with these settings (else None): what a
-    resumed run reads once for how its loop ended and the time it has taken."""
-    return _run_json(run_dir, settings, method_defaults or {})
 
 
 def kept_loop_end(data: dict[str, Any] | None, loop_limits: dict) -> dict[str, Any] | None:
@@ -155,10 +147,13 @@ def earlier_wall_time(data: dict[str, Any] | None) -> float:
     return float((data or {}).get("limits", {}).get("wall_time_s") or 0.0)
 
 
-def _run_json(run_dir: Path, settings: dict, method_defaults: dict) -> dict[str, Any] | None:
+def recorded_json(
+    run_dir: Path, settings: dict, method_defaults: dict | None = None
+) -> dict[str, Any] | None:
     """run.json of `run_dir` if it records a run with these settings, by the rule a stored run
     resumes by (`resumable`: the same settings, or the same run before a key or a method setting
-    at its default was added)."""
+    at its default was added); else None. A resumed run reads it once, for how its loop ended
+    and the time it has taken."""
     try:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -168,7 +163,7 @@ def _run_json(run_dir: Path, settings: dict, method_defaults: dict) -> dict[str,
     old = data.get("settings")
     if not isinstance(old, dict) or not old:  # `resumable` would accept an empty record
         return None
-    return data if resumable(old, settings, method_defaults) else None
+    return data if resumable(old, settings, method_defaults or {}) else None
 
 
 def _without_wall_time(limits: dict) -> dict:
