@@ -112,7 +112,7 @@ def run_pairs(
     """Adapt each pair and seed; the target parts get `a.budget` task requests and
     `a.max_optimizer_calls` optimizer calls, the source prompt is the profile's run."""
     entries, total = [], len(pairs) * len(seeds)
-    limits = PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}
+    limits = target_limits(a)
     for seed in seeds:
         for source, target in pairs:
             t0 = time.time()
@@ -133,14 +133,19 @@ def run_pairs(
             head = "**PARTIAL**: not every run has finished.\n\n" if len(entries) < total else ""
             named = ",".join(f"{s}:{t}" for s, t in pairs)
             only = "" if named == PAIRS else f" --pairs {named}"
-            listed = ",".join(map(str, seeds))
-            cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}{_limits(a)}`"
+            listed = ",".join(map(str, seeds)) + _limit_options(a)
+            cmd = f"`python bench/adapt_pairs.py --task {task}{only} --seeds {listed}`"
             table = matrix(finished(out, pair_label), spread=True)
             runs = f"Every finished run under {out}; the last command: {cmd}"
             (out / "matrix.md").write_text(f"{head}{runs}\n\n{table}\n", encoding="utf-8")
 
 
-def _limits(a: argparse.Namespace) -> str:
+def target_limits(a: argparse.Namespace) -> dict:
+    """The profile with the command's budget and call cap: what the target parts run with."""
+    return PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}
+
+
+def _limit_options(a: argparse.Namespace) -> str:
     """The command's limit options that differ from the profile's."""
     out = "" if a.out == DEFAULT_OUT else f" --out {a.out}"
     if a.budget != PROFILE["budget"]:
@@ -161,7 +166,7 @@ def dry_run(
             source_model=f"local:{source}",
             optimizer_model="local:qwen2.5-coder-1.5b",
             iterations=50,
-            **(PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}),
+            **target_limits(a),
         )
         h = sum(p["time_s"] for p in parts) * len(seeds) / 3600
         hours += h
