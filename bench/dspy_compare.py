@@ -230,18 +230,34 @@ def main() -> None:
     if not base.is_file():
         base.write_text(json.dumps({"test": accuracy(Route(), data["test"], a.threads)}))
     initial = json.loads(base.read_text())["test"]
-    rows = []
     for i, (m, s) in enumerate(cells, 1):
-        rows.append(run_cell(m, s, a, lm, data))
-        r = rows[-1]
+        r = run_cell(m, s, a, lm, data)
         print(
             f"[{i}/{len(cells)}] {m} s{s}: test {r['test']}, {r['program_calls']} calls "
             f"{'' if r['finished'] else '(did not finish: ' + r['error'][:80] + ')'}",
             flush=True,
         )
-        partial = "" if i == len(cells) else f"\n\n(partial: {i} of {len(cells)} runs)"
-        (out / "bench.md").write_text(table(rows, initial, a) + partial + "\n")
-        (out / "bench.json").write_text(json.dumps({"initial": initial, "rows": rows}, indent=1))
+        write_table(out, initial, a, seeds)
+
+
+def recorded(out: Path, methods: list[str]) -> list[dict]:
+    """Every finished cell under `out` for these methods, by method then seed: the table covers
+    all seeds run so far, whichever `--seeds` this invocation was given."""
+    rows = [json.loads(p.read_text()) for m in methods for p in (out / m).glob("s*/cell.json")]
+    order = {m: i for i, m in enumerate(methods)}
+    return sorted(rows, key=lambda r: (order[r["method"]], r["seed"]))
+
+
+def write_table(out: Path, initial: float, a: argparse.Namespace, seeds: list[int]) -> None:
+    """bench.md and bench.json from the recorded cells, marked partial until every method has
+    every seed run so far (and at least the three the docs report)."""
+    methods = a.methods.split(",")
+    rows = recorded(out, methods)
+    seen = set(seeds) | {r["seed"] for r in rows} | {0, 1, 2}
+    expected = len(methods) * len(seen)
+    partial = "" if len(rows) >= expected else f"\n\n(partial: {len(rows)} of {expected} runs)"
+    (out / "bench.md").write_text(table(rows, initial, a) + partial + "\n")
+    (out / "bench.json").write_text(json.dumps({"initial": initial, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
