@@ -11,10 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from contrastprompt.views.adapt import kept_result
+from contrastprompt.views.adapt import kept_result, matrix
 
 
 def finished(out: Path, label: Callable[[str], str]) -> list[tuple[str, SimpleNamespace]]:
     """(row label, result) for each run dir under `out` with an adapt.json, in name order;
     `label` turns a run dir's name into the matrix's row label."""
     return [(label(k.parent.name), kept_result(k.parent)) for k in sorted(out.glob("*/adapt.json"))]
+
+
+def redraw(out: Path, label: Callable[[str], str]) -> None:
+    """matrix.md's table drawn again from the finished runs, its lines above the table (the
+    partial mark, the command) kept: for a change in how the matrix is drawn, with no model
+    run. The runs' per-item test scores come from their stores or run.json copies."""
+    path = out / "matrix.md"
+    head = path.read_text(encoding="utf-8").split("| target |", 1)[0] if path.is_file() else ""
+    path.write_text(f"{head}{matrix(finished(out, label), spread=True)}\n", encoding="utf-8")

@@ -30,7 +30,7 @@ import json
 import time
 from pathlib import Path
 
-from adapt_kept import finished
+from adapt_kept import finished, redraw
 
 from contrastprompt import evaluate_prompt, load_task, optimize
 from contrastprompt.adapt import adapt, plan
@@ -195,12 +195,15 @@ if __name__ == "__main__":
     )
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--tables", action="store_true", help="redraw matrix.md only, run nothing")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     pairs = [tuple(x.split(":")) for x in a.pairs.split(",") if x]
     seeds = [int(s) for s in a.seeds.split(",") if s]
-    if a.probe:
+    if a.tables:
+        redraw(out, pair_label)
+    elif a.probe:
         probe(a.task, pairs, a.n, out, Path(a.source_out))
     elif a.dry_run:
         dry_run(a.task, pairs, seeds, a)

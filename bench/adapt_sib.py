@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from adapt_kept import finished
+from adapt_kept import finished, redraw
 from public_winrate import PROMPT as START  # the start prompt of every method there
 
 from contrastprompt import evaluate_prompt, load_task
@@ -84,6 +85,11 @@ def print_probe_plan(langs: list[str], n: int) -> None:
     )
 
 
+def lang_label(run_dir_name: str) -> str:
+    """A matrix row's name from its run dir: 'swh_Latn-s0' -> 'swh_Latn s0'."""
+    return run_dir_name.replace("-s", " s")
+
+
 def run_matrix(prompt: str, langs: list[str], seeds: list[int], a: argparse.Namespace) -> None:
     entries, total = [], len(langs) * len(seeds)
     for seed in seeds:
@@ -107,7 +113,7 @@ def run_matrix(prompt: str, langs: list[str], seeds: list[int], a: argparse.Name
             entries.append((f"{lang} s{seed}", res))
             print(f"{lang} s{seed}: {time.time() - t0:.0f} s", flush=True)
             head = "**PARTIAL**: not every run has finished.\n\n" if len(entries) < total else ""
-            table = matrix(finished(Path(a.out), lambda d: d.replace("-s", " s")), spread=True)
+            table = matrix(finished(Path(a.out), lang_label), spread=True)
             (Path(a.out) / "matrix.md").write_text(f"{head}{table}\n", encoding="utf-8")
 
 
@@ -137,9 +143,13 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="bench/results/adapt_sib")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--tables", action="store_true", help="redraw matrix.md only, run nothing")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.tables:
+        redraw(out, lang_label)
+        sys.exit(0)
     prompt, where = source_prompt(a.prompt_file)
     print(f"source prompt ({where}): {prompt}", flush=True)
     langs = [x for x in a.langs.split(",") if x]

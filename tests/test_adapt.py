@@ -395,16 +395,32 @@ def _result_for(tmp_path: Path, as_is: float, adapted: float, scratch: float):
 def test_transfer_matrix_has_a_row_per_target_and_the_spread_across_them(tmp_path):
     from contrastprompt.views.adapt import matrix
 
+    # per-item test scores of the Swahili rows (each row's prompt is its name): adapted right
+    # on 11 of 20 items, from scratch on those and one more
+    ids = [str(i) for i in range(20)]
+    kept = {
+        prompt_hash("adapted (best on train)"): {i: float(int(i) < 11) for i in ids},
+        prompt_hash("LCP from scratch (best on train)"): {i: float(int(i) < 12) for i in ids},
+    }
+    (tmp_path / "swh").mkdir()
+    (tmp_path / "swh" / "run.json").write_text(json.dumps({"test_items": kept}))
+    (tmp_path / "hin").mkdir()  # no per-item scores kept: no paired figure
     entries = [
-        ("swh_Latn", _result_for(tmp_path, 0.40, 0.55, 0.60)),
-        ("hin_Deva", _result_for(tmp_path, 0.30, 0.50, 0.70)),
+        ("swh_Latn", _result_for(tmp_path / "swh", 0.40, 0.55, 0.60)),
+        ("hin_Deva", _result_for(tmp_path / "hin", 0.30, 0.50, 0.70)),
     ]
     lines = matrix(entries, spread=True).splitlines()
     swh = next(line for line in lines if line.startswith("| swh_Latn"))
     cells = [c.strip() for c in swh.strip("|").split("|")]
     assert cells[1:5] == ["40.0%", "55.0%", "60.0%", "+20.0 (+10.0, +30.0)"]
-    assert cells[5:9] == ["-20.0", "-5.0", "75.0%", "150"]
-    assert cells[9] == "200 / 300"
+    # adapted minus from scratch, paired on the items: one item of 20 against adapting
+    mean, interval = cells[5].split(" ", 1)
+    lo, hi = (float(v) for v in interval.strip("()").split(", "))
+    assert mean == "-5.0" and lo < -5.0 and hi <= 0.0
+    assert cells[6:10] == ["-20.0", "-5.0", "75.0%", "150"]
+    assert cells[10] == "200 / 300"
+    hin = next(line for line in lines if line.startswith("| hin_Deva"))
+    assert [c.strip() for c in hin.strip("|").split("|")][5] == "–"
     # as is spans 40 - 30 = 10 points across the targets; adapted 55 - 50 = 5
     assert "source prompt as is 10.0 points, adapted 5.0 points" in lines[-1]
 

@@ -16,10 +16,12 @@ def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]
     id, from the run's store, or from run.json's copy when the store is gone."""
     hashes = [prompt_hash(p) for p in prompts]
     kept = run_dir / "run.json"
-    if not has_store(run_dir) and kept.is_file():
-        saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
-        return {h: saved[h] for h in hashes if h in saved}
-    return stored_test_items(run_dir, hashes)
+    if has_store(run_dir):
+        return stored_test_items(run_dir, hashes)
+    if not kept.is_file():  # a part never run, or removed: nothing to pair
+        return {}
+    saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
+    return {h: saved[h] for h in hashes if h in saved}
 
 
 def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 from ..run.kept import test_items
-from ..stats import bootstrap_interval
+from ..stats import bootstrap_interval, paired_difference
 from ..store import prompt_hash
 from . import render
 
@@ -96,6 +96,11 @@ def _efficiency_lines(res: AdaptResult) -> list[str]:
             f"LCP from scratch against the source prompt as is, paired on the test items: "
             f"{_interval(over)} points" + _gap_verdict(over)
         )
+    vs = paired_rows(res, adapted_row(res)["name"], SCRATCH)
+    if vs is not None:
+        out.append(
+            f"Adapted against LCP from scratch, paired on the test items: {_interval(vs)} points."
+        )
     if res.recovered is not None:
         out.append(f"Share of the gap recovered: {100 * res.recovered:.0f}%.")
     e = res.efficiency
@@ -146,6 +151,35 @@ def _gap_verdict(over: list[float]) -> str:
     return ": no gap beyond noise, so no share recovered."
 
 
+def paired_rows(res: AdaptResult, a: str, b: str) -> list[float] | None:
+    """Row `a` minus row `b` on the target's test items, paired (mean, 95% bootstrap interval),
+    from each part's store or its run.json copy: whether adapting beat starting over is a paired
+    question like the gap itself. None when a row or its per-item scores are missing."""
+    rows = {r["name"]: r for r in res.rows}
+    if a not in rows or b not in rows:
+        return None
+    per_item = []
+    for r in (rows[a], rows[b]):
+        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]))
+        if not items:
+            return None
+        per_item.append(items)
+    m, lo, hi, _ = paired_difference(*per_item)
+    return [m, lo, hi]
+
+
+SCRATCH = "LCP from scratch (best on train)"
+
+
+def adapted_row(res: AdaptResult) -> dict:
+    """The adapted run's best-on-train row (with several adapted runs, the plain one, else the
+    first): the row the gap after and the share recovered are measured on."""
+    rows = {r["name"]: r for r in res.rows}
+    return rows.get("adapted (best on train)") or next(
+        r for r in res.rows if r["name"].startswith("adapted")
+    )
+
+
 def _interval(v: list[float] | None) -> str:
     """A paired difference as '+0.5 (−4.0, +5.0)', in points."""
     if v is None:
@@ -175,23 +209,23 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
 
     lines = [
         "| target | source prompt as is | adapted | from scratch | scratch − as is (95%) | "
-        "gap before | gap after | gap recovered | adapted req to scratch's train score | "
-        "task req adapted / scratch | optimizer calls adapted / scratch | source req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "adapted − scratch (95%) | gap before | gap after | gap recovered | "
+        "adapted req to scratch's train score | task req adapted / scratch | "
+        "optimizer calls adapted / scratch | source req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     before, after = [], []
     for name, res in entries:
         rows = {r["name"]: r for r in res.rows}
         as_is = rows["source prompt as is"]
-        ad = rows.get("adapted (best on train)") or next(
-            r for r in res.rows if r["name"].startswith("adapted")
-        )
-        sc = rows.get("LCP from scratch (best on train)")
+        ad = adapted_row(res)
+        sc = rows.get(SCRATCH)
         before.append(as_is["test"])
         after.append(ad["test"])
         lines.append(
             f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
             f"{pct(sc['test'] if sc else None)} | {_interval(res.scratch_over_as_is)} | "
+            f"{_interval(paired_rows(res, ad['name'], SCRATCH))} | "
             f"{pts(res.gap_before)} | {pts(res.gap_after)} | "
             f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
             f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
