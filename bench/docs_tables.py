@@ -3,7 +3,7 @@
     python bench/docs_tables.py           # rewrite every marked table in place
     python bench/docs_tables.py --check   # exit 1 if a table in the docs differs from its source
 
-Each table in a page of docs/benchmarks/ sits between `<!-- NAME -->` and `<!-- /NAME -->`; its
+Each table in a page of docs/benchmarks/ (and docs/dspy.md) sits between `<!-- NAME -->` and `<!-- /NAME -->`; its
 content is generated from a file the bench wrote (bench.md, matrix.md or probe.md under
 bench/results/, themselves rebuilt from the committed run.json and cell.json files), so a marked
 table never carries a figure typed by hand. A bench table loses its legend paragraph (the docs
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = sorted((REPO / "docs" / "benchmarks").glob("*.md"))
+PAGES = sorted((REPO / "docs" / "benchmarks").glob("*.md")) + [REPO / "docs" / "dspy.md"]
 SOURCES = {
     "bench-table": "bench/results/bbh_winrate_quick/bench.md",
     "tickets-table": "bench/results/tickets_quick/bench.md",
@@ -30,6 +30,7 @@ SOURCES = {
     "adapt-sib-matrix": "bench/results/adapt_sib/matrix.md",
     "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
     "adapt-pairs-800-matrix": "bench/results/adapt_pairs_800/matrix.md",
+    "dspy-table": "bench/results/dspy/bench.md",
 }
 
 
@@ -38,8 +39,8 @@ def table(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").strip().splitlines()
     out = []
     for line in lines:
-        if line.startswith(("Profile `", "`python ", "Every finished run under")):
-            continue  # the legend or the command line: the docs give them in prose
+        if line.startswith(("Profile `", "`python ", "Every finished run under", "# ")):
+            continue  # the legend, the command line or the title: the docs give them in prose
         out.append(re.sub(r"^### ", "##### ", line))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
