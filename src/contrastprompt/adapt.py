@@ -40,9 +40,9 @@ from .run import (
     project,
     score_stored,
 )
-from .run.kept import anytime_curve, test_items
+from .run.kept import anytime_curve, paired_test
 from .scoring import Record
-from .stats import gap_recovered, paired_difference, requests_to_reach
+from .stats import gap_recovered, requests_to_reach
 from .store import Store, has_store, prompt_hash
 from .views.adapt import write_outputs
 
@@ -522,14 +522,9 @@ def _scratch_over_as_is(
     (a gap of 0.5 points recovered "200%") says nothing, so it is given only beyond noise."""
     if scratch is None:
         return None
-    mine = test_items(scratch.run_dir, [scratch.best_prompt]).get(prompt_hash(scratch.best_prompt))
-    theirs = test_items(adapted.run_dir, [adapted.initial_prompt]).get(
-        prompt_hash(adapted.initial_prompt)
+    return paired_test(
+        (scratch.run_dir, scratch.best_prompt), (adapted.run_dir, adapted.initial_prompt)
     )
-    if not mine or not theirs:
-        return None
-    m, lo, hi, _ = paired_difference(mine, theirs)
-    return [m, lo, hi]
 
 
 def _efficiency(adapted: OptimizeResult, scratch: OptimizeResult | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..stats import paired_difference
 from ..store import has_store, prompt_hash, scored_requests, stored_test_items
 
 
@@ -22,6 +23,20 @@ def test_items(run_dir: Path, prompts: list[str]) -> dict[str, dict[str, float]]
         return {}
     saved = json.loads(kept.read_text(encoding="utf-8")).get("test_items", {})
     return {h: saved[h] for h in hashes if h in saved}
+
+
+def paired_test(a: tuple[Path, str], b: tuple[Path, str]) -> list[float] | None:
+    """Prompt `a` minus prompt `b` (each with the run dir that scored it) on the test items
+    both scored: mean and 95% bootstrap interval, or None when either has no per-item scores
+    kept. Two prompts a few items apart are often within noise, so differences are paired."""
+    per_item = []
+    for run_dir, prompt in (a, b):
+        items = test_items(run_dir, [prompt]).get(prompt_hash(prompt))
+        if not items:
+            return None
+        per_item.append(items)
+    m, lo, hi, _ = paired_difference(*per_item)
+    return [m, lo, hi]
 
 
 def anytime_curve(cands: list[dict], run_dir: Path, n_train: int) -> list[list[float]]:

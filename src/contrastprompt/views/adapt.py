@@ -9,8 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from ..run.kept import test_items
-from ..stats import bootstrap_interval, paired_difference
+from ..run.kept import paired_test, test_items
+from ..stats import bootstrap_interval
 from ..store import prompt_hash
 from . import render
 
@@ -96,7 +96,7 @@ def _efficiency_lines(res: AdaptResult) -> list[str]:
             f"LCP from scratch against the source prompt as is, paired on the test items: "
             f"{_interval(over)} points" + _gap_verdict(over)
         )
-    vs = paired_rows(res, adapted_row(res)["name"], SCRATCH)
+    vs = paired_rows(adapted_row(res), scratch_row(res))
     if vs is not None:
         out.append(
             f"Adapted against LCP from scratch, paired on the test items: {_interval(vs)} points."
@@ -151,24 +151,20 @@ def _gap_verdict(over: list[float]) -> str:
     return ": no gap beyond noise, so no share recovered."
 
 
-def paired_rows(res: AdaptResult, a: str, b: str) -> list[float] | None:
-    """Row `a` minus row `b` on the target's test items, paired (mean, 95% bootstrap interval),
-    from each part's store or its run.json copy: whether adapting beat starting over is a paired
-    question like the gap itself. None when a row or its per-item scores are missing."""
-    rows = {r["name"]: r for r in res.rows}
-    if a not in rows or b not in rows:
+def paired_rows(a: dict, b: dict | None) -> list[float] | None:
+    """Row `a` minus row `b` on the target's test items, paired: whether adapting beat starting
+    over is a paired question like the gap itself. None without `b` or per-item scores."""
+    if b is None:
         return None
-    per_item = []
-    for r in (rows[a], rows[b]):
-        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]))
-        if not items:
-            return None
-        per_item.append(items)
-    m, lo, hi, _ = paired_difference(*per_item)
-    return [m, lo, hi]
+    return paired_test((Path(a["run_dir"]), a["prompt"]), (Path(b["run_dir"]), b["prompt"]))
 
 
 SCRATCH = "LCP from scratch (best on train)"
+
+
+def scratch_row(res: AdaptResult) -> dict | None:
+    """LCP from scratch's best-on-train row, if the adaptation ran one."""
+    return next((r for r in res.rows if r["name"] == SCRATCH), None)
 
 
 def adapted_row(res: AdaptResult) -> dict:
@@ -219,13 +215,13 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
         rows = {r["name"]: r for r in res.rows}
         as_is = rows["source prompt as is"]
         ad = adapted_row(res)
-        sc = rows.get(SCRATCH)
+        sc = scratch_row(res)
         before.append(as_is["test"])
         after.append(ad["test"])
         lines.append(
             f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
             f"{pct(sc['test'] if sc else None)} | {_interval(res.scratch_over_as_is)} | "
-            f"{_interval(paired_rows(res, ad['name'], SCRATCH))} | "
+            f"{_interval(paired_rows(ad, sc))} | "
             f"{pts(res.gap_before)} | {pts(res.gap_after)} | "
             f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
             f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
