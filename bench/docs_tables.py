@@ -3,11 +3,12 @@
     python bench/docs_tables.py           # rewrite every marked table in place
     python bench/docs_tables.py --check   # exit 1 if a table in the docs differs from its source
 
-Each table in a page of docs/benchmarks/ (and docs/dspy.md) sits between `<!-- NAME -->` and `<!-- /NAME -->`; its
-content is generated from a file the bench wrote (bench.md, matrix.md or probe.md under
-bench/results/, themselves rebuilt from the committed run.json and cell.json files), so a marked
-table never carries a figure typed by hand. A bench table loses its legend paragraph (the docs
-explain the columns) and its headings move down two levels under the docs' own.
+Each table in a page of docs/benchmarks/ (and docs/dspy.md) sits between `<!-- NAME -->` and
+`<!-- /NAME -->`; its content is generated from a file the bench wrote (bench.md, matrix.md or
+probe.md under bench/results/, themselves rebuilt from the committed run.json and cell.json
+files), so a marked table never carries a figure typed by hand. A bench table loses its legend
+paragraph (the docs explain the columns) and its headings move down two levels under the docs'
+own.
 """
 
 from __future__ import annotations

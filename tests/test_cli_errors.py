@@ -321,15 +321,17 @@ def test_texts_with_brackets_print_as_written():
     lines = piped.stdout.splitlines()
     assert any(ln.startswith("local:qwen2.5-coder-1.5b\t") for ln in lines)  # whole names
     missing = [ln for ln in lines if "\tno\t" in ln and "pip install" in ln]
+    # each model not installed here, with the extra its hint names
+    hints = {
+        ln.split("\t")[0]: ln.split("contrastprompt[", 1)[1].split("]", 1)[0] for ln in missing
+    }
     shown = run_cli("models", "--no-check", env={"TTY_COMPATIBLE": "1", "COLUMNS": "300"})
     assert "─" in shown.stdout  # drawn as a table for a terminal
-    for ln in missing:  # every install hint keeps its extra, piped and drawn
-        extra = ln.split("contrastprompt[", 1)[1].split("]", 1)[0]
+    for extra in hints.values():  # every install hint keeps its extra, piped and drawn
         assert extra and f"contrastprompt[{extra}]" in shown.stdout
-    if not missing:
+    if not hints:
         pytest.skip("every catalogue model is installed here: no install hint to print")
-    model, extra = missing[0].split("\t")[0], missing[0].split("contrastprompt[", 1)[1]
-    extra = extra.split("]", 1)[0]
+    model, extra = next(iter(hints.items()))
     err = run_cli("evaluate", "-m", model, "--task", "cls:trec", "--prompt", "x")
     assert_one_line_error(err, f"pip install 'contrastprompt[{extra}]'")
 
