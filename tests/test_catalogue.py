@@ -108,6 +108,16 @@ def test_missing_part_package_is_one_clear_line(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
+def test_an_assembled_file_left_in_the_cache_does_not_stand_in_for_missing_packages(tmp_path):
+    """`models` says a model is installed when its packages are; using it must agree, even when
+    an earlier install left the assembled file in the cache."""
+    model, files = make_model(tmp_path)
+    out = assemble(model, tmp_path / "models", lambda m, p: files[p.package])
+    with pytest.raises(UserError, match=r"needs the package fake-part1==1\.0"):
+        assemble(model, tmp_path / "models", locate_installed)
+    assert out.is_file() and not installed(model)
+
+
 def test_two_processes_assembling_at_once_end_with_one_good_file(tmp_path):
     model, files = make_model(tmp_path, sizes=(20_000_000, 20_000_000, 5_000_000))
     spec = {

@@ -179,11 +179,12 @@ def assemble(model: LocalModel, models_dir: Path, locate: Locator = locate_insta
     Written to a temporary file in the same folder and renamed only once verified, so the final
     name only ever holds a complete, matching file. A lock file keeps a second process from doing
     the same work at the same time; without the lock (other platforms) the rename still keeps it
-    correct."""
+    correct. The parts are located first, even when the assembled file is already there: a
+    model whose packages were uninstalled is not installed, whatever its cache still holds."""
     target = assembled_path(model, models_dir)
+    sources = [(p, locate(model, p)) for p in model.parts]  # every part present before writing
     if target.is_file() and target.stat().st_size == model.bytes:
         return target
-    sources = [(p, locate(model, p)) for p in model.parts]  # every part present before writing
     models_dir.mkdir(parents=True, exist_ok=True)
     with _lock(models_dir / f"{target.name}.lock"):
         if target.is_file() and target.stat().st_size == model.bytes:
