@@ -181,6 +181,26 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     )
 
 
+def test_scratch_budget_gives_lcp_from_scratch_its_own_task_budget(tmp_path):
+    """Adapting at half the from-scratch budget: each run stops at its own budget."""
+    exs = yes_no_examples(40)
+    kw = dict(n_train=20, iterations=4, candidates=2, run_dir=tmp_path / "a")
+    adapt(
+        Task("scripted", exs),
+        "Answer the question.",
+        source_model=SourceBackend(exs, set(range(30))),
+        model=ScriptedBackend(exs),
+        budget=40,
+        scratch_budget=80,
+        **kw,
+    )
+    used = {
+        part: json.loads((tmp_path / "a" / part / "run.json").read_text())["usage"]["task"]
+        for part in ("adapted", "scratch")
+    }
+    assert used["adapted"]["requests"] <= 40 < used["scratch"]["requests"] <= 80
+
+
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "contrastprompt", "adapt", *args],

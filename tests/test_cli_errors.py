@@ -355,6 +355,10 @@ def test_adapt_dry_run_prints_each_part_and_runs_nothing(tmp_path):
         "20",
         "--run-dir",
         str(tmp_path / "a"),
+        "--budget",
+        "60",
+        "--scratch-budget",
+        "120",
         "--dry-run",
     )
     assert proc.returncode == 0, proc.stderr
@@ -362,6 +366,12 @@ def test_adapt_dry_run_prints_each_part_and_runs_nothing(tmp_path):
     for target in ("sib:swh_Latn", "sib:fra_Latn"):
         for part in ("source: 20 task requests", "adapted:", "scratch:"):
             assert f"{target}: {part}" in err, err
+        requests = {  # part -> its training requests, from "<target>: <part>: N task requests"
+            ln.split(": ")[1]: int(ln.split(": ")[2].split()[0].replace(",", ""))
+            for ln in err.splitlines()
+            if ln.startswith(f"{target}: ")
+        }
+        assert requests["adapted"] <= 60 < requests["scratch"] <= 120, err
     assert "nothing was run" in err and not (tmp_path / "a").exists()
 
 

@@ -9,7 +9,7 @@ part, each resumable on its own:
     source/    the source prompt scored in the source setting on the training items (once)
     adapted/   LCP in adaptation mode on the target, from the source prompt
     adapted-<lang>/  the same, writing the prompt in the target language (--prompt-language)
-    scratch/   LCP on the target from the initial prompt, same budget
+    scratch/   LCP on the target from the initial prompt, same budget (or --scratch-budget)
     adapt.json, adapt.md, adapt.html   the side-by-side table (views/adapt.py lays them out)
 """
 
@@ -249,6 +249,7 @@ def plan(
     seed: int = 0,
     iterations: int = 2,
     budget: int | None = None,
+    scratch_budget: int | None = None,
     max_optimizer_calls: int | None = None,
     n_train: int | None = None,
     test_limit: int | None = None,
@@ -276,20 +277,26 @@ def plan(
             "time_s": int(len(src_items) * request_seconds(source_model or model, "task")),
         }
     ]
-    p = project(  # every LCP part has the same settings, so one projection serves them all
-        tgt,
-        train,
-        optimizer=build_optimizer("lcp", **knobs),
-        iterations=iterations,
-        budget=budget,
-        model=model,
-        optimizer_model=str(opt_model),
-        test_size=test,
-        max_optimizer_calls=max_optimizer_calls,
-    )
-    cost = {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
+
+    def cost(part_budget: int | None) -> dict[str, Any]:  # every LCP part: the same settings
+        p = project(
+            tgt,
+            train,
+            optimizer=build_optimizer("lcp", **knobs),
+            iterations=iterations,
+            budget=part_budget,
+            model=model,
+            optimizer_model=str(opt_model),
+            test_size=test,
+            max_optimizer_calls=max_optimizer_calls,
+        )
+        return {k: p[k] for k in ("task_requests", "optimizer_requests", "test_requests", "time_s")}
+
     names = ["adapted"] if n_variants == 1 else [f"adapted ({i + 1})" for i in range(n_variants)]
-    parts += [{"part": name} | cost for name in names + (["scratch"] if scratch else [])]
+    parts += [{"part": name} | cost(budget) for name in names]
+    if scratch:
+        own = budget if scratch_budget is None else scratch_budget
+        parts.append({"part": "scratch"} | cost(own))
     return parts
 
 
@@ -308,6 +315,7 @@ def adapt(
     seed: int = 0,
     iterations: int = 2,
     budget: int | None = None,
+    scratch_budget: int | None = None,
     max_optimizer_calls: int | None = None,
     n_train: int | None = None,
     test_limit: int | None = None,
@@ -320,7 +328,9 @@ def adapt(
 ) -> AdaptResult:
     """Adapt `prompt` from the source setting to the target (`task` on `model`): the source
     prompt scored in the source setting, then one adapted run per prompt language and LCP from
-    scratch, each an ordinary resumable run under `run_dir`."""
+    scratch, each an ordinary resumable run under `run_dir`. `scratch_budget` (default `budget`)
+    gives LCP from scratch its own task budget: adapting at half the budget of starting over
+    asks whether adapting saves requests, not only whether it reaches the same score."""
     _check_choices(prompt, prompt_language, meta_language)
     tgt, src, src_model, mode, train, src_items = setting(
         task, source_task, model, source_model, seed, n_train, data_root
@@ -356,14 +366,24 @@ def adapt(
     scratch_res = None
     if scratch:
         _part(on_event, "LCP from scratch")
-        start = (initial_prompt or default_prompt(tgt)).strip()
-        lcp = build_optimizer("lcp", **knobs)
-        scratch_res = execute(replace(base, prompt=start, optimizer=lcp, run_dir=root / "scratch"))
+        own = budget if scratch_budget is None else scratch_budget
+        scratch_res = _scratch_run(base, (initial_prompt or default_prompt(tgt)), own, knobs, root)
     out = _result(root, mode, results, scratch_res, source)
     if mode == "language":
         out.source["drift"] = _drifts(prompt, src, lang, results)
     write_outputs(out)
     return out
+
+
+def _scratch_run(
+    base: RunSpec, start: str, task_requests: int | None, knobs: dict, root: Path
+) -> OptimizeResult:
+    """LCP on the target from `start`, with its own task budget and the adapted runs' call cap."""
+    own = replace(base.budget, task_requests=task_requests)
+    lcp = build_optimizer("lcp", **knobs)
+    return execute(
+        replace(base, prompt=start.strip(), optimizer=lcp, budget=own, run_dir=root / "scratch")
+    )
 
 
 def _adapted_runs(

@@ -66,6 +66,12 @@ def adapt(
     candidates: int | None = typer.Option(None, "--candidates"),
     max_failures: int | None = typer.Option(None, "--max-failures"),
     budget: int | None = typer.Option(None, "--budget", help="Target task requests per run."),
+    scratch_budget: int | None = typer.Option(
+        None,
+        "--scratch-budget",
+        help="Task requests for LCP from scratch (default --budget): set it to twice --budget "
+        "to ask whether adapting at half the cost matches starting over.",
+    ),
     max_optimizer_calls: int | None = typer.Option(
         None, "--max-optimizer-calls", help="Cap on optimizer calls per run."
     ),
@@ -78,7 +84,7 @@ def adapt(
     dry_run: bool = _ADAPT_DRY_RUN,
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
-    with LCP from scratch at the same budget."""
+    with LCP from scratch (at the same budget unless --scratch-budget says otherwise)."""
     from ..inputs import read_prompt
 
     text = read_prompt(prompt, prompt_file)
@@ -102,6 +108,7 @@ def adapt(
         "seed": seed,
         "iterations": iterations,
         "budget": budget,
+        "scratch_budget": scratch_budget,
         "max_optimizer_calls": max_optimizer_calls,
         "n_train": n_train,
         "test_limit": test_limit,
