@@ -21,6 +21,12 @@ budget than the profile's, with the source prompts still the profile's runs (`--
 
     python bench/adapt_pairs.py --pairs qwen2.5-coder-1.5b:qwen2.5-coder-0.5b --seeds 2 \
         --budget 800 --max-optimizer-calls 60 --out bench/results/adapt_pairs_800
+
+`--scratch-budget` gives LCP from scratch its own task budget (default --budget). Adapting at
+half the budget of starting over, where the profile's runs found a gap:
+
+    python bench/adapt_pairs.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b --seeds 0 \
+        --budget 150 --scratch-budget 300 --out bench/results/adapt_pairs_half
 """
 
 from __future__ import annotations
@@ -142,7 +148,11 @@ def run_pairs(
 
 def target_limits(a: argparse.Namespace) -> dict:
     """The profile with the command's budget and call cap: what the target parts run with."""
-    return PROFILE | {"budget": a.budget, "max_optimizer_calls": a.max_optimizer_calls}
+    return PROFILE | {
+        "budget": a.budget,
+        "scratch_budget": a.scratch_budget,
+        "max_optimizer_calls": a.max_optimizer_calls,
+    }
 
 
 def _limit_options(a: argparse.Namespace) -> str:
@@ -150,6 +160,8 @@ def _limit_options(a: argparse.Namespace) -> str:
     out = "" if a.out == DEFAULT_OUT else f" --out {a.out}"
     if a.budget != PROFILE["budget"]:
         out += f" --budget {a.budget}"
+    if a.scratch_budget is not None:
+        out += f" --scratch-budget {a.scratch_budget}"
     if a.max_optimizer_calls != PROFILE["max_optimizer_calls"]:
         out += f" --max-optimizer-calls {a.max_optimizer_calls}"
     return out
@@ -187,6 +199,9 @@ if __name__ == "__main__":
         help="where the source models' own LCP runs are (made there when missing)",
     )
     ap.add_argument("--budget", type=int, default=PROFILE["budget"], help="target parts")
+    ap.add_argument(
+        "--scratch-budget", type=int, default=None, help="LCP from scratch (default --budget)"
+    )
     ap.add_argument(
         "--max-optimizer-calls",
         type=int,
