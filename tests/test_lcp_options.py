@@ -392,3 +392,23 @@ def test_state_labels_appends_the_answers_to_a_prompt_that_names_none(tmp_path):
             assert stated == plain + "\n\nAnswer with Yes or No."
         else:
             assert stated == plain
+
+
+def test_a_run_that_cannot_write_another_prompt_under_the_call_cap_stops_and_says_why(tmp_path):
+    """Every candidate repeats the prompt it came from, so the pool never holds two prompts to
+    contrast; once the cap leaves one call, no prompt can be written and the run must end,
+    not spin through its remaining iterations asking nothing."""
+    from .scripted import default_reply
+
+    def repeat(kind: str, text: str, n: int) -> str:
+        if kind == "candidate":
+            return "<prompt>Answer the question.</prompt>"
+        return default_reply(kind, text, n)
+
+    res, backend, con = _screen_run(
+        tmp_path, "stuck", repeat, iterations=20, budget=60, max_optimizer_calls=10
+    )
+    assert "a new candidate needs 2" in res.stop_reason
+    assert sum(_optimizer_kinds(backend).values()) >= 9  # the cap was spent, not left unused
+    (iterations,) = con.execute("select count(*) from events where kind = 'iteration'").fetchone()
+    assert iterations < 20

@@ -262,6 +262,9 @@ class LCP(BaseOptimizer):
         full = ctx.out_of_room() if self.s.fit_budget else None
         if full:  # end as the stopper would have, without paying for a request first
             raise StopRun(full)
+        stuck = self.no_prompt_fits(ctx)
+        if stuck:
+            raise StopRun(stuck)
         n_candidates, n_failures = self.plan(ctx)
         if n_candidates == 0:
             why = "the budget holds the contrast prompt only"
@@ -279,6 +282,21 @@ class LCP(BaseOptimizer):
         else:
             ctx.event(iteration, "skipped", {"step": "candidates", "why": "no usable reasons"})
         return await self._contrast(ctx, iteration)
+
+    def no_prompt_fits(self, ctx: RunContext) -> str | None:
+        """Why this method cannot write another prompt under the call cap, or None. A candidate
+        takes a reason call and a writing call; the contrast takes one call but needs two
+        distinct prompts. With one call left and nothing to contrast (the only candidate written
+        repeated the prompt it came from, say), every further iteration would ask nothing and
+        score nothing: the run ends here and says why."""
+        asks = ctx.asks_left()
+        if asks is None or asks >= 2 or can_contrast(ctx.pool):
+            return None
+        used = ctx.optimizer.stats.requests
+        return (
+            f"max optimizer calls: {used} of {used + asks} used; a new candidate needs 2 "
+            "(a reason and the candidate) and there are not two distinct prompts to contrast"
+        )
 
     def plan(self, ctx: RunContext) -> tuple[int, int]:
         """Candidates to write and failures to explain this iteration. With the defaults N and
