@@ -31,6 +31,7 @@ SOURCES = {
     "adapt-sib-matrix": "bench/results/adapt_sib/matrix.md",
     "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
     "adapt-pairs-800-matrix": "bench/results/adapt_pairs_800/matrix.md",
+    "adapt-pairs-half-matrix": "bench/results/adapt_pairs_half/matrix.md",
     "dspy-table": "bench/results/dspy/bench.md",
 }
 
