@@ -257,6 +257,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             + ["--target-model", "local:qwen2.5-coder-0.5b,local:smollm2"],
             "target 'local:smollm2' is the source setting",
         ),
+        (
+            ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt", "A."]
+            + ["--no-scratch", "--scratch-budget", "100"],
+            "--scratch-budget",
+        ),
     ]
     for args, message in cases:
         p = cli(*args, "--run-dir", str(tmp_path / "r"))

@@ -367,7 +367,7 @@ def adapt(
     if scratch:
         _part(on_event, "LCP from scratch")
         own = budget if scratch_budget is None else scratch_budget
-        scratch_res = _scratch_run(base, (initial_prompt or default_prompt(tgt)), own, knobs, root)
+        scratch_res = _scratch_run(base, initial_prompt or default_prompt(tgt), own, knobs, root)
     out = _result(root, mode, results, scratch_res, source)
     if mode == "language":
         out.source["drift"] = _drifts(prompt, src, lang, results)

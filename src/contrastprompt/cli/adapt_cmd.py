@@ -92,6 +92,11 @@ def adapt(
         raise UserError(
             "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
         )
+    if no_scratch and scratch_budget is not None:
+        raise UserError(
+            "--scratch-budget is the budget of LCP from scratch, which --no-scratch skips",
+            field="--scratch-budget",
+        )
     from ..adapt import refuse_same_setting
 
     targets = adapt_targets(task, model, matrix)
