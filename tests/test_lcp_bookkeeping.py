@@ -749,3 +749,55 @@ def test_a_resumed_run_reports_the_reasons_it_replayed_once(tmp_path):
     assert db.execute("SELECT count(*) FROM events WHERE kind='reasons'").fetchone()[0] == 2
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert len(re.findall(r"Iteration 1: \d+ failure reasons", html)) == 1
+
+
+@pytest.mark.parametrize(("read_only", "reasons"), [(True, 5), (False, 10)])
+def test_a_lone_candidate_is_not_given_reasons_it_cannot_read(tmp_path, read_only, reasons):
+    """A budget of 30 task requests on 10 training examples holds the initial prompt, one
+    candidate and the contrast. The candidate request shows `subset_size` (5) reasons, so only
+    5 failures are explained; the paper's schedule explains `max_failures` (10) regardless."""
+    task, backend = make()
+    run(
+        tmp_path,
+        backend,
+        task,
+        iterations=1,
+        candidates=10,
+        max_failures=10,
+        budget=30,
+        read_reasons_only=read_only,
+    )
+    assert backend.counts["candidate"] == 1
+    assert backend.counts["reason"] == reasons
+    (shown,) = [r.messages[0].content for k, r in backend.requests if k == "candidate"]
+    assert len(re.findall(r"case (\d+)", shown)) == 5
+
+
+def test_a_run_stored_before_read_reasons_only_is_neither_resumed_nor_read_back(tmp_path):
+    """Such a run explained `max_failures` failures whatever the candidates read: today's
+    default asks for other things, so its store is refused and its run.json runs again;
+    stored with the setting off, it resumes as before."""
+    from contrastprompt.run.rundir import fingerprint as _fingerprint
+
+    task, backend = make()
+    kw = {"iterations": 1, "candidates": 10, "max_failures": 10, "budget": 30}
+    run(tmp_path, backend, task, read_reasons_only=False, **kw)
+    d = tmp_path / "run"
+    kept = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    del kept["settings"]["method_settings"]["read_reasons_only"]
+    (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
+    db = sqlite3.connect(d / "store.sqlite")
+    (raw,) = db.execute("SELECT settings FROM runs").fetchone()
+    old = json.loads(raw)
+    del old["method_settings"]["read_reasons_only"]
+    db.execute("UPDATE runs SET settings=?, fingerprint=?", (json.dumps(old), _fingerprint(old)))
+    db.commit()
+    db.close()
+    with pytest.raises(UserError, match="other settings"):
+        run(tmp_path, backend, task, **kw)
+    asked = sum(backend.counts.values())
+    again = run(tmp_path, backend, task, read_reasons_only=False, **kw)
+    assert sum(backend.counts.values()) == asked and again.stop_reason
+    (d / "store.sqlite").unlink()
+    run(tmp_path, backend, task, **kw)  # run.json of the old schedule: not read back
+    assert (d / "store.sqlite").is_file()

@@ -53,6 +53,10 @@ class BaseOptimizer:
     fixed = False
     origins: dict[str, str] = {}
     Settings: type = object
+    # settings added with a default that behaves otherwise than before they existed: the value
+    # a stored run without the key behaved as. Such a run is not resumed or read back as if it
+    # had run with today's default (it asked for other things)
+    stored_before: dict[str, Any] = {}
 
     def __init__(self, settings: Any = None, **overrides: object) -> None:
         self.why = ""  # after step() returned None: why there is nothing to add
@@ -65,6 +69,11 @@ class BaseOptimizer:
 
     def settings(self) -> dict:
         return asdict(self.s)
+
+    def absent_settings(self) -> dict:
+        """What each method setting meant for a run stored before the setting existed: its
+        default, unless `stored_before` says the run behaved otherwise."""
+        return {**asdict(type(self.s)()), **self.stored_before}
 
     def start(self, prompt: str) -> str:
         return prompt

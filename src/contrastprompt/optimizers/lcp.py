@@ -89,6 +89,13 @@ class LCPSettings:
     # writes "Classify the input according to the given category." instead, and every reply to
     # such a prompt misses the label set. False is the paper: the prompt is scored as written
     state_labels: bool = False
+    # explain no more failures than the candidates read: each candidate request shows
+    # `subset_size` reasons, so N candidates read at most N x subset_size. It binds when a budget
+    # leaves few candidates (one candidate reads 5 reasons; without the cap, 17 of a 20-call cap
+    # went on reasons it never read). The failures explained are still a seeded random sample,
+    # so a candidate sees a random `subset_size` of them either way. False is the paper's
+    # schedule: `max_failures` reasons whatever the number of candidates
+    read_reasons_only: bool = True
 
 
 SAMPLINGS = ("random", "by_label")
@@ -171,6 +178,7 @@ class LCP(BaseOptimizer):
     )
     origins = {"candidate": "#4c78a8", "contrast": "#e45756"}
     Settings = LCPSettings
+    stored_before = {"read_reasons_only": False}
 
     def __init__(self, settings: LCPSettings | None = None, **overrides: object) -> None:
         super().__init__(settings, **overrides)
@@ -195,8 +203,12 @@ class LCP(BaseOptimizer):
 
     def project(self, n_train: int, iterations: int) -> dict[str, int]:
         """Every iteration in full: N candidates and one contrast prompt scored on the whole
-        training set; min(failures, |train|) reasons, N candidates and one contrast asked."""
+        training set; min(failures, |train|) reasons (no more than the candidates read, with
+        `read_reasons_only`), N candidates and one contrast asked."""
         s = self.s
+        explained = min(s.max_failures, n_train)
+        if s.read_reasons_only:
+            explained = min(explained, s.candidates * s.subset_size)
         per_iteration = n_train * (s.candidates + 1)
         if s.screen:
             k = min(s.screen, n_train)
@@ -205,7 +217,7 @@ class LCP(BaseOptimizer):
         return {
             "task_requests": n_train + iterations * per_iteration,
             "optimizer_requests": iterations
-            * (-(-min(s.max_failures, n_train) // s.reasons_per_call) + s.candidates + 1),
+            * (-(-explained // s.reasons_per_call) + s.candidates + 1),
         }
 
     def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
@@ -322,6 +334,8 @@ class LCP(BaseOptimizer):
             n_cand = 0 if can_contrast(ctx.pool) else 1
         if asks is not None:
             n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
+        if s.read_reasons_only:
+            n_fail = min(n_fail, max(1, n_cand) * s.subset_size)
         return n_cand, n_fail
 
     def kept_asks(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +252,7 @@ def execute(spec: RunSpec) -> OptimizeResult:
     run_path.mkdir(parents=True, exist_ok=True)
     settings = spec.settings(task, train, content)
     opt = spec.optimizer
-    defaults = asdict(type(opt.s)()) if hasattr(opt, "s") else {}
+    defaults = opt.absent_settings() if hasattr(opt, "s") else {}
     done = (
         None if spec.force else recorded_run(run_path, settings, _limits(spec, len(test)), defaults)
     )
