@@ -201,6 +201,31 @@ def test_scratch_budget_gives_lcp_from_scratch_its_own_task_budget(tmp_path):
     assert used["adapted"]["requests"] <= 40 < used["scratch"]["requests"] <= 80
 
 
+@pytest.mark.parametrize("read_only", [True, False])
+def test_lcp_settings_reach_the_adapted_and_the_from_scratch_run(tmp_path, read_only):
+    """`lcp_settings` (the CLI's --set) are given to both LCP parts; with a budget of one
+    candidate an iteration, explaining only what the candidate reads asks fewer reasons."""
+    exs = yes_no_examples(40)
+    adapt(
+        Task("scripted", exs),
+        "Answer the question.",
+        source_model=SourceBackend(exs, set(range(30))),
+        model=ScriptedBackend(exs),
+        budget=60,
+        n_train=20,
+        iterations=1,
+        lcp_settings={"read_reasons_only": read_only},
+        run_dir=tmp_path / "a",
+    )
+    for part in ("adapted", "scratch"):
+        run = json.loads((tmp_path / "a" / part / "run.json").read_text())
+        assert run["settings"]["method_settings"]["read_reasons_only"] is read_only
+        asked = run["usage"]["optimizer"]["requests"]
+        # one candidate (the budget holds the initial prompt, one candidate and the contrast)
+        # reads 5 reasons; the paper's schedule explains up to 20 failures
+        assert (asked <= 7) is read_only, (part, asked)
+
+
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "contrastprompt", "adapt", *args],
@@ -261,6 +286,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt", "A."]
             + ["--no-scratch", "--scratch-budget", "100"],
             "--scratch-budget",
+        ),
+        (
+            ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt", "A."]
+            + ["--set", "reasons_read_only=true"],
+            "lcp has no setting 'reasons_read_only'",
+        ),
+        (
+            ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt", "A."]
+            + ["--set", "read_reasons_only=maybe"],
+            "read_reasons_only takes a bool",
         ),
     ]
     for args, message in cases:

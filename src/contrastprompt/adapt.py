@@ -237,6 +237,15 @@ def setting(
     return tgt, src, src_model, mode, train, src_items
 
 
+def _knobs(
+    candidates: int | None, max_failures: int | None, lcp_settings: dict[str, Any] | None
+) -> dict[str, Any]:
+    """LCP's settings for every LCP part (adapted and from scratch alike, so the two differ only
+    in where they start and which failures they learn from)."""
+    named = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    return {**(lcp_settings or {}), **named}
+
+
 def plan(
     task: str,
     *,
@@ -255,6 +264,7 @@ def plan(
     test_limit: int | None = None,
     candidates: int | None = None,
     max_failures: int | None = None,
+    lcp_settings: dict[str, Any] | None = None,
     data_root: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """What each part of `adapt` will cost (requests, time), checked and nothing run: for
@@ -263,7 +273,7 @@ def plan(
         task, source_task, model, source_model, seed, n_train, data_root
     )
     test = len(take(tgt.split(seed=seed, n_train=n_train)[1], test_limit, seed))
-    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    knobs = _knobs(candidates, max_failures, lcp_settings)
     opt_model = optimizer_model or default_optimizer_model(model)
     if mode == "language":
         _need_language(tgt, prompt_language, "english")
@@ -321,6 +331,7 @@ def adapt(
     test_limit: int | None = None,
     candidates: int | None = None,
     max_failures: int | None = None,
+    lcp_settings: dict[str, Any] | None = None,
     run_dir: str | Path = "runs/adapt",
     data_root: str | Path | None = None,
     concurrency: int | None = None,
@@ -330,7 +341,9 @@ def adapt(
     prompt scored in the source setting, then one adapted run per prompt language and LCP from
     scratch, each an ordinary resumable run under `run_dir`. `scratch_budget` (default `budget`)
     gives LCP from scratch its own task budget: adapting at half the budget of starting over
-    asks whether adapting saves requests, not only whether it reaches the same score."""
+    asks whether adapting saves requests, not only whether it reaches the same score.
+    `lcp_settings` are LCP's own settings (`contrastprompt methods` lists them), given to every
+    LCP part alike."""
     _check_choices(prompt, prompt_language, meta_language)
     tgt, src, src_model, mode, train, src_items = setting(
         task, source_task, model, source_model, seed, n_train, data_root
@@ -358,7 +371,7 @@ def adapt(
         concurrency=concurrency,
         on_event=on_event,
     )
-    knobs = {k: v for k, v in (("candidates", candidates), ("max_failures", max_failures)) if v}
+    knobs = _knobs(candidates, max_failures, lcp_settings)
     lang = tgt.language
     results = _adapted_runs(
         base, right, source_setting, lang, prompt_language, meta_language, knobs, root

@@ -43,6 +43,12 @@ _ADAPT_MATRIX = typer.Option(
 _ADAPT_INITIAL_PROMPT = typer.Option(
     None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
 )
+_ADAPT_SET = typer.Option(
+    [],
+    "--set",
+    help="A setting of LCP for the adapted and from-scratch runs alike, KEY=VALUE (repeatable), "
+    "e.g. read_reasons_only=false; `contrastprompt methods` lists them.",
+)
 _ADAPT_DRY_RUN = typer.Option(
     False, "--dry-run", help="Check the input, print what each part will cost, and stop."
 )
@@ -65,6 +71,7 @@ def adapt(
     iterations: int = typer.Option(2, "--iterations"),
     candidates: int | None = typer.Option(None, "--candidates"),
     max_failures: int | None = typer.Option(None, "--max-failures"),
+    settings: list[str] = _ADAPT_SET,
     budget: int | None = typer.Option(None, "--budget", help="Target task requests per run."),
     scratch_budget: int | None = typer.Option(
         None,
@@ -85,20 +92,11 @@ def adapt(
 ) -> None:
     """Adapt a prompt to another model or language; compare with the source prompt as is and
     with LCP from scratch (at the same budget unless --scratch-budget says otherwise)."""
-    from ..inputs import read_prompt
-
-    text = read_prompt(prompt, prompt_file)
-    if not text.strip():
-        raise UserError(
-            "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
-        )
-    if no_scratch and scratch_budget is not None:
-        raise UserError(
-            "--scratch-budget is the budget of LCP from scratch, which --no-scratch skips",
-            field="--scratch-budget",
-        )
+    text = _source_prompt(prompt, prompt_file, no_scratch, scratch_budget)
     from ..adapt import refuse_same_setting
+    from ..optimizers import parse_settings
 
+    lcp_settings = parse_settings("lcp", settings)
     targets = adapt_targets(task, model, matrix)
     field = "--target-model" if not source_task else "--task"
     for tgt_task, tgt_model, label in targets if matrix else []:  # before any target runs
@@ -119,6 +117,7 @@ def adapt(
         "test_limit": test_limit,
         "candidates": candidates,
         "max_failures": max_failures,
+        "lcp_settings": lcp_settings,
         "data_root": data_root,
     }
     if dry_run:
@@ -134,6 +133,25 @@ def adapt(
         "concurrency": concurrency,
     }
     _adapt_targets(text, targets, matrix, run_dir, iterations, shared | each)
+
+
+def _source_prompt(
+    prompt: str | None, prompt_file: Path | None, no_scratch: bool, scratch_budget: int | None
+) -> str:
+    """The source prompt, after the checks that need no data or model: one line, exit 2."""
+    from ..inputs import read_prompt
+
+    text = read_prompt(prompt, prompt_file)
+    if not text.strip():
+        raise UserError(
+            "the source prompt is empty", source=str(prompt_file or ""), field="--prompt-file"
+        )
+    if no_scratch and scratch_budget is not None:
+        raise UserError(
+            "--scratch-budget is the budget of LCP from scratch, which --no-scratch skips",
+            field="--scratch-budget",
+        )
+    return text
 
 
 def _adapt_targets(
