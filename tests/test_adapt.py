@@ -181,44 +181,40 @@ def test_adapted_run_asks_reasons_only_for_transfer_failures(tmp_path, right_cou
     )
 
 
-def test_scratch_budget_gives_lcp_from_scratch_its_own_task_budget(tmp_path):
-    """Adapting at half the from-scratch budget: each run stops at its own budget."""
+def scripted_adapt(run_dir: Path, **kw: object) -> dict[str, dict]:
+    """A scripted model-to-model adapt run on 20 training items (the source model right on the
+    first 30 of 40); each LCP part's run.json."""
     exs = yes_no_examples(40)
-    kw = dict(n_train=20, iterations=4, candidates=2, run_dir=tmp_path / "a")
     adapt(
         Task("scripted", exs),
         "Answer the question.",
         source_model=SourceBackend(exs, set(range(30))),
         model=ScriptedBackend(exs),
-        budget=40,
-        scratch_budget=80,
+        n_train=20,
+        run_dir=run_dir,
         **kw,
     )
-    used = {
-        part: json.loads((tmp_path / "a" / part / "run.json").read_text())["usage"]["task"]
+    return {
+        part: json.loads((run_dir / part / "run.json").read_text())
         for part in ("adapted", "scratch")
     }
-    assert used["adapted"]["requests"] <= 40 < used["scratch"]["requests"] <= 80
+
+
+def test_scratch_budget_gives_lcp_from_scratch_its_own_task_budget(tmp_path):
+    """Adapting at half the from-scratch budget: each run stops at its own budget."""
+    runs = scripted_adapt(tmp_path / "a", iterations=4, candidates=2, budget=40, scratch_budget=80)
+    used = {part: run["usage"]["task"]["requests"] for part, run in runs.items()}
+    assert used["adapted"] <= 40 < used["scratch"] <= 80
 
 
 @pytest.mark.parametrize("read_only", [True, False])
 def test_lcp_settings_reach_the_adapted_and_the_from_scratch_run(tmp_path, read_only):
     """`lcp_settings` (the CLI's --set) are given to both LCP parts; with a budget of one
     candidate an iteration, explaining only what the candidate reads asks fewer reasons."""
-    exs = yes_no_examples(40)
-    adapt(
-        Task("scripted", exs),
-        "Answer the question.",
-        source_model=SourceBackend(exs, set(range(30))),
-        model=ScriptedBackend(exs),
-        budget=60,
-        n_train=20,
-        iterations=1,
-        lcp_settings={"read_reasons_only": read_only},
-        run_dir=tmp_path / "a",
+    runs = scripted_adapt(
+        tmp_path / "a", budget=60, iterations=1, lcp_settings={"read_reasons_only": read_only}
     )
-    for part in ("adapted", "scratch"):
-        run = json.loads((tmp_path / "a" / part / "run.json").read_text())
+    for part, run in runs.items():
         assert run["settings"]["method_settings"]["read_reasons_only"] is read_only
         asked = run["usage"]["optimizer"]["requests"]
         # one candidate (the budget holds the initial prompt, one candidate and the contrast)
