@@ -32,6 +32,7 @@ SOURCES = {
     "adapt-pairs-matrix": "bench/results/adapt_pairs/matrix.md",
     "adapt-pairs-800-matrix": "bench/results/adapt_pairs_800/matrix.md",
     "adapt-pairs-half-matrix": "bench/results/adapt_pairs_half/matrix.md",
+    "adapt-pairs-half-read-matrix": "bench/results/adapt_pairs_half_read/matrix.md",
     "dspy-table": "bench/results/dspy/bench.md",
 }
 
