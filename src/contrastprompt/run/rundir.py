@@ -53,8 +53,9 @@ def train_ids(train: list[Example]) -> str:
 
 def resumable(old: dict, new: dict, method_defaults: dict) -> bool:
     """Whether a stored run's settings are today's minus keys added since: LATER_KEYS for runs
-    stored before them, and method settings added since at their default values (the stored run
-    behaved as the default does)."""
+    stored before them, and method settings added since at the value a run without them behaved
+    as (`method_defaults`: the default, or the method's `stored_before` where the default
+    changed what a run asks)."""
 
     def agree(key: str, value: Any) -> bool:
         now = new.get(key)
