@@ -91,8 +91,8 @@ class LCPSettings:
     state_labels: bool = False
     # explain no more failures than the candidates read: each candidate request shows
     # `subset_size` reasons, so N candidates read at most N x subset_size. It binds when a budget
-    # leaves few candidates (one candidate reads 5 reasons; without the cap, 17 of a 20-call cap
-    # went on reasons it never read). The failures explained are still a seeded random sample,
+    # leaves few candidates (one candidate reads 5 reasons; without the cap, most of a 20-call
+    # cap went on reasons no candidate read). The failures explained are still a seeded sample,
     # so a candidate sees a random `subset_size` of them either way. False is the paper's
     # schedule: `max_failures` reasons whatever the number of candidates
     read_reasons_only: bool = True
@@ -206,9 +206,7 @@ class LCP(BaseOptimizer):
         training set; min(failures, |train|) reasons (no more than the candidates read, with
         `read_reasons_only`), N candidates and one contrast asked."""
         s = self.s
-        explained = min(s.max_failures, n_train)
-        if s.read_reasons_only:
-            explained = min(explained, s.candidates * s.subset_size)
+        explained = self.read_cap(min(s.max_failures, n_train), s.candidates)
         per_iteration = n_train * (s.candidates + 1)
         if s.screen:
             k = min(s.screen, n_train)
@@ -334,9 +332,14 @@ class LCP(BaseOptimizer):
             n_cand = 0 if can_contrast(ctx.pool) else 1
         if asks is not None:
             n_fail = max(1, min(n_fail, (asks - n_cand - 1) * s.reasons_per_call))
-        if s.read_reasons_only:
-            n_fail = min(n_fail, max(1, n_cand) * s.subset_size)
-        return n_cand, n_fail
+        return n_cand, self.read_cap(n_fail, n_cand)
+
+    def read_cap(self, n_fail: int, n_cand: int) -> int:
+        """`n_fail` failures to explain, cut with `read_reasons_only` to what `n_cand`
+        candidates read (`subset_size` each): the one rule for the plan and the projection."""
+        if not self.s.read_reasons_only:
+            return n_fail
+        return min(n_fail, n_cand * self.s.subset_size)
 
     def kept_asks(self) -> int:
         """Optimizer calls the reasons and candidates leave under a call cap: the contrast
