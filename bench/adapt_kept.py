@@ -2,7 +2,8 @@
 
 Each run of adapt_sib.py or adapt_pairs.py may cover a few targets or seeds; matrix.md lists
 every one that has finished (a run dir holding adapt.json), so a later run of other targets
-adds rows instead of replacing the table.
+adds rows instead of replacing the table. Both benches also take their LCP reason schedule
+from here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from contrastprompt.views.adapt import kept_result, matrix
+
+# LCP's reason schedule in the adaptation benches' recorded runs: up to 20 failures explained an
+# iteration however few candidates read them (the paper's, as in the public bench), so that
+# their runs read back and their rows compare one schedule
+PAPER_REASONS = {"read_reasons_only": False}
 
 
 def finished(out: Path, label: Callable[[str], str]) -> list[tuple[str, SimpleNamespace]]:

@@ -44,7 +44,7 @@ import json
 import time
 from pathlib import Path
 
-from adapt_kept import finished, redraw
+from adapt_kept import PAPER_REASONS, finished, redraw
 
 from contrastprompt import evaluate_prompt, load_task, optimize
 from contrastprompt.adapt import adapt, plan
@@ -60,10 +60,8 @@ PAIRS = (
 PUBLIC = Path("bench/results/public")
 INITIAL = "Classify the input."  # the public bench's initial prompt
 PROFILE = {"n_train": 50, "test_limit": 200, "budget": 300, "max_optimizer_calls": 20}
-# the profile's LCP explains up to 20 failures an iteration however few candidates read them
-# (the paper's schedule), as in the public bench; --read-reasons-only runs the target parts
-# with LCP's default instead (no more failures explained than the candidates read)
-PAPER_REASONS = {"read_reasons_only": False}
+# the profile's LCP keeps PAPER_REASONS; --read-reasons-only runs the target parts with LCP's
+# default instead (no more failures explained than the candidates read)
 DEFAULT_OUT = "bench/results/adapt_pairs"
 
 

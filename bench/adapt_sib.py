@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapt_kept import finished, redraw
+from adapt_kept import PAPER_REASONS, finished, redraw
 from public_winrate import PROMPT as START  # the start prompt of every method there
 
 from contrastprompt import evaluate_prompt, load_task
@@ -41,9 +41,6 @@ FALLBACK = (
     "politics, sports, health, entertainment or geography."
 )
 MODEL = "local:qwen2.5-coder-1.5b"
-# every run of the matrix explains up to 20 failures an iteration (the paper's schedule), as the
-# English source run did, so that its rows compare one schedule
-PAPER_REASONS = {"read_reasons_only": False}
 # Seconds a probe request takes, whole run included (model load, non-Latin scripts): measured,
 # 600 requests (10 languages x 60 items) in 21 min 51 s on the 2-core AVX2 machine.
 PROBE_SECONDS = 2.2
