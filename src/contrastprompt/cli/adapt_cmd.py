@@ -14,14 +14,31 @@ if TYPE_CHECKING:
     from ..adapt import AdaptResult
 
 
-_ADAPT_TASK = typer.Option(..., "--task", "-t", help="Target data (e.g. xcopa:sw, bbh:navigate).")
+_ADAPT_TASK = typer.Option(
+    ...,
+    "--task",
+    "-t",
+    help="Target data (e.g. xcopa:sw, bbh:navigate); with --matrix, several comma-separated.",
+)
 _ADAPT_SOURCE_TASK = typer.Option(
     None, "--source-task", help="Source data for language adaptation (parallel items)."
 )
 _ADAPT_SOURCE_MODEL = typer.Option(
     None, "--source-model", help="Source task model for model adaptation (default --model)."
 )
-_ADAPT_MODEL = typer.Option("local", "--target-model", "--model", "-m", help="Target task model.")
+_ADAPT_MODEL = typer.Option(
+    "local",
+    "--target-model",
+    "--model",
+    "-m",
+    help="Target task model (default: local); with --matrix, several comma-separated.",
+)
+_ADAPT_OPTIMIZER_MODEL = typer.Option(
+    None,
+    "--optimizer-model",
+    help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local or "
+    "local:<name> target model, else the target model).",
+)
 _ADAPT_PROMPT_LANGUAGE = typer.Option(
     "source",
     "--prompt-language",
@@ -41,7 +58,15 @@ _ADAPT_MATRIX = typer.Option(
     "--target-model (models); one run dir each under --run-dir, and a transfer matrix.",
 )
 _ADAPT_INITIAL_PROMPT = typer.Option(
-    None, "--initial-prompt", help="Start of the from-scratch run (default: answer format)."
+    None,
+    "--initial-prompt",
+    help="Start of the from-scratch run (default: the answer convention of the target's answer "
+    "type).",
+)
+_ADAPT_TEST_LIMIT = typer.Option(
+    None,
+    "--test-limit",
+    help="Score a seeded random sample of N target test examples (seed: --seed).",
 )
 _ADAPT_SET = typer.Option(
     [],
@@ -62,15 +87,19 @@ def adapt(
     source_task: str | None = _ADAPT_SOURCE_TASK,
     source_model: str | None = _ADAPT_SOURCE_MODEL,
     model: str = _ADAPT_MODEL,
-    optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
+    optimizer_model: str | None = _ADAPT_OPTIMIZER_MODEL,
     prompt_language: str = _ADAPT_PROMPT_LANGUAGE,
     meta_language: str = _ADAPT_META_LANGUAGE,
     matrix: bool = _ADAPT_MATRIX,
     initial_prompt: str | None = _ADAPT_INITIAL_PROMPT,
     no_scratch: bool = typer.Option(False, "--no-scratch", help="Skip LCP from scratch."),
-    iterations: int = typer.Option(2, "--iterations"),
-    candidates: int | None = typer.Option(None, "--candidates"),
-    max_failures: int | None = typer.Option(None, "--max-failures"),
+    iterations: int = typer.Option(2, "--iterations", help="LCP iterations per run."),
+    candidates: int | None = typer.Option(
+        None, "--candidates", help="New prompts per LCP iteration (10)."
+    ),
+    max_failures: int | None = typer.Option(
+        None, "--max-failures", help="Failures sent for reasons per LCP iteration (20)."
+    ),
     settings: list[str] = _ADAPT_SET,
     budget: int | None = typer.Option(None, "--budget", help="Target task requests per run."),
     scratch_budget: int | None = typer.Option(
@@ -82,10 +111,17 @@ def adapt(
     max_optimizer_calls: int | None = typer.Option(
         None, "--max-optimizer-calls", help="Cap on optimizer calls per run."
     ),
-    n_train: int | None = typer.Option(None, "--n-train"),
-    test_limit: int | None = typer.Option(None, "--test-limit"),
-    seed: int = typer.Option(0, "--seed"),
-    run_dir: Path = typer.Option(Path("runs/adapt"), "--run-dir", help="Resumable run dir."),
+    n_train: int | None = typer.Option(
+        None, "--n-train", help="Target training-set size (default 50, or half of a smaller one)."
+    ),
+    test_limit: int | None = _ADAPT_TEST_LIMIT,
+    seed: int = typer.Option(0, "--seed", help="Seed of the split and of the optimizer."),
+    run_dir: Path = typer.Option(
+        Path("runs/adapt"),
+        "--run-dir",
+        help="Resumable run dir holding source/, adapted*/ and scratch/ (with --matrix, one such "
+        "dir per target).",
+    ),
     data_root: Path | None = DataRootOpt,
     concurrency: int | None = ConcurrencyOpt,
     dry_run: bool = _ADAPT_DRY_RUN,

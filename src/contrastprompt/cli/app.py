@@ -61,17 +61,21 @@ ModelOpt = typer.Option(
     "local",
     "--model",
     "-m",
-    help="Task model: local, gguf:/path.gguf, openai:<m>, anthropic:<m>, litellm:<m>.",
+    help="Task model: local (the default), local:<name> (`contrastprompt models` lists them), "
+    "gguf:/path.gguf, openai:<m>, anthropic:<m>, bedrock:<m>, litellm:<m>.",
 )
 BaseUrlOpt = typer.Option(
     None,
     "--base-url",
-    help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL or api.openai.com).",
+    help="Where openai:<m> models are served: one URL, or several comma-separated for one model "
+    "on several servers (each request goes to the least busy; a failing one fails over to the "
+    "next and is set aside for a while). Default: OPENAI_BASE_URL, else api.openai.com.",
 )
 ConcurrencyOpt = typer.Option(
     None,
     "--concurrency",
-    help="Max requests in flight (default: the local engine's batch size, else 4).",
+    help="Max requests in flight per model (default: a local model's batch size, which also "
+    "caps it; else 4 per endpoint).",
 )
 DataRootOpt = typer.Option(
     None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..data.families import FAMILIES
 from ..errors import UserError
 from ..optimizers import OPTIMIZERS, describe
 from .app import ConcurrencyOpt, DataRootOpt, ModelOpt, _pct, app, console, out
@@ -26,12 +27,14 @@ def _int_list(text: str, field: str) -> list[int]:
 _BENCH_TASKS = typer.Option(
     ...,
     "--tasks",
-    help="Comma-separated: <family>:<name> or <family>:all (bbh, xcopa, cls, sib), files.",
+    help=f"Comma-separated: <family>:<name> or <family>:all ({', '.join(FAMILIES)}), or "
+    ".jsonl/.csv files.",
 )
 _BENCH_METHODS = typer.Option(
     ",".join(OPTIMIZERS),
     "--methods",
-    help=f"Comma-separated methods ({describe()}); `name@0/1` runs a method on seeds 0 and 1 only.",
+    help=f"Comma-separated methods ({describe()}); `name+KEY=VALUE` is a method with a setting "
+    "changed, tabled as a method of its own; `name@0/1` runs a method on seeds 0 and 1 only.",
 )
 _BENCH_REFERENCE = typer.Option(
     "lcp", "--reference", help="The method the tables compare every other method to."
@@ -44,6 +47,25 @@ _BENCH_MAX_OPTIMIZER_CALLS = typer.Option(
 )
 _BENCH_TABLES_ONLY = typer.Option(
     False, "--tables-only", help="Rebuild tables and page from finished runs; run nothing."
+)
+# the sizes of bench.PROFILES, written out so that --help needs no import of the bench (a test
+# holds the two equal)
+_BENCH_PROFILE = typer.Option(
+    "quick",
+    "--profile",
+    help="quick (20 training examples, 80 test items, budget 240, at most 40 optimizer calls) "
+    "or full (50, all the rest, 600, no cap).",
+)
+_BENCH_TEST_LIMIT = typer.Option(
+    None,
+    "--test-limit",
+    help="A seeded random sample of N test items (seed: --split-seed) (default: the profile's).",
+)
+_BENCH_OPTIMIZER_MODEL = typer.Option(
+    None,
+    "--optimizer-model",
+    help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local or "
+    "local:<name> task model, else --model).",
 )
 _BENCH_DRY_RUN = typer.Option(
     False, "--dry-run", help="Print the estimate (runs, requests, hours) and stop."
@@ -62,14 +84,16 @@ def bench(
     methods: str = _BENCH_METHODS,
     reference: str = _BENCH_REFERENCE,
     seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
-    profile: str = typer.Option("quick", "--profile", help="quick or full (sizes in the table)."),
+    profile: str = _BENCH_PROFILE,
     budget: int | None = _BENCH_BUDGET,
     n_train: int | None = typer.Option(None, "--n-train", help="Training examples (profile)."),
-    test_limit: int | None = typer.Option(None, "--test-limit", help="Test items (profile)."),
+    test_limit: int | None = _BENCH_TEST_LIMIT,
     max_optimizer_calls: int | None = _BENCH_MAX_OPTIMIZER_CALLS,
     model: str = ModelOpt,
-    optimizer_model: str | None = typer.Option(None, "--optimizer-model"),
-    split_seed: int = typer.Option(0, "--split-seed", help="One split for every seed and method."),
+    optimizer_model: str | None = _BENCH_OPTIMIZER_MODEL,
+    split_seed: int = typer.Option(
+        0, "--split-seed", help="One split and test sample for every seed and method."
+    ),
     run_dir: Path = typer.Option(Path("runs/bench"), "--run-dir", help="Bench root; resumable."),
     data_root: Path | None = DataRootOpt,
     concurrency: int | None = ConcurrencyOpt,

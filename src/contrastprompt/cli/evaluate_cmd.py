@@ -15,7 +15,25 @@ _EVALUATE_PLACEMENT = typer.Option(
     "user", "--prompt-placement", help="user: prompt before the input; system: system message."
 )
 _EVALUATE_TEMPLATE = typer.Option(
-    None, "--template", help="Input template with {field} placeholders."
+    None,
+    "--template",
+    help="A .jsonl/.csv task: build each input from the record's fields, {field} placeholders "
+    "(default: the --input-field as is).",
+)
+_EVALUATE_LIMIT = typer.Option(
+    None,
+    "--limit",
+    help="Score a random sample of N examples of the split, seeded by --seed (the same N and "
+    "seed give the same sample), kept in file order.",
+)
+_EVALUATE_SEED = typer.Option(
+    0, "--seed", help="Seed of the train/test split, of the --limit sample and of the requests."
+)
+_EVALUATE_CACHE = typer.Option(
+    None,
+    "--cache",
+    help="Response cache file (default: CONTRASTPROMPT_CACHE, else responses.sqlite in the "
+    "user's cache dir).",
 )
 _EVALUATE_METRIC = typer.Option(None, "--metric", help="module:function or file.py:function.")
 _EVALUATE_MAX_TOKENS = typer.Option(
@@ -31,18 +49,24 @@ def evaluate(
     model: str = ModelOpt,
     base_url: str | None = BaseUrlOpt,
     split: str = typer.Option("test", "--split", help="train, test or all."),
-    limit: int | None = typer.Option(None, "--limit", help="Score only the first N examples."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the train/test split and the requests."),
-    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size."),
+    limit: int | None = _EVALUATE_LIMIT,
+    seed: int = _EVALUATE_SEED,
+    n_train: int | None = typer.Option(
+        None, "--n-train", help="Training-set size (default 50, or half of a smaller data set)."
+    ),
     placement: str = _EVALUATE_PLACEMENT,
     data_root: Path | None = DataRootOpt,
-    input_field: str = typer.Option("input", "--input-field"),
-    target_field: str = typer.Option("target", "--target-field"),
+    input_field: str = typer.Option(
+        "input", "--input-field", help="A .jsonl/.csv task: the field that holds the input."
+    ),
+    target_field: str = typer.Option(
+        "target", "--target-field", help="A .jsonl/.csv task: the field that holds the answer."
+    ),
     template: str | None = _EVALUATE_TEMPLATE,
     metric: str | None = _EVALUATE_METRIC,
     max_tokens: int | None = _EVALUATE_MAX_TOKENS,
     concurrency: int | None = ConcurrencyOpt,
-    cache: Path | None = typer.Option(None, "--cache", help="Response cache file."),
+    cache: Path | None = _EVALUATE_CACHE,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the cache."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write records as JSONL."),
     store: Path | None = typer.Option(None, "--store", help="Also record into this SQLite store."),

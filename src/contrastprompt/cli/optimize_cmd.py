@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 _OPTIMIZE_OPTIMIZER_MODEL = typer.Option(
     None,
     "--optimizer-model",
-    help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local task "
-    "model, else --model).",
+    help="Writes reasons and prompts (default: local:qwen2.5-coder-1.5b for a local or "
+    "local:<name> task model, else --model).",
 )
 _OPTIMIZE_METHOD = typer.Option(
     "lcp",
@@ -40,19 +40,46 @@ _OPTIMIZE_METHOD = typer.Option(
     help=f"{describe()}.",
 )
 _OPTIMIZE_CANDIDATES = typer.Option(
-    None, "--candidates", help="New prompts per iteration (LCP 10, OPRO 8, APE 20)."
+    None,
+    "--candidates",
+    help="New prompts per iteration (LCP 10, OPRO 8, APE 20; refused by methods without it).",
 )
 _OPTIMIZE_TOP_K = typer.Option(
     None, "--top-k", help="LCP: good and bad prompts shown in the contrast (3)."
 )
 _OPTIMIZE_SPLIT_SEED = typer.Option(
-    None, "--split-seed", help="Seed of the train/test split only (default: --seed)."
+    None,
+    "--split-seed",
+    help="Seed of the train/test split and of the --test-limit sample only (default: --seed).",
 )
 _OPTIMIZE_BUDGET = typer.Option(
     None, "--budget", help="Max task-model requests on the training side (cache hits count)."
 )
 _OPTIMIZE_MAX_TIME = typer.Option(
     None, "--max-time", help="Max seconds of this process (a resumed run starts anew)."
+)
+_OPTIMIZE_MAX_OPTIMIZER_CALLS = typer.Option(
+    None,
+    "--max-optimizer-calls",
+    help="Max optimizer-model requests over the whole run, those of earlier processes included.",
+)
+_OPTIMIZE_TEST_LIMIT = typer.Option(
+    None,
+    "--test-limit",
+    help="Score a seeded random sample of N test examples (seed: --split-seed, else --seed), "
+    "not the whole test split.",
+)
+_OPTIMIZE_FORCE = typer.Option(
+    False,
+    "--force",
+    help="Start over in a run dir that holds a run with other settings (its store is kept, "
+    "renamed with the date).",
+)
+_OPTIMIZE_N_TRAIN = typer.Option(
+    None, "--n-train", help="Training-set size (default 50, or half of a smaller data set)."
+)
+_OPTIMIZE_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Print the projection (requests, tokens, cost, time) and stop."
 )
 _OPTIMIZE_PATIENCE = typer.Option(
     None, "--patience", help="Stop after this many iterations without a better prompt."
@@ -94,29 +121,33 @@ def optimize(
     iterations: int = typer.Option(3, "--iterations", help="Iterations T."),
     candidates: int | None = _OPTIMIZE_CANDIDATES,
     top_k: int | None = _OPTIMIZE_TOP_K,
-    seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of the split)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the optimizer (and of the split, unless --split-seed)."
+    ),
     split_seed: int | None = _OPTIMIZE_SPLIT_SEED,
     budget: int | None = _OPTIMIZE_BUDGET,
-    max_optimizer_calls: int | None = typer.Option(None, "--max-optimizer-calls"),
+    max_optimizer_calls: int | None = _OPTIMIZE_MAX_OPTIMIZER_CALLS,
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens, all roles."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Max USD where priced."),
     max_time: float | None = _OPTIMIZE_MAX_TIME,
     patience: int | None = _OPTIMIZE_PATIENCE,
-    n_train: int | None = typer.Option(None, "--n-train", help="Training-set size (50)."),
+    n_train: int | None = _OPTIMIZE_N_TRAIN,
     max_failures: int | None = _OPTIMIZE_MAX_FAILURES,
     settings: list[str] = _OPTIMIZE_SET,
     select: str = _OPTIMIZE_SELECT,
     placement: str = typer.Option("user", "--prompt-placement", help="user or system."),
     run_dir: Path | None = _OPTIMIZE_RUN_DIR,
-    force: bool = typer.Option(False, "--force", help="Start over in a run dir of another run."),
+    force: bool = _OPTIMIZE_FORCE,
     data_root: Path | None = DataRootOpt,
-    metric: str | None = typer.Option(None, "--metric", help="module:function."),
+    metric: str | None = typer.Option(
+        None, "--metric", help="module:function or file.py:function."
+    ),
     answer_max_tokens: int | None = _OPTIMIZE_ANSWER_MAX_TOKENS,
-    test_limit: int | None = typer.Option(None, "--test-limit", help="Score N test examples."),
+    test_limit: int | None = _OPTIMIZE_TEST_LIMIT,
     no_test: bool = typer.Option(False, "--no-test", help="Skip the test-set evaluation."),
     base_url: str | None = BaseUrlOpt,
     concurrency: int | None = ConcurrencyOpt,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the projection only."),
+    dry_run: bool = _OPTIMIZE_DRY_RUN,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Optimize a prompt (LCP or a baseline); resumable, budgeted, with a report in the run dir."""
