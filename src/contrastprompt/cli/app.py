@@ -77,10 +77,21 @@ ConcurrencyOpt = typer.Option(
     help="Max requests in flight per model (default: a local model's batch size, which also "
     "caps it; else 4 per endpoint).",
 )
+
+
+def _data_root_given(value: Path | None) -> Path | None:
+    """A bad --data-root is one line naming it as the command line is read, whatever the task."""
+    from ..data.families import check_root
+
+    return None if value is None else check_root(value)
+
+
 DataRootOpt = typer.Option(
     None,
     "--data-root",
-    help="Benchmark data root (default: CONTRASTPROMPT_DATA, else the data in the package).",
+    callback=_data_root_given,
+    help="Benchmark data that adds to the data in the package; where both hold a task or "
+    "language, this root's is used (default: CONTRASTPROMPT_DATA).",
 )
 
 

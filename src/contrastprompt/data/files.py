@@ -1,7 +1,8 @@
 """Reading data: the data root, UTF-8 lines with their numbers, and user files (JSONL, CSV).
 
-Benchmarks are read from a data root (never downloaded): `--data-root`, else `CONTRASTPROMPT_DATA`,
-else the copy that ships inside the package (`data/benchmarks/`, with its licences and provenance).
+Benchmarks are read from the copy that ships inside the package (`data/benchmarks/`, with its
+licences and provenance; never downloaded) and from the user's data root, `--data-root`, else
+`CONTRASTPROMPT_DATA`, which adds to it (`families/` lays the one over the other).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ PACKAGED = Path(__file__).resolve().with_name("benchmarks")
 
 def data_root(explicit: str | Path | None = None) -> Path:
     """`--data-root` if given, else CONTRASTPROMPT_DATA (through `Config`), else the data in the
-    package."""
+    package: the one directory a family's own functions read (`families.roots_of` adds the
+    packaged data behind a user's root)."""
     if explicit:
         return Path(explicit).expanduser()
     from ..config import Config

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import files
-from .families import FAMILIES
+from .families import FAMILIES, load_from, roots_of
 from .families.bbh import bbh_tasks, load_bbh
 from .families.xcopa import load_xcopa, xcopa_languages
 from .files import PACKAGED, data_root, load_csv, load_jsonl, read_lines
@@ -37,10 +37,11 @@ def load_task(
     id_field: str | None = "id",
 ) -> Task:
     """`<family>:<name>` (bbh, xcopa, cls, sib; see `families/`) or a path to a .jsonl/.csv
-    file."""
+    file. A family's names are those under the data root and in the packaged data; the data
+    root's copy wins where both hold a name."""
     kind, sep, rest = spec.partition(":")
     if sep and kind in FAMILIES:
-        return FAMILIES[kind].load(rest, files.data_root(data_root))
+        return load_from(kind, rest, roots_of(files.data_root(data_root)))
     path = Path(spec).expanduser()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".csv"):

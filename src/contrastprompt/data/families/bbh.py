@@ -9,7 +9,7 @@ from pathlib import Path
 from ...errors import UserError
 from ..files import data_root
 from ..task import Example, Task
-from . import Family, register
+from . import Family, register, unknown
 
 
 def _bbh_dir(root: Path) -> Path | None:
@@ -29,13 +29,7 @@ def load_bbh(name: str, root: str | Path | None = None) -> Task:
     d = _bbh_dir(data_root(root))
     path = (d or data_root(root) / "bbh" / "tasks") / f"{name}.json"
     if not path.is_file():
-        known = bbh_tasks(root)
-        hint = (
-            ("known: " + ", ".join(known))
-            if known
-            else f"no BBH data under {data_root(root)}; set --data-root or CONTRASTPROMPT_DATA"
-        )
-        raise UserError(f"unknown BBH task '{name}'", source=str(path), field="--task", hint=hint)
+        raise unknown("bbh", name, data_root(root), path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         rows = data["examples"]

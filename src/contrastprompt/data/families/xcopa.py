@@ -9,7 +9,7 @@ from pathlib import Path
 from ...errors import UserError
 from ..files import data_root, json_records, need
 from ..task import Example, Task
-from . import Family, register
+from . import Family, register, unknown
 
 
 def _xcopa_dirs(root: Path, translate_test: bool) -> list[Path]:
@@ -50,13 +50,7 @@ def load_xcopa(lang: str, root: str | Path | None = None, translate_test: bool =
     base = data_root(root)
     test_file = _xcopa_file(base, lang, "test", translate_test)
     if test_file is None:
-        known = xcopa_languages(root)
-        raise UserError(
-            f"unknown XCOPA language '{lang}'",
-            source=str(base),
-            field="--task",
-            hint=("known: " + ", ".join(known)) if known else "no XCOPA data found",
-        )
+        raise unknown("xcopa", lang, base, base)
     d = test_file.parent
     consensus: dict[tuple[str, int], str] = {}
     for split in ("val", "test"):
