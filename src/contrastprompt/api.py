@@ -10,8 +10,12 @@ from .errors import UserError
 from .llm import ModelHub
 
 
-def check_models(extra: list[str], base_url: str | None = None, check: bool = True) -> list[dict]:
-    """What is configured (keys, endpoints, installed extras) and whether it answers."""
+def check_models(
+    extra: list[str], base_url: str | None = None, check: bool = True, measure: bool = False
+) -> list[dict]:
+    """What is configured (keys, endpoints, installed extras) and whether it answers. Local
+    models' speeds are the ones measured on this engine build (`measure`: measure them now);
+    the catalogue's figures, taken on another build, are shown only as such."""
     from importlib.util import find_spec
 
     from .llm import chat
@@ -26,7 +30,7 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
         info[name] = {
             "size_mb": round(m.bytes / 1e6),
             "licence": m.licence,
-            "speed": m.speed,
+            "speed": local_speed(m, measure and ok) if server_ok else f"{m.speed} (catalogue)",
             "installed": ok,
         }
         candidates.append((name, ok, m.title if ok else f"not installed: {m.install_hint()}"))
@@ -82,3 +86,40 @@ def check_models(extra: list[str], base_url: str | None = None, check: bool = Tr
 
     asyncio.run(run())
     return rows
+
+
+def local_speed(model: object, measure: bool = False) -> str:
+    """'read / write' tokens/s of a catalogue model on this engine build: measured now
+    (`measure`), else as stored from an earlier measurement on the same build, else the
+    catalogue's figure marked as taken elsewhere."""
+    from .llm import engine
+    from .llm.catalogue import gguf_path
+
+    name = model.name  # type: ignore[attr-defined]
+    if measure:
+        engine.store_speed(name, engine.measure_speed(gguf_path(model)))  # type: ignore[arg-type]
+    got = engine.stored_speeds().get(name)
+    if got:
+        return f"{got['read']:.0f} / {got['write']:.0f}"
+    return f"{model.speed} (catalogue)"  # type: ignore[attr-defined]
+
+
+def engine_summary() -> dict:
+    """The local engine as built and loaded here, with a one-line description."""
+    from importlib.util import find_spec
+
+    if find_spec("llama_cpp") is None:
+        return {"line": "local engine: not installed (pip install 'contrastprompt[local]')"}
+    from .llm import engine
+
+    d = engine.describe()
+    kind = (
+        f"runtime dispatch over {len(d['variants'])} CPU variants, loaded: {d['variant']}"
+        if d["variants"]
+        else "one CPU variant"
+    )
+    d["line"] = (
+        f"local engine: llama-cpp-python {d['llama_cpp_python']}, {kind}; "
+        f"instructions: {' '.join(d['instructions']) or 'none beyond SSE'}"
+    )
+    return d

@@ -107,6 +107,9 @@ class BatchEngine:
     ) -> None:
         import llama_cpp
 
+        from .engine import load_backends
+
+        load_backends()  # a runtime-dispatch build: this CPU's variant, before any model opens
         self.ll = llama_cpp
         self.slots_n = max(1, slots)
         self.share_prefix = share_prefix

@@ -50,6 +50,9 @@ def main() -> None:
             return original(self, tokens, *args, **kwargs)
 
         llama_cpp.Llama.generate = generate  # type: ignore[method-assign]
+    from .engine import load_backends
+
+    load_backends()  # a runtime-dispatch build registers its CPU variant before the model opens
     from llama_cpp.server.__main__ import main as serve
 
     serve()

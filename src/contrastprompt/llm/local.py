@@ -56,6 +56,8 @@ class LocalServer:
       over them. Every greedy request is decoded alone: answers do not depend on what else runs.
     """
 
+    _told_slower = False  # the slower-build notice is said once a process
+
     def __init__(
         self,
         gguf: str | Path,
@@ -179,6 +181,12 @@ class LocalServer:
                 field="--model",
                 hint="pip install -e '.[local]'",
             ) from None
+        from .engine import check_cpu
+
+        slower = check_cpu()  # an engine compiled for another CPU: one line, not a crash
+        if slower and not LocalServer._told_slower:
+            LocalServer._told_slower = True
+            log.warning(slower)
         atexit.register(self.stop)
         for _ in range(self.replicas):
             self._spawn()
