@@ -3,15 +3,21 @@
 Each (task, method, seed) is an ordinary `optimize` run in `<root>/<task>/<method>/s<seed>`, so it
 resumes like any run; a finished one is read from its run dir, never replayed. All cells share
 one response cache (`<root>/cache.sqlite`): the same request (the initial prompt on the same test
-question, say) is answered once, and still counts as a request against the budget. The split is
-fixed by `split_seed` across seeds and methods, so every method is scored on the same test items
-and seeds vary only the optimizer's randomness.
+question, say) is answered once, and still counts as a request against the budget.
+
+The split: with `split_seed` None every seed draws its own train, validation and test items
+(every method of a seed shares them), so the seeds measure what a new data sample does as well
+as the optimizer's randomness; with a `split_seed` one split serves every seed. The validation
+items (`Profile.n_val`) are never given to a run: `score_validation` scores prompts on them, so
+that options and the task model are chosen there and the test items are scored once per
+finished run. A bench is usually written as a spec file (`bench_spec.py`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,11 +30,14 @@ from .data.task import Task
 from .data.task import initial_prompt as default_prompt
 from .errors import UserError
 from .inputs import resolve_task
-from .llm import default_optimizer_model
+from .llm import Backend, ResponseCache, default_optimizer_model, model_name
 from .llm.catalogue import request_seconds
-from .optimizers import OPTIMIZERS, base_name, build_variant
-from .run import Budget, RunSpec, Split, execute, project
+from .optimizers import OPTIMIZERS, BaseOptimizer, base_name, build_optimizer, build_variant
+from .run import Budget, EventHook, RunSession, RunSpec, Split, execute, project
+from .run.core import loop_limits
 from .run.kept import anytime_curve, test_items
+from .run.rundir import LATER_KEYS, resumable
+from .scoring import evaluate_async
 from .store import active_seconds, answer_tally, prompt_hash
 
 
@@ -43,6 +52,7 @@ class Profile:
     test_limit: int | None
     budget: int
     max_optimizer_calls: int | None
+    n_val: int = 0  # validation items per split, held out of every run
 
 
 PROFILES = {
@@ -121,9 +131,10 @@ class BenchConfig:
     seeds: list[int]
     root: Path
     profile: Profile
-    model: str = "local"
-    optimizer_model: str | None = None
-    split_seed: int = 0
+    model: str | Backend = "local"
+    optimizer_model: str | Backend | None = None
+    # one split for every seed, or None: each seed draws its own (train, validation, test)
+    split_seed: int | None = 0
     iterations: int = 50  # the budget ends a run, not the iteration count
     data_root: str | Path | None = None
     concurrency: int | None = None
@@ -131,21 +142,68 @@ class BenchConfig:
     reference: str = "lcp"  # the method the tables compare every other method to
     # methods limited to some of the seeds (`name@0/1`); the others run on every seed
     only_seeds: dict[str, list[int]] = field(default_factory=dict)
+    # the prompt a task starts from when it has its own (by task as named in `tasks`)
+    prompts: dict[str, str] = field(default_factory=dict)
+    # named methods: label -> (registered method, its settings); other labels are variant
+    # specs (`lcp+reasons_per_call=5`)
+    variants: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # a slice to run ("tasks", "methods", "seeds" -> the ones kept); the tables stay the whole
+    # bench's
+    only: dict[str, list] = field(default_factory=dict)
+    on_event: EventHook | None = None  # every run's events (progress, the final test scoring)
 
     def cells(self) -> list[Cell]:
         """Seed-major order, so that a bench stopped half-way has whole seeds over every task:
-        a partial table then compares every method on every task. A fixed prompt (initial, cot)
-        runs on the first seed only: its answers are greedy on a split every seed shares, so
-        another seed would repeat the same run (and, without the response cache, pay for it)."""
+        a partial table then compares every method on every task. With one split for every
+        seed, a fixed prompt (initial, cot) runs on the first seed only: its answers are greedy
+        on that split, so another seed would repeat the same run; with a split per seed it runs
+        on each, once per split."""
         first = self.seeds[0]
         return [
             Cell(t, m, s)
             for s in self.seeds
             for t in self.tasks
             for m in self.methods
-            if (s == first or not OPTIMIZERS[base_name(m)].fixed)
+            if (self.split_seed is None or s == first or not OPTIMIZERS[self.base(m)].fixed)
             and s in self.only_seeds.get(m, self.seeds)
         ]
+
+    def to_run(self) -> list[Cell]:
+        """The cells of the slice being run (all of them without one), in `cells` order."""
+        keep = {k: set(v) for k, v in self.only.items()}
+        return [
+            c
+            for c in self.cells()
+            if c.task in keep.get("tasks", {c.task})
+            and c.method in keep.get("methods", {c.method})
+            and c.seed in keep.get("seeds", {c.seed})
+        ]
+
+    def base(self, method: str) -> str:
+        """The registered method a label runs."""
+        return self.variants[method][0] if method in self.variants else base_name(method)
+
+    def optimizer(self, method: str) -> BaseOptimizer:
+        """The method object a label runs, with its settings."""
+        if method in self.variants:
+            name, settings = self.variants[method]
+            return build_optimizer(name, **settings)
+        return build_variant(method)
+
+    def start_prompt(self, cell: Cell, task: Task) -> str:
+        """What every method of the cell's task starts from."""
+        return self.prompts.get(cell.task) or self.prompt or default_prompt(task)
+
+    def split(self) -> Split:
+        """The bench's split rule; a run's seed draws it when `split_seed` is None."""
+        p = self.profile
+        return Split(
+            seed=self.split_seed, n_train=p.n_train, test_limit=p.test_limit, n_val=p.n_val
+        )
+
+    def skipped(self, cell: Cell) -> str | None:
+        """Why a cell is not run (a budget that cannot take one step), or None."""
+        return too_small(self.base(cell.method), self.profile.n_train, self.profile.budget)
 
 
 def too_small(method: str, n_train: int, budget: int) -> str | None:
@@ -157,58 +215,75 @@ def too_small(method: str, n_train: int, budget: int) -> str | None:
     return None
 
 
-def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, int]:
+def estimate(cfg: BenchConfig, tasks: dict[str, Task]) -> dict[str, Any]:
     """Forecast of what is left of the bench (finished runs cost nothing) from each method's own
     projection, capped by the budget, at the models' measured speeds. Time counts only requests
-    that reach a model: every run of a task shares one split and one response cache, so the
-    initial prompt is scored once per task (train and test), and a fixed prompt once per task
-    whatever the seed. `measured_s` is the same forecast at the wall time the finished runs of
-    each method took here (a method with none keeps its projection): on a machine whose rated
-    speeds are off, the bench's own pace is the better guide."""
+    that reach a model: the runs of one split share the response cache, so the initial prompt
+    is scored once per split (train and test), and a fixed prompt once per split. `measured_s`
+    is the same forecast at the wall time the finished runs of each method took here (a method
+    with none keeps its projection): on a machine whose rated speeds are off, the bench's own
+    pace is the better guide. `cells` lists each run left with its own figures."""
     total: dict[str, Any] = {"runs": 0, "task_requests": 0, "optimizer_requests": 0, "time_s": 0}
-    total["cost"] = 0.0
-    done = {cell: read_cell(cfg, cell) for cell in cfg.cells()}  # one read a cell
+    total["cost"], total["cells"] = 0.0, []
+    done = {cell: read_cell(cfg, cell) for cell in cfg.to_run()}  # one read a cell
     paces = method_paces(done)
     total["measured_s"], total["finished"] = 0, sum(len(v) for v in paces.values())
-    optimizer = str(cfg.optimizer_model or default_optimizer_model(cfg.model))
-    seen: set[tuple[str, str]] = set()
-    task_s = request_seconds(cfg.model, "task")
+    seen: set[tuple[str, int | None, str]] = set()
     for cell, row in done.items():
         if row is not None:
             continue
-        t = tasks[cell.task]
-        train, test_items = t.split(seed=cfg.split_seed, n_train=cfg.profile.n_train)
-        opt = build_variant(cell.method)
-        test = min(cfg.profile.test_limit or len(test_items), len(test_items))
-        p = project(
-            t,
-            train,
-            optimizer=opt,
-            iterations=1 if opt.fixed else cfg.iterations,
-            budget=cfg.profile.budget,
-            model=cfg.model,
-            optimizer_model=optimizer,
-            test_size=test,
-            max_optimizer_calls=cfg.profile.max_optimizer_calls,
-        )
+        one = _cell_estimate(cfg, cell, tasks[cell.task], seen)
+        total["cells"].append(one)
         total["runs"] += 1
-        for k in ("task_requests", "optimizer_requests"):
-            total[k] += p[k]
-        fresh = p["task_requests"] + p["test_requests"]
-        first = (cell.task, "initial" if cell.method == "initial" or not opt.fixed else cell.method)
-        if first in seen:  # answered from the bench's cache
-            fresh = 0 if opt.fixed else fresh - len(train) - test
-        seen.add(first)
-        projected = int(
-            fresh * task_s + p["optimizer_requests"] * request_seconds(optimizer, "optimizer")
-        )
-        total["time_s"] += projected
+        for k in ("task_requests", "optimizer_requests", "time_s"):
+            total[k] += one[k]
         walls = paces.get(cell.method)
-        total["measured_s"] += int(sum(walls) / len(walls)) if walls else projected
+        total["measured_s"] += int(sum(walls) / len(walls)) if walls else one["time_s"]
         total["cost"] = (
-            None if p["cost"] is None or total["cost"] is None else total["cost"] + p["cost"]
+            None if one["cost"] is None or total["cost"] is None else total["cost"] + one["cost"]
         )
     return total
+
+
+def _cell_estimate(
+    cfg: BenchConfig, cell: Cell, t: Task, seen: set[tuple[str, int | None, str]]
+) -> dict[str, Any]:
+    """One run's projection (requests on train, on test, time), less what the bench's cache
+    answers: `seen` holds the (task, split, prompt) already scored by an earlier cell."""
+    optimizer = cfg.optimizer_model or default_optimizer_model(cfg.model)
+    train, test_items, _ = cfg.split().apply(t, cell.seed)
+    opt = cfg.optimizer(cell.method)
+    test = len(test_items)
+    p = project(
+        t,
+        train,
+        optimizer=opt,
+        iterations=1 if opt.fixed else cfg.iterations,
+        budget=cfg.profile.budget,
+        model=str(cfg.model),
+        optimizer_model=str(optimizer),
+        test_size=test,
+        max_optimizer_calls=cfg.profile.max_optimizer_calls,
+    )
+    fresh = p["task_requests"] + p["test_requests"]
+    split = cfg.split_seed if cfg.split_seed is not None else cell.seed
+    shared = cfg.base(cell.method) == "initial" or not opt.fixed  # the start prompt's answers
+    first = (cell.task, split, "initial" if shared else cell.method)
+    if first in seen:  # answered from the bench's cache
+        fresh = 0 if opt.fixed else fresh - len(train) - test
+    seen.add(first)
+    time_s = int(
+        fresh * request_seconds(cfg.model, "task")
+        + p["optimizer_requests"] * request_seconds(optimizer, "optimizer")
+    )
+    return {
+        **asdict(cell),
+        "task_requests": p["task_requests"],
+        "optimizer_requests": p["optimizer_requests"],
+        "test_requests": p["test_requests"],
+        "time_s": time_s,
+        "cost": p["cost"],
+    }
 
 
 def method_paces(rows: dict[Cell, dict[str, Any] | None]) -> dict[str, list[float]]:
@@ -220,28 +295,32 @@ def method_paces(rows: dict[Cell, dict[str, Any] | None]) -> dict[str, list[floa
     return out
 
 
-def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
-    """Run one (task, method, seed) unless its run dir already holds the finished run."""
-    d = cell.run_dir(cfg.root)
-    done = read_cell(cfg, cell)
-    if done is not None:
-        return done
+def cell_spec(cfg: BenchConfig, cell: Cell, task: Task) -> RunSpec:
+    """The run spec of one (task, method, seed): an ordinary run in the cell's run dir."""
     p = cfg.profile
-    spec = RunSpec(
+    return RunSpec(
         task=task,
-        prompt=cfg.prompt or default_prompt(task),
-        optimizer=build_variant(cell.method),
+        prompt=cfg.start_prompt(cell, task),
+        optimizer=cfg.optimizer(cell.method),
         model=cfg.model,
         optimizer_model=cfg.optimizer_model or default_optimizer_model(cfg.model),
-        run_dir=d,
+        run_dir=cell.run_dir(cfg.root),
         seed=cell.seed,
-        split=Split(seed=cfg.split_seed, n_train=p.n_train, test_limit=p.test_limit),
+        split=cfg.split(),
         budget=Budget(task_requests=p.budget, optimizer_calls=p.max_optimizer_calls),
         iterations=cfg.iterations,
         concurrency=cfg.concurrency,
         cache_path=cfg.root / "cache.sqlite",
+        on_event=cfg.on_event,
     )
-    execute(spec)
+
+
+def run_cell(cfg: BenchConfig, cell: Cell, task: Task) -> dict[str, Any]:
+    """Run one (task, method, seed) unless its run dir already holds the finished run."""
+    done = read_cell(cfg, cell)
+    if done is not None:
+        return done
+    execute(cell_spec(cfg, cell, task))
     row = read_cell(cfg, cell)
     assert row is not None
     return row
@@ -278,8 +357,8 @@ def read_cell(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
         return None
     d = cell.run_dir(cfg.root)
     kept = d / CELL_FILE
-    if kept.is_file():
-        return json.loads(kept.read_text(encoding="utf-8"))
+    if kept.is_file():  # written before cells carried their code version: run.json has it
+        return {"code_version": code_version(data)} | json.loads(kept.read_text("utf-8"))
     row = cell_figures(cell, data, d)
     kept.write_text(json.dumps(row, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return row
@@ -311,7 +390,18 @@ def cell_figures(cell: Cell, data: dict[str, Any], d: Path) -> dict[str, Any]:
         "stop_reason": data["stop_reason"],
         "curve": anytime_curve(data["candidates"], d, s["n_train"]),
         "best_prompt": best,
+        "code_version": code_version(data),
+        "split_seed": s.get("split_seed"),  # None: the cell's seed drew its split
+        "n_val": s.get("n_val", 0),
     }
+
+
+def code_version(run: dict[str, Any]) -> str | None:
+    """The code version a run.json records (`environment.code_version`), or None for a run
+    written before runs recorded one."""
+    env = run.get("environment")
+    found = env.get("code_version") if isinstance(env, dict) else None
+    return str(found) if found else None
 
 
 def most_common(counts: dict[str, int]) -> tuple[str, float] | None:
@@ -327,12 +417,13 @@ def run_bench(
     cfg: BenchConfig,
     on_cell: Callable[[Cell, int, int, dict | str], None] | None = None,
 ) -> list[dict]:
-    """Run every cell in order (seed, task, method), storing each as it finishes."""
+    """Run every cell of the slice in order (seed, task, method), storing each as it
+    finishes."""
     tasks = {t: resolve_task(t, data_root=cfg.data_root) for t in cfg.tasks}
     rows = []
-    cells = cfg.cells()
+    cells = cfg.to_run()
     for i, cell in enumerate(cells, 1):
-        why = too_small(cell.method, cfg.profile.n_train, cfg.profile.budget)
+        why = cfg.skipped(cell)
         if why:
             if on_cell:
                 on_cell(cell, i, len(cells), f"skipped: {why}")
@@ -347,7 +438,173 @@ def run_bench(
 def collect(cfg: BenchConfig) -> tuple[list[dict], bool]:
     """Every finished cell, and whether some are missing (the tables are then partial)."""
     rows = [r for c in cfg.cells() if (r := read_cell(cfg, c)) is not None]
-    expected = [
-        c for c in cfg.cells() if not too_small(c.method, cfg.profile.n_train, cfg.profile.budget)
-    ]
+    expected = [c for c in cfg.cells() if not cfg.skipped(c)]
     return rows, len(rows) < len(expected)
+
+
+def current_code_version() -> str | None:
+    """The code version this code stamps on the runs it finishes (`environment.code_version`
+    in run.json, written by `run/outputs.py`), or None where it records none: the cells are
+    then compared with each other only."""
+    from .run import outputs
+
+    made = getattr(outputs, "code_version", None)
+    found = made() if callable(made) else made
+    return str(found) if found else None
+
+
+def _run_json(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
+    path = cell.run_dir(cfg.root) / "run.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def differing_settings(cfg: BenchConfig, cell: Cell, task: Task, run: dict[str, Any]) -> list[str]:
+    """The keys in which a finished cell's run.json differs from the run this bench would make
+    in its place (settings by the rule a stored run resumes by, then the loop's limits and the
+    test size); empty when it is this bench's run."""
+    spec = cell_spec(cfg, cell, task)
+    t = spec.optimizer.adapt_task(task)
+    train, test, content = spec.split.apply(t, spec.seed)
+    want = spec.settings(t, train, content)
+    old = run.get("settings") if isinstance(run.get("settings"), dict) else {}
+    opt = spec.optimizer
+    defaults = opt.absent_settings() if hasattr(opt, "s") else {}
+    keys: list[str] = []
+    if not resumable(old, want, defaults):
+        for k in sorted(set(old) | set(want)):
+            if old.get(k) == want.get(k) or (k in LATER_KEYS and k not in old):
+                continue
+            if k == "method_settings" and isinstance(old.get(k), dict):
+                inner = old[k] | {n: v for n, v in defaults.items() if n not in old[k]}
+                keys += [
+                    f"{k}.{n}"
+                    for n in sorted(set(inner) | set(want[k]))
+                    if inner.get(n) != want[k].get(n)
+                ]
+            else:
+                keys.append(k)
+    limits = run.get("limits") if isinstance(run.get("limits"), dict) else {}
+    wanted = loop_limits(spec) | {"test_size": len(test)}
+    keys += [f"limits.{k}" for k, v in wanted.items() if k in limits and limits[k] != v]
+    return keys
+
+
+def mixed_cells(cfg: BenchConfig, tasks: dict[str, Task]) -> list[str]:
+    """One line for each finished cell in the bench root that this bench would not have made:
+    another spec (a setting, the prompt, the models, the split, a limit) or another code
+    version (than this code's, or, where this code records none, than most cells'). A table
+    that pools them would compare runs that differ in more than their method and seed."""
+    lines, versions = [], {}
+    for cell in cfg.cells():
+        run = _run_json(cfg, cell)
+        if run is None:
+            continue
+        versions[cell] = code_version(run)
+        keys = differing_settings(cfg, cell, tasks[cell.task], run)
+        if keys:
+            lines.append(
+                f"{cell.task} {cell.method} s{cell.seed}: another spec ({', '.join(keys)})"
+            )
+    now = current_code_version()
+    if now is None and versions:
+        counts = Counter(versions.values())
+        now = max(counts, key=lambda v: (counts[v], v is not None, str(v)))
+    for cell, v in versions.items():
+        if v != now:
+            lines.append(
+                f"{cell.task} {cell.method} s{cell.seed}: code version {v or 'unrecorded'}, "
+                f"not {now or 'unrecorded'}"
+            )
+    return lines
+
+
+def provenance_note(rows: list[dict[str, Any]]) -> str:
+    """A line above the tables when their cells come from more than one code version (empty
+    otherwise): a reader must know that a difference may be the code's, not the method's."""
+    counts = Counter(r.get("code_version") or "unrecorded" for r in rows)
+    if len(counts) < 2:
+        return ""
+    parts = ", ".join(f"{v} ({n} cells)" for v, n in sorted(counts.items()))
+    return f"**MIXED CODE VERSIONS**: these tables pool cells of {len(counts)} versions: {parts}.\n"
+
+
+VALIDATION_MD, VALIDATION_JSON = "validation.md", "validation.json"
+
+
+def validation_jobs(
+    cfg: BenchConfig, tasks: dict[str, Task]
+) -> list[tuple[dict[str, Any], Task, list]]:
+    """What `score_validation` scores: for every (task, seed) of the slice the start prompt,
+    and the best prompt of each finished cell, each with the task as its method scores it."""
+    jobs: list[tuple[dict[str, Any], Task, list]] = []
+    seen: set[tuple[str, int]] = set()
+    for cell in cfg.to_run():
+        task = tasks[cell.task]
+        val = cfg.split().validation(task, cell.seed)
+        if (cell.task, cell.seed) not in seen:
+            seen.add((cell.task, cell.seed))
+            start = cfg.start_prompt(cell, task)
+            row = {"task": cell.task, "method": "start prompt", "seed": cell.seed, "prompt": start}
+            jobs.append((row, task, val))
+        done = read_cell(cfg, cell)
+        if done is not None:
+            row = {**asdict(cell), "prompt": done["best_prompt"]}
+            jobs.append((row, cfg.optimizer(cell.method).adapt_task(task), val))
+    return jobs
+
+
+def score_validation(cfg: BenchConfig, tasks: dict[str, Task]) -> list[dict[str, Any]]:
+    """Each job of `validation_jobs` scored on its seed's validation items with the bench's
+    task model, through the bench's response cache and no run store; the rows are written to
+    validation.json and validation.md in the bench root. Design choices (an option, the start
+    prompt, the task model: each a bench or a method of its own) are compared on these scores,
+    so that no choice is made on the test items, which are scored once per finished run."""
+    if not cfg.profile.n_val:
+        raise UserError(
+            "the profile holds out no validation items",
+            field="profile.n_val",
+            hint="set n_val in the spec's [profile]",
+        )
+    jobs = validation_jobs(cfg, tasks)
+    session = RunSession(
+        models={"task": model_name(cfg.model)},
+        cache=ResponseCache(cfg.root / "cache.sqlite"),
+        concurrency=cfg.concurrency,
+    )
+
+    async def work(hub: Any) -> None:
+        llm = hub.open(cfg.model, role="task")
+        for row, task, examples in jobs:
+            res = await evaluate_async(row["prompt"], examples, task, llm, seed=row["seed"])
+            row["val"], row["n"] = res.score, res.n
+
+    cfg.root.mkdir(parents=True, exist_ok=True)
+    try:
+        session.run(work)
+    finally:
+        session.close()
+    rows = [row for row, _, _ in jobs]
+    (cfg.root / VALIDATION_JSON).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    (cfg.root / VALIDATION_MD).write_text(validation_table(rows), encoding="utf-8")
+    return rows
+
+
+def validation_table(rows: list[dict[str, Any]]) -> str:
+    """Mean validation accuracy per task and method over the seeds scored, with the seeds'
+    scores: the table design choices are read from."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault((r["task"], r["method"]), []).append(r)
+    lines = [
+        "| task | method | validation (mean over seeds) | seeds | per seed |",
+        "|---" * 5 + "|",
+    ]
+    for (task, method), rs in by.items():
+        mean = sum(r["val"] for r in rs) / len(rs)
+        per = ", ".join(f"s{r['seed']} {100 * r['val']:.1f}" for r in rs)
+        lines.append(f"| {task} | {method} | {100 * mean:.1f}% | {len(rs)} | {per} |")
+    return "\n".join(lines) + "\n"

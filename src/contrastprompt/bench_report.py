@@ -41,7 +41,7 @@ def summarize(rows: list[dict], methods: list[str], reference: str = "lcp") -> d
             for m, c in ms.items():
                 if m != reference:
                     other = by[(task, m)]
-                    if base_name(m) in fixed():  # its one run stands for every seed
+                    if base_name(m) in fixed() and len(other) == 1:  # one split: one run
                         other = [{**other[0], "seed": r["seed"]} for r in ref]
                     c["reference_minus"] = _paired(ref, other)
         _efficiency(ms, reference)
@@ -144,7 +144,10 @@ def _legend(cfg: BenchConfig, ref: str) -> str:
         f"Profile `{p.name}`: {p.n_train} training examples, test "
         f"{p.test_limit or 'all remaining'} items, budget {p.budget} task requests per run"
         + (f", at most {p.max_optimizer_calls} optimizer calls" if p.max_optimizer_calls else "")
-        + f"; seeds {', '.join(map(str, cfg.seeds))} on split seed {cfg.split_seed}; task model "
+        + f"; seeds {', '.join(map(str, cfg.seeds))} "
+        + ("each on its own split" if cfg.split_seed is None else f"on split seed {cfg.split_seed}")
+        + (f" ({p.n_val} validation items held out)" if getattr(p, "n_val", 0) else "")
+        + "; task model "
         f"`{model_name(cfg.model)}`, optimizer model `{model_name(opt_model)}`"
         + (f'; every method starts from the prompt "{cfg.prompt}"' if cfg.prompt else "")
         + ". Accuracy: mean "
@@ -309,5 +312,8 @@ def rebuild(cfg: BenchConfig) -> tuple[str, bool]:
     from .bench import collect
 
     Path(cfg.root).mkdir(parents=True, exist_ok=True)
+    from .bench import provenance_note
+
     rows, partial = collect(cfg)
-    return write(summarize(rows, cfg.methods, cfg.reference), cfg, partial), partial
+    summary = summarize(rows, cfg.methods, cfg.reference)
+    return write(summary, cfg, partial, provenance_note(rows)), partial

@@ -25,7 +25,7 @@ def _int_list(text: str, field: str) -> list[int]:
 
 
 _BENCH_TASKS = typer.Option(
-    ...,
+    None,
     "--tasks",
     help=f"Comma-separated: <family>:<name> or <family>:all ({', '.join(FAMILIES)}), or "
     ".jsonl/.csv files.",
@@ -78,9 +78,30 @@ _BENCH_PROMPT = typer.Option(
 )
 
 
+_BENCH_SPEC = typer.Option(
+    None,
+    "--spec",
+    help="A bench spec file (TOML or JSON: bench/specs/public.toml) naming tasks, methods, seeds, "
+    "profile, models and prompts; --tasks, --methods and --seeds then run a slice of it.",
+)
+_BENCH_ALLOW_MIXED = typer.Option(
+    False,
+    "--allow-mixed",
+    help="With --spec: run even when the results folder holds cells of another spec or code "
+    "version (the tables then say so).",
+)
+_BENCH_VALIDATE = typer.Option(
+    False,
+    "--validate",
+    help="With --spec: score the start prompts and the finished cells' best prompts on each "
+    "seed's validation items (never test); writes validation.md.",
+)
+
+
 @app.command()
 def bench(
-    tasks: str = _BENCH_TASKS,
+    ctx: typer.Context,
+    tasks: str | None = _BENCH_TASKS,
     methods: str = _BENCH_METHODS,
     reference: str = _BENCH_REFERENCE,
     seeds: str = typer.Option("0", "--seeds", help="Optimizer seeds, comma-separated."),
@@ -100,9 +121,20 @@ def bench(
     tables_only: bool = _BENCH_TABLES_ONLY,
     dry_run: bool = _BENCH_DRY_RUN,
     prompt: str | None = _BENCH_PROMPT,
+    spec: Path | None = _BENCH_SPEC,
+    allow_mixed: bool = _BENCH_ALLOW_MIXED,
+    validate: bool = _BENCH_VALIDATE,
 ) -> None:
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
+
+    if spec is not None:
+        from .bench_spec_cmd import spec_bench
+
+        return spec_bench(ctx, spec, allow_mixed=allow_mixed, validate=validate)
+    if tasks is None or allow_mixed or validate:
+        flag = "--tasks" if tasks is None else "--allow-mixed" if allow_mixed else "--validate"
+        raise UserError("needs --spec" if tasks else "give --tasks or --spec", field=flag)
 
     from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks, method_seeds
     from ..bench_report import rebuild

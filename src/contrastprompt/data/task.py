@@ -160,25 +160,52 @@ class Task:
         return (self.max_tokens or max_tokens), stop
 
     def split(
-        self, seed: int = 0, n_train: int | None = None
+        self, seed: int = 0, n_train: int | None = None, n_val: int = 0
     ) -> tuple[list[Example], list[Example]]:
-        """Deterministic, seeded, disjoint train/test. Default train = min(50, half), test = rest.
+        """Deterministic, seeded, disjoint train/test. Default train = min(50, half), test = rest
+        (less the `n_val` validation items, when some are held out: `split_parts`)."""
+        train, _, test = self.split_parts(seed, n_train, n_val)
+        return train, test
 
-        With a fixed split (XCOPA) the train side is a seeded sample of at most `n_train` (50) of
-        the given train file and the test side is the whole test file.
+    def split_parts(
+        self, seed: int = 0, n_train: int | None = None, n_val: int = 0
+    ) -> tuple[list[Example], list[Example], list[Example]]:
+        """Deterministic, seeded, disjoint train, validation and test, each in file order.
+
+        The validation items are drawn after the training items from the same seeded order, so
+        the training side of a seed is the same with or without them: a run made before they
+        existed keeps its training items. They are for design choices (which option, which task
+        model), so that those are never chosen on test items. With a fixed split (XCOPA) the
+        train side is a seeded sample of at most `n_train` (50) of the given train file, the
+        validation items a seeded sample of the rest of that file, and the test side is the
+        whole test file.
         """
+        if n_val < 0:
+            raise UserError(f"must be at least 0, got {n_val}", field="n_val")
         if self.fixed_split is not None:
             train_all, test = self.fixed_split
             k = min(n_train or 50, len(train_all))
             train = sorted(random.Random(seed).sample(train_all, k), key=lambda e: e.id)
+            taken = {e.id for e in train}
+            rest = [e for e in train_all if e.id not in taken]
+            if n_val > len(rest):
+                raise UserError(
+                    f"the train file of '{self.name}' holds {len(rest)} items beside the "
+                    f"{k} training items, fewer than the {n_val} validation items asked",
+                    source=self.source or self.name,
+                    field="n_val",
+                )
+            picked = set(random.Random(f"val:{seed}").sample(range(len(rest)), n_val))
+            val = [e for i, e in enumerate(rest) if i in picked]
         else:
             exs = list(self.examples)
             k = min(50, len(exs) // 2) if n_train is None else min(n_train, len(exs))
             order = list(range(len(exs)))
             random.Random(seed).shuffle(order)
-            train_idx = set(order[:k])
+            train_idx, val_idx = set(order[:k]), set(order[k : k + n_val])
             train = [e for i, e in enumerate(exs) if i in train_idx]
-            test = [e for i, e in enumerate(exs) if i not in train_idx]
+            val = [e for i, e in enumerate(exs) if i in val_idx]
+            test = [e for i, e in enumerate(exs) if i not in train_idx and i not in val_idx]
         if not train:
             raise UserError(
                 f"the training split of '{self.name}' is empty",
@@ -189,9 +216,9 @@ class Task:
             raise UserError(
                 f"the test split of '{self.name}' is empty",
                 source=self.source or self.name,
-                hint="use more examples or a smaller --n-train",
+                hint="use more examples or a smaller --n-train or n_val",
             )
-        return train, test
+        return train, val, test
 
 
 def take(examples: Sequence[Example], limit: int | None, seed: int = 0) -> list[Example]:

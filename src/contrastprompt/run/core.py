@@ -44,19 +44,35 @@ Model = str | Backend
 
 @dataclass(frozen=True)
 class Split:
-    """Which items a run trains and tests on. `seed` None: the run's own seed draws the split
-    (a bench varies the optimizer's seed on one fixed split by giving it)."""
+    """Which items a run trains and tests on. `seed` None: the run's own seed draws the split,
+    so runs of different seeds train and test on different items (giving it fixes one split
+    for every seed, which then measure only the optimizer's randomness). `n_val` items are held
+    out of both: no run sees them; they exist so that design choices are scored on them
+    (`validation`), never on test."""
 
     seed: int | None = None
     n_train: int | None = None
     test_limit: int | None = None
+    n_val: int = 0
+
+    def parts(
+        self, task: Task, run_seed: int
+    ) -> tuple[list[Example], list[Example], list[Example], str]:
+        """(train, validation, test, content hash of all three before the test limit: a limit
+        is not new data)."""
+        seed = run_seed if self.seed is None else self.seed
+        train, val, test = task.split_parts(seed=seed, n_train=self.n_train, n_val=self.n_val)
+        content = data_hash(train + test + val, task)
+        return train, val, take(test, self.test_limit, seed), content
 
     def apply(self, task: Task, run_seed: int) -> tuple[list[Example], list[Example], str]:
-        """(train, test, content hash of both before the test limit: a limit is not new data)."""
-        seed = run_seed if self.seed is None else self.seed
-        train, test = task.split(seed=seed, n_train=self.n_train)
-        content = data_hash(train + test, task)
-        return train, take(test, self.test_limit, seed), content
+        """(train, test, content hash): what a run is given; the validation items are not."""
+        train, _, test, content = self.parts(task, run_seed)
+        return train, test, content
+
+    def validation(self, task: Task, run_seed: int) -> list[Example]:
+        """The validation items of the run's split (empty when `n_val` is 0)."""
+        return self.parts(task, run_seed)[1]
 
 
 @dataclass
@@ -139,6 +155,8 @@ class RunSpec:
         }
         if self.split.seed is not None:  # only when given: runs made before it keep resuming
             s["split_seed"] = self.split.seed
+        if self.split.n_val:  # likewise: a run without validation items keeps its fingerprint
+            s["n_val"] = self.split.n_val
         return s | self.extra_settings  # e.g. adaptation's source setting
 
 
