@@ -46,6 +46,8 @@ if __name__ == "__main__":
         a.seeds,
         "--profile",
         "quick",
+        "--model",
+        "local:smollm2-135m",  # the task model of the recorded runs, named: `local` is the 1.5B
         "--run-dir",
         a.out,
     ]

@@ -27,7 +27,7 @@ TASKS = [
 
 async def main(per_task: int) -> None:
     hub = ModelHub()
-    llm = hub.open("local")
+    llm = hub.open("local:smollm2-135m")  # the measured runs used the small model
     greedy: list[ChatRequest] = []
     for spec in TASKS:
         task = load_task(spec)

@@ -85,7 +85,7 @@ def main() -> None:
     a = ap.parse_args()
     print(f"{'config':>8} {'req/s c8':>9} {'req/s c3':>9} {'acc':>11} {'repeat':>7}")
     hub = ModelHub()
-    hub.start("local")
+    hub.start("local:smollm2-135m")  # the same GGUF the llama-server configurations load
     urls = next(iter(hub.servers.values())).base_urls
     r = asyncio.run(passes(urls))
     hub.close()

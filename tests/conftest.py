@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+SMALL = "local:smollm2-135m"  # the fast model the session's server runs, named
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
@@ -18,11 +20,12 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def hub():
-    """One embedded-model server (real llama.cpp process over HTTP) for the whole session."""
+    """One embedded-model server (real llama.cpp process over HTTP) for the whole session: the
+    small SmolLM2-135M, named, for speed (`local` alone is the 1.5B)."""
     from contrastprompt.llm import ModelHub
 
     h = ModelHub(max_concurrency=4)
-    h.start("local")
+    h.start(SMALL)
     yield h
     asyncio.run(h.aclose())
 

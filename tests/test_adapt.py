@@ -274,7 +274,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             "not both",
         ),
         (
-            ["--task", "bbh:navigate", "--source-model", "local", "--matrix", "--prompt", "A."]
+            ["--task", "bbh:navigate", "--source-model", "local:smollm2-135m", "--matrix"]
+            + ["--prompt", "A."]
             + ["--target-model", "local:qwen2.5-coder-0.5b,local:smollm2"],
             "target 'local:smollm2' is the source setting",
         ),

@@ -11,6 +11,7 @@ import functools
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -128,3 +129,32 @@ def test_profile_help_names_the_profiles_sizes():
     ) in text, text
     assert f.test_limit is None and f.max_optimizer_calls is None
     assert f"full ({f.n_train}, all the rest, {f.budget}, no cap)" in text, text
+
+
+def test_the_default_task_model_is_the_1_5b_and_the_small_one_keeps_its_name():
+    from contrastprompt.llm import canonical_model, default_optimizer_model, parse_model
+
+    assert parse_model("local") == ("local", "qwen2.5-coder-1.5b")
+    assert canonical_model("local") == "local:qwen2.5-coder-1.5b"
+    assert canonical_model("local:smollm2") == canonical_model("local:smollm2-135m")
+    assert canonical_model("local:smollm2-135m") == "local:smollm2-135m"
+    assert default_optimizer_model("local") == "local:qwen2.5-coder-1.5b"
+    assert "local:qwen2.5-coder-1.5b" in option_help(cli_help("evaluate"), "--model")
+
+
+def test_a_run_without_model_names_the_1_5b_and_loads_nothing(tmp_path):
+    """The projection of a dry run names the models the run would use; nothing is started."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "contrastprompt", "optimize", "--task", "examples/reviews.jsonl"]
+        + ["--prompt", "Judge it.", "--run-dir", str(tmp_path / "r"), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    said = _one_line(proc.stderr)
+    assert (
+        "task model local:qwen2.5-coder-1.5b and optimizer model local:qwen2.5-coder-1.5b" in said
+    ), said
+    assert not (tmp_path / "r").exists()

@@ -58,6 +58,8 @@ def e2e_run(tmp_path_factory) -> Path:
     proc = cli(
         "optimize",
         *SMALL,
+        "--model",
+        "local:smollm2-135m",
         "--optimizer-model",
         "local:smollm2-135m",  # plumbing on the fast model; the 1.5B optimizer has its own test
         "--run-dir",
@@ -158,7 +160,7 @@ def fresh_kv_urls():
     from contrastprompt.llm import ModelHub
 
     h = ModelHub(max_concurrency=4, config=Config(fresh_kv="all", local_engine="serial"))
-    h.start("local")
+    h.start("local:smollm2-135m")
     yield next(iter(h.servers.values())).base_urls
     asyncio.run(h.aclose())
 

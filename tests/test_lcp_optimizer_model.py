@@ -1,5 +1,6 @@
-"""One small end-to-end LCP run with the default local pair: SmolLM2-135M answers, the
-Qwen2.5-Coder-1.5B optimizer writes reasons and prompts, each model in its own server."""
+"""One small end-to-end LCP run with the default optimizer model: SmolLM2-135M answers (named, for
+speed), the Qwen2.5-Coder-1.5B optimizer a local task model gets by default writes reasons and
+prompts, each model in its own server."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCAFFOLDING = re.compile(r"</?(prompt|reason|patterns)>|requirements:|reviewer noted|\{\w+\}", re.I)
 
 
-def test_default_local_pair_writes_instructions(tmp_path):
+def test_default_optimizer_model_writes_instructions(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.run(
         [
@@ -30,6 +31,8 @@ def test_default_local_pair_writes_instructions(tmp_path):
             "examples/tickets.jsonl",
             "--prompt-file",
             "examples/tickets_prompt.txt",
+            "--model",
+            "local:smollm2-135m",
             "--n-train",
             "8",
             "--iterations",

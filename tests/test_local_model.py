@@ -22,7 +22,7 @@ def test_evaluate_real_examples_and_cache_makes_zero_calls(hub, data_root, tmp_p
     task = load_task("bbh:date_understanding", data_root=data_root)
     exs = task.split(0)[1][:6]
     cache = ResponseCache(tmp_path / "c.sqlite")
-    llm = LLM(hub.backend("local"), role="task", cache=cache, max_concurrency=4)
+    llm = LLM(hub.backend("local:smollm2-135m"), role="task", cache=cache, max_concurrency=4)
     first = asyncio.run(evaluate_async(PROMPT, exs, task, llm))
     assert len(first.records) == 6 and llm.stats.calls == 6
     assert all(r.output for r in first.records)
@@ -46,7 +46,7 @@ def test_serial_answers_repeat_regardless_of_order_and_concurrency(data_root):
     hub = ModelHub(config=Config(local_engine="serial", fresh_kv="all"))
 
     def outputs(order: int, conc: int) -> dict[str, str]:
-        llm = LLM(hub.backend("local"), max_concurrency=conc)  # no cache
+        llm = LLM(hub.backend("local:smollm2-135m"), max_concurrency=conc)  # no cache
         res = asyncio.run(evaluate_async(PROMPT, exs[::order], task, llm))
         return {r.example_id: r.output for r in res.records}
 
@@ -70,6 +70,8 @@ def test_cli_evaluate_on_example_task_writes_records(tmp_path):
             "examples/reviews_prompt.txt",
             "--limit",
             "5",
+            "--model",
+            "local:smollm2-135m",
             "--cache",
             str(tmp_path / "c.sqlite"),
             "-o",
@@ -94,7 +96,7 @@ def test_python_api_takes_objects(hub, tmp_path):
     task = Task(
         "mini", [Example("Is 7 greater than 3?", "Yes"), Example("Is 2 greater than 9?", "No")]
     )
-    llm = LLM(hub.backend("local"))
+    llm = LLM(hub.backend("local:smollm2-135m"))
     summary = evaluate_prompt("Answer Yes or No.", task, model=llm, examples=task.examples)
     assert summary["n"] == 2
     recs = summary["records"]

@@ -30,6 +30,8 @@ ARGS = [
     "6",
     "--max-optimizer-calls",
     str(OPT_CALLS),
+    "--model",
+    "local:smollm2-135m",
     "--optimizer-model",
     "local:smollm2-135m",  # plumbing on the fast model; the 1.5B runs in bench/
 ]

@@ -54,7 +54,7 @@ def test_no_server_outlives_the_cli(sig, tmp_path):
             "150",
             "--no-cache",
             "--model",
-            "local",
+            "local:smollm2-135m",
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,

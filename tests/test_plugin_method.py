@@ -93,7 +93,7 @@ def test_plugin_method_runs_in_bench_and_draws_its_report(plugin_env, tmp_path):
     root = tmp_path / "bench"
     args = ["--tasks", "examples/reviews.jsonl", "--methods", "toy,initial", "--reference"]
     args += ["toy", "--n-train", "6", "--test-limit", "6", "--budget", "12", "--run-dir"]
-    args += [str(root), "--optimizer-model", "local:smollm2-135m"]
+    args += [str(root), "--model", "local:smollm2-135m", "--optimizer-model", "local:smollm2-135m"]
     proc = cli(plugin_env, "bench", *args)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((root / "bench.json").read_text())

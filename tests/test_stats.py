@@ -15,6 +15,8 @@ from contrastprompt.stats import (
     within_noise,
 )
 
+SMALL = "local:smollm2-135m"  # the fast model, named: `local` alone is the 1.5B
+
 
 def test_win_rate_rule_win_tie_loss_averaged_over_shared_tasks():
     scores = {
@@ -70,12 +72,12 @@ def test_bench_time_estimate_follows_the_measured_model_speeds():
     assert request_seconds("local:qwen2.5-coder-1.5b", "optimizer") == pytest.approx(
         1 / big.batch_rps["optimizer"]
     )
-    assert request_seconds("local", "task") == pytest.approx(1 / small.batch_rps["task"])
+    assert request_seconds(SMALL, "task") == pytest.approx(1 / small.batch_rps["task"])
     # else the read/write speeds: 400 prompt and 80 completion tokens over two processes
     read, write = (float(x) for x in small.speed.split("/"))
     assert "optimizer" not in small.batch_rps
-    assert request_seconds("local", "optimizer") == pytest.approx((400 / read + 80 / write) / 2)
-    assert request_seconds("local", "task") < request_seconds("local:qwen2.5-coder-1.5b", "task")
+    assert request_seconds(SMALL, "optimizer") == pytest.approx((400 / read + 80 / write) / 2)
+    assert request_seconds(SMALL, "task") < request_seconds("local:qwen2.5-coder-1.5b", "task")
     assert request_seconds("openai:gpt-4o-mini", "optimizer") == UNKNOWN_SPEED_S
     assert request_seconds("local:gemma3-270m", "task") == UNKNOWN_SPEED_S  # speed not measured
 
@@ -144,11 +146,11 @@ def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_co
         optimizer=build_optimizer("lcp"),
         iterations=1,
         budget=240,
-        model="local",
+        model=SMALL,
         optimizer_model=big,
         test_size=80,
     )
-    expected = (p["task_requests"] + p["test_requests"]) * request_seconds("local", "task") + p[
+    expected = (p["task_requests"] + p["test_requests"]) * request_seconds(SMALL, "task") + p[
         "optimizer_requests"
     ] * request_seconds(big, "optimizer")
     assert p["time_s"] == int(expected)
@@ -158,7 +160,7 @@ def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_co
         optimizer=build_optimizer("lcp"),
         iterations=1,
         budget=240,
-        model="local",
+        model=SMALL,
         optimizer_model=big,
         test_size=80,
         max_optimizer_calls=5,

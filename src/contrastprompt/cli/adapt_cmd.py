@@ -31,7 +31,8 @@ _ADAPT_MODEL = typer.Option(
     "--target-model",
     "--model",
     "-m",
-    help="Target task model (default: local); with --matrix, several comma-separated.",
+    help="Target task model (default: local, that is local:qwen2.5-coder-1.5b); with --matrix, "
+    "several comma-separated.",
 )
 _ADAPT_OPTIMIZER_MODEL = typer.Option(
     None,

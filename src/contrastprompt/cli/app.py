@@ -61,8 +61,9 @@ ModelOpt = typer.Option(
     "local",
     "--model",
     "-m",
-    help="Task model: local (the default), local:<name> (`contrastprompt models` lists them), "
-    "gguf:/path.gguf, openai:<m>, anthropic:<m>, bedrock:<m>, litellm:<m>.",
+    help="Task model: local (the default: local:qwen2.5-coder-1.5b), local:<name> such as the "
+    "faster, weaker local:smollm2-135m (`contrastprompt models` lists them), gguf:/path.gguf, "
+    "openai:<m>, anthropic:<m>, bedrock:<m>, litellm:<m>.",
 )
 BaseUrlOpt = typer.Option(
     None,
