@@ -93,6 +93,18 @@ def check_methods(methods: list[str], field: str = "--methods") -> list[str]:
     return list(dict.fromkeys(methods))
 
 
+def check_targets(tasks: dict[str, Task]) -> dict[str, Task]:
+    """The tasks as given, each holding targets to score against (a file of inputs alone
+    cannot be benched)."""
+    for name, task in tasks.items():
+        pool = task.examples or (task.fixed_split[0] if task.fixed_split else [])
+        if not any(str(e.target).strip() for e in pool):
+            raise UserError(
+                "the task has no targets to score against", source=name, field="--tasks"
+            )
+    return tasks
+
+
 def method_seeds(
     specs: list[str], flag: str = "--methods"
 ) -> tuple[list[str], dict[str, list[int]]]:

@@ -17,7 +17,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .bench import BenchConfig, Profile, expand_tasks
+from .bench import BenchConfig, Profile, check_targets, expand_tasks
 from .data.task import Task
 from .errors import UserError
 from .inputs import resolve_task
@@ -360,6 +360,10 @@ def _tasks(
         except UserError as exc:
             i = names.index(name) if name in names else 0
             raise UserError(_own(exc), source=src, field=f"tasks[{i}]") from None
+    try:
+        check_targets(loaded)
+    except UserError as exc:
+        raise UserError(_own(exc), source=src, field="tasks") from None
     return list(loaded), loaded
 
 

@@ -12,6 +12,7 @@ from ..data.families import FAMILIES
 from ..errors import UserError
 from ..optimizers import OPTIMIZERS, describe
 from .app import ConcurrencyOpt, DataRootOpt, ModelOpt, _pct, app, console, out
+from .bench_spec_cmd import spec_bench
 
 if TYPE_CHECKING:
     from ..bench import BenchConfig
@@ -128,21 +129,15 @@ def bench(
     """Compare methods at equal budget on tasks and seeds; win rates, plots, costs."""
     from dataclasses import replace
 
-    if spec is not None:
-        from .bench_spec_cmd import spec_bench
-
+    if spec is not None or tasks is None or allow_mixed or validate:
         return spec_bench(ctx, spec, allow_mixed=allow_mixed, validate=validate)
-    if tasks is None or allow_mixed or validate:
-        flag = "--tasks" if tasks is None else "--allow-mixed" if allow_mixed else "--validate"
-        raise UserError("needs --spec" if tasks else "give --tasks or --spec", field=flag)
-
-    from ..bench import PROFILES, BenchConfig, check_methods, estimate, expand_tasks, method_seeds
+    from .. import bench as b
     from ..bench_report import rebuild
     from ..inputs import resolve_task
 
-    if profile not in PROFILES:
+    if profile not in b.PROFILES:
         raise UserError(f"unknown profile '{profile}'", field="--profile", hint="quick or full")
-    prof = PROFILES[profile]
+    prof = b.PROFILES[profile]
     for name, v in (("budget", budget), ("n_train", n_train), ("test_limit", test_limit)):
         if v is not None and v < 1:
             raise UserError(f"must be at least 1, got {v}", field="--" + name.replace("_", "-"))
@@ -153,9 +148,9 @@ def bench(
         test_limit=test_limit or prof.test_limit,
         max_optimizer_calls=max_optimizer_calls or prof.max_optimizer_calls,
     )
-    task_list = expand_tasks([t.strip() for t in tasks.split(",") if t.strip()], data_root)
-    names, only_seeds = method_seeds([m.strip() for m in methods.split(",") if m.strip()])
-    cfg = BenchConfig(
+    task_list = b.expand_tasks([t.strip() for t in tasks.split(",") if t.strip()], data_root)
+    names, only_seeds = b.method_seeds([m.strip() for m in methods.split(",") if m.strip()])
+    cfg = b.BenchConfig(
         tasks=task_list,
         methods=names,
         only_seeds=only_seeds,
@@ -168,18 +163,19 @@ def bench(
         data_root=data_root,
         concurrency=concurrency,
         prompt=prompt,
-        reference=check_methods([reference], "--reference")[0],
+        reference=b.check_methods([reference], "--reference")[0],
     )
-    loaded = {t: resolve_task(t, data_root=data_root) for t in cfg.tasks}
-    for t, task in loaded.items():
-        pool = task.examples or (task.fixed_split[0] if task.fixed_split else [])
-        if not any(str(e.target).strip() for e in pool):
-            raise UserError("the task has no targets to score against", source=t, field="--tasks")
+    loaded = b.check_targets({t: resolve_task(t, data_root=data_root) for t in cfg.tasks})
     if tables_only:
         md, partial = rebuild(cfg)
         out.print(md, soft_wrap=True, highlight=False, markup=False)
         return
-    est = estimate(cfg, loaded)
+    _print_estimate(b.estimate(cfg, loaded), run_dir)
+    if not dry_run:
+        _run_bench(cfg)
+
+
+def _print_estimate(est: dict, run_dir: Path) -> None:
     cost = "unknown (no price for a model)" if est["cost"] is None else f"${est['cost']:.2f}"
     console.print(
         f"bench: {est['runs']} runs left, about {est['task_requests']:,} task requests (train) "
@@ -187,8 +183,6 @@ def bench(
         f"{_paced(est)}, cost {cost}; results in {run_dir} (re-run to resume)",
         highlight=False,
     )
-    if not dry_run:
-        _run_bench(cfg)
 
 
 def _paced(est: dict) -> str:

@@ -43,13 +43,16 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def spec_bench(ctx: typer.Context, path: Path, *, allow_mixed: bool, validate: bool) -> None:
+def spec_bench(ctx: typer.Context, path: Path | None, *, allow_mixed: bool, validate: bool) -> None:
     """Check the spec, refuse a results folder that would mix cells of another spec or code
     version (unless `allow_mixed`), then estimate, validate, rebuild the tables or run."""
     from ..bench import estimate, mixed_cells
     from ..bench_spec import load_spec
 
     p = ctx.params
+    if path is None:  # a bench without a spec: --tasks, and no option only a spec takes
+        flag = "--tasks" if p["tasks"] is None else "--allow-mixed" if allow_mixed else "--validate"
+        raise UserError("needs --spec" if p["tasks"] else "give --tasks or --spec", field=flag)
     for name in SET_BY_SPEC:
         if _given(ctx, name):
             raise UserError("the spec sets it; drop it or edit the spec", field=_flag(name))
