@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +38,29 @@ def local_model_path(name: str, models_dir: Path | None = None) -> Path:
     from .catalogue import gguf_path, lookup
 
     return gguf_path(lookup(name), models_dir)
+
+
+def settle_log(live: Path, kept: Path, keep: bool = False) -> Path | None:
+    """Where a stopped server's log ends: moved from `live` (where the server wrote it) to
+    `kept` when it holds something, added to the end of a log already there; deleted when it is
+    empty, unless `keep` (a server that died or never answered: the error names `kept`, so the
+    file is there even with nothing in it). Returns where the log is, or None.
+
+    A run dir should hold a server log only when there is something to read in it: a server
+    that started and stopped cleanly writes nothing."""
+    try:
+        empty = live.stat().st_size == 0
+    except FileNotFoundError:
+        return kept if kept.exists() else None
+    if empty and not keep:
+        live.unlink(missing_ok=True)
+        return None
+    if live != kept:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with open(live, "rb") as src, open(kept, "ab") as dst:
+            shutil.copyfileobj(src, dst)
+        live.unlink()
+    return kept
 
 
 def _free_port() -> int:
@@ -99,9 +123,12 @@ class LocalServer:
         self.ports: list[int] = []
         self.procs: list[subprocess.Popen] = []
         self._logs: list = []
+        # where the log is kept once the servers stop (the run dir, or the temp dir), if it
+        # holds anything (`settle_log`); the running servers write it to `_live_log`
         self.log_path = Path(log_dir or tempfile.gettempdir()) / (
             f"contrastprompt-llama-{self.gguf.stem}-{os.getpid()}.log"
         )
+        self._live_log: Path | None = None
 
     @property
     def base_urls(self) -> list[str]:
@@ -156,7 +183,8 @@ class LocalServer:
             CONTRASTPROMPT_FRESH_KV=self.fresh_kv,
             CONTRASTPROMPT_PARENT_PID=str(os.getpid()),  # the server exits when we are gone
         )
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        assert self._live_log is not None
+        log = open(self._live_log, "ab")  # noqa: SIM115 - lives as long as the process
         self._logs.append(log)
         self.procs.append(
             subprocess.Popen(
@@ -188,6 +216,7 @@ class LocalServer:
             LocalServer._told_slower = True
             log.warning(slower)
         atexit.register(self.stop)
+        self._live_log = self._new_live_log()
         for _ in range(self.replicas):
             self._spawn()
         deadline = time.monotonic() + self.startup_timeout
@@ -197,7 +226,7 @@ class LocalServer:
             for i in sorted(pending):
                 if self.procs[i].poll() is not None:
                     code = self.procs[i].returncode
-                    self.stop()
+                    self.stop(keep_log=True)
                     raise UserError(
                         f"the local model server exited with code {code}",
                         field="--model",
@@ -212,7 +241,7 @@ class LocalServer:
             if pending:
                 time.sleep(0.2)
         if pending:
-            self.stop()
+            self.stop(keep_log=True)
             raise UserError(
                 f"the local model server did not answer in {self.startup_timeout:.0f}s "
                 f"({last_error})",
@@ -222,8 +251,20 @@ class LocalServer:
         log.info("local servers up on ports %s", self.ports)
         return self
 
-    def stop(self) -> None:
+    def _new_live_log(self) -> Path:
+        """The file the servers write their log to while they run: the kept path itself in the
+        temp dir, else a temp file of its own, moved into the run dir on stop if not empty."""
+        if self.log_path.parent == Path(tempfile.gettempdir()):
+            return self.log_path
+        fd, name = tempfile.mkstemp(prefix=f"{self.log_path.stem}-", suffix=".log")
+        os.close(fd)
+        return Path(name)
+
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop the servers and settle their log (`settle_log`): kept when a server had died on
+        its own or `keep_log` is set, since the error that says so names the log."""
         procs, self.procs = self.procs, []
+        keep_log = keep_log or any(p.poll() is not None for p in procs)
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
@@ -237,6 +278,9 @@ class LocalServer:
             f.close()
         self._logs.clear()
         self.ports.clear()
+        live, self._live_log = self._live_log, None
+        if live is not None:
+            settle_log(live, self.log_path, keep=keep_log)
 
 
 class LocalBackend:
