@@ -1,60 +1,42 @@
-"""The win-rate bench on BBH with the embedded models: every method, quick profile, resumable.
+"""The BBH win-rate bench with the embedded models, as bench/specs/bbh-quick.toml declares it
+(five BBH tasks, every method, quick profile, seed 0), or the tickets bench
+(bench/specs/tickets-quick.toml) when --tasks names examples/tickets.jsonl: a thin call of
+`contrastprompt bench --spec`.
 
-    python bench/bbh_winrate.py                 # 5 tasks x 7 methods x seed 0
-    python bench/bbh_winrate.py --seeds 0,1     # more seeds: finished cells are read, not re-run
+    python bench/bbh_winrate.py --dry-run            # cells, requests, hours
+    python bench/bbh_winrate.py                      # runs or resumes (results in the spec)
+    python bench/bbh_winrate.py --tasks examples/tickets.jsonl --seeds 0,1,2
 
-It runs `contrastprompt bench` into bench/results/bbh_winrate_quick (committed, so a later run
-continues where this one stopped) and leaves bench.md / bench.json / bench.html there, marked
-PARTIAL until every cell has finished. Task model SmolLM2-135M, optimizer Qwen2.5-Coder-1.5B.
+The spec whose tasks hold every task --tasks names is run (--tasks, --methods and --seeds then
+run a slice of it); every other option goes to `contrastprompt bench` as given (--out is
+--run-dir). Task model SmolLM2-135M, optimizer Qwen2.5-Coder-1.5B.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from pathlib import Path
 
+from contrastprompt.bench_spec import read_file
 from contrastprompt.cli import main
 
-TASKS = ",".join(
-    f"bbh:{t}"
-    for t in (
-        "navigate",
-        "date_understanding",
-        "logical_deduction_three_objects",
-        "sports_understanding",
-        "boolean_expressions",
-    )
-)
-METHODS = "lcp,apo,opro,autohint,ape,gepa,cot,initial"
+REPO = Path(__file__).resolve().parents[1]
+SPECS = [REPO / "bench/specs/bbh-quick.toml", REPO / "bench/specs/tickets-quick.toml"]
+
+
+def bench_args(argv: list[str]) -> list[str]:
+    """The `contrastprompt bench --spec` command line for these arguments: the first spec
+    holding every task of --tasks (the BBH one without --tasks)."""
+    rest = ["--run-dir" if a == "--out" else a for a in argv]
+    asked = rest[rest.index("--tasks") + 1].split(",") if "--tasks" in rest[:-1] else []
+    spec = next((s for s in SPECS if set(asked) <= set(read_file(s)["tasks"])), SPECS[0])
+    return ["bench", "--spec", str(spec), *rest]
+
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", default=TASKS)
-    ap.add_argument("--methods", default=METHODS)
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--out", default="bench/results/bbh_winrate_quick")
-    ap.add_argument("--tables-only", action="store_true")
-    a = ap.parse_args()
-    args = [
-        "bench",
-        "--tasks",
-        a.tasks,
-        "--methods",
-        a.methods,
-        "--seeds",
-        a.seeds,
-        "--profile",
-        "quick",
-        "--model",
-        "local:smollm2-135m",  # the task model of the recorded runs, named: `local` is the 1.5B
-        "--run-dir",
-        a.out,
-    ]
-    if a.tables_only:
-        args.append("--tables-only")
     t0 = time.time()
     try:
-        main(args)
+        main(bench_args(sys.argv[1:]))
     finally:
         print(f"wall time of this command: {(time.time() - t0) / 60:.1f} min", file=sys.stderr)

@@ -454,15 +454,12 @@ def collect(cfg: BenchConfig) -> tuple[list[dict], bool]:
     return rows, len(rows) < len(expected)
 
 
-def current_code_version() -> str | None:
+def current_code_version() -> str:
     """The code version this code stamps on the runs it finishes (`environment.code_version`
-    in run.json, written by `run/outputs.py`), or None where it records none: the cells are
-    then compared with each other only."""
-    from .run import outputs
+    in run.json): a finished cell that carries another was made by other code."""
+    from .run.outputs import code_version as this_code
 
-    made = getattr(outputs, "code_version", None)
-    found = made() if callable(made) else made
-    return str(found) if found else None
+    return this_code()
 
 
 def _run_json(cfg: BenchConfig, cell: Cell) -> dict[str, Any] | None:
@@ -508,8 +505,8 @@ def differing_settings(cfg: BenchConfig, cell: Cell, task: Task, run: dict[str, 
 def mixed_cells(cfg: BenchConfig, tasks: dict[str, Task]) -> list[str]:
     """One line for each finished cell in the bench root that this bench would not have made:
     another spec (a setting, the prompt, the models, the split, a limit) or another code
-    version (than this code's, or, where this code records none, than most cells'). A table
-    that pools them would compare runs that differ in more than their method and seed."""
+    version than this code's (a cell written before runs recorded one included). A table that
+    pools them would compare runs that differ in more than their method and seed."""
     lines, versions = [], {}
     for cell in cfg.cells():
         run = _run_json(cfg, cell)
@@ -522,14 +519,11 @@ def mixed_cells(cfg: BenchConfig, tasks: dict[str, Task]) -> list[str]:
                 f"{cell.task} {cell.method} s{cell.seed}: another spec ({', '.join(keys)})"
             )
     now = current_code_version()
-    if now is None and versions:
-        counts = Counter(versions.values())
-        now = max(counts, key=lambda v: (counts[v], v is not None, str(v)))
     for cell, v in versions.items():
         if v != now:
             lines.append(
                 f"{cell.task} {cell.method} s{cell.seed}: code version {v or 'unrecorded'}, "
-                f"not {now or 'unrecorded'}"
+                f"not {now}"
             )
     return lines
 
