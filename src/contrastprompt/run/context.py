@@ -80,6 +80,9 @@ class RunContext:
         self.on_event = on_event
         self.started = time.monotonic()
         self._pool: dict[str, Candidate] = {}
+        # the prompt `score` last scored on the whole training set (a minibatch screen through
+        # `evaluate` does not count): the run's last prompt when a stop cuts a step short
+        self.last_scored: Candidate | None = None
         self._score_lock = asyncio.Lock()
         self._path: set[tuple[str, str]] = set()  # (prompt, example) this process's path used
         self._ask_slots: asyncio.Semaphore | None = None
@@ -262,6 +265,7 @@ class RunContext:
                 meta=row["meta"],
             )
             self._pool[phash] = cand
+            self.last_scored = cand
             self.event(
                 iteration,
                 "scored",

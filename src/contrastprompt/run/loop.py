@@ -27,7 +27,8 @@ async def run_loop(
     patience: int | None = None,
 ) -> LoopOutcome:
     """Run up to `iterations` steps. A budget or stop condition ends the run between units of
-    work (never in the middle of scoring a prompt); what was scored stays in the pool."""
+    work (never in the middle of scoring a prompt); what was scored stays in the pool. The last
+    prompt is what the last step returned, or, for a step a stop cut short, `cut_last`."""
     initial = last = None
     done = 0
     try:
@@ -42,7 +43,11 @@ async def run_loop(
         best, stale = ctx.best().score, 0
         for t in range(1, iterations + 1):
             ctx.event(t, "iteration", {"current": last.hash, "best": ctx.best().score})
-            nxt = await optimizer.step(ctx, t, last)
+            before = ctx.last_scored
+            try:
+                nxt = await optimizer.step(ctx, t, last)
+            except StopRun as stop:
+                return LoopOutcome(initial, cut_last(ctx, before, last), stop.reason, done)
             if nxt is None:
                 why = optimizer.why or "no failures left on the training set"
                 return LoopOutcome(initial, last, why, done)
@@ -58,8 +63,18 @@ async def run_loop(
                         initial, last, f"patience: no gain in {stale} iterations", done
                     )
         return LoopOutcome(initial, last, f"iterations: all {iterations} done", done)
-    except StopRun as stop:
+    except StopRun as stop:  # while scoring the initial prompt
         return LoopOutcome(initial, last, stop.reason, done)
+
+
+def cut_last(ctx: RunContext, before: Candidate | None, current: Candidate) -> Candidate:
+    """The last prompt of a run whose step a stop condition cut short: the step never returns
+    its pick, so the last prompt is the one the step scored last on the whole training set, the
+    same rule for every method (a prompt tried on a minibatch only was not scored); the prompt
+    the step started from when it scored none. Without this, a method whose step is cut by the
+    task budget (OPRO, APE) would report its initial prompt as its last."""
+    now = ctx.last_scored
+    return now if now is not None and now is not before else current
 
 
 LOOP_END = "loop_end"
@@ -88,7 +103,8 @@ def recorded_end(
     """The end an earlier process's loop reached under the same limits, with its prompts
     taken from the store; None when the loop has to run (no end recorded, other limits: a
     larger budget runs on). `kept`: the end as run.json records it, for a store made before
-    the store kept it."""
+    the store kept it. An end recorded before `cut_last` existed reads back as recorded: where
+    a stop cut a step, its last prompt is the one that step started from."""
     end = ctx.store.get_state(ctx.run_id, LOOP_END) or kept
     if not end or end.get("limits") != limits:
         return None
