@@ -35,7 +35,8 @@ class EngineError(Exception):
 
 @dataclass
 class Job:
-    """One chat completion: prompt tokens in, text out through `done`."""
+    """One chat completion: prompt tokens in, text out through `done` (and, as it grows, through
+    `on_text` when a client streams)."""
 
     prompt: list[int]
     max_tokens: int
@@ -45,6 +46,8 @@ class Job:
     eog_texts: Sequence[str] = ()
     until: Callable[[str], bool] | None = None  # True once the reply holds its whole answer
     done: Callable[[Job], None] = lambda job: None
+    # the reply so far, after each token that does not end it: what a streaming client is sent
+    on_text: Callable[[str], None] | None = None
     text: str = ""
     finish_reason: str = "stop"
     completion_tokens: int = 0
@@ -385,6 +388,11 @@ class BatchEngine:
             self._finish(slot, reason="length")
             return
         slot.next_token = tok
+        if job.on_text is not None:
+            try:
+                job.on_text(text)  # already decoded above: streaming costs the loop one call
+            except Exception:  # the listener's problem, not the engine's
+                log.exception("text callback failed")
 
     def _finish(
         self, slot: Slot, *, reason: str = "stop", error: str | None = None, keep_text: bool = False
