@@ -37,7 +37,10 @@ def main() -> None:
     ap.add_argument("--gguf", action="append", default=[], help="name=path of a model file")
     ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=2, help="measure every model this many times")
+    ap.add_argument("--variant", help="load this CPU variant of a runtime-dispatch build")
     args = ap.parse_args()
+    if args.variant:
+        engine.load_backends(args.variant)
     files = dict(g.split("=", 1) for g in args.gguf)
     cat = catalogue()
     for name in args.models.split(","):

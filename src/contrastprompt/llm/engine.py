@@ -18,7 +18,6 @@ figure taken on another build; measurements are kept per engine build in the use
 from __future__ import annotations
 
 import ctypes
-import functools
 import json
 import statistics
 import time
@@ -47,9 +46,16 @@ _CPU_FLAGS = {
 
 
 def lib_dir() -> Path:
+    """Where a runtime-dispatch build's CPU variants are: llama-cpp-python's wheel installs
+    llama.cpp's backend modules under the install's `bin` folder, which for a wheel is
+    site-packages/bin; its own libraries sit in llama_cpp/lib."""
     import llama_cpp
 
-    return Path(llama_cpp.__file__).parent / "lib"
+    pkg = Path(llama_cpp.__file__).parent
+    for d in (pkg / "lib", pkg.parent / "bin"):
+        if any(d.glob("libggml-cpu-*.so")):
+            return d
+    return pkg / "lib"
 
 
 def variants(directory: Path | None = None) -> list[str]:
@@ -58,18 +64,32 @@ def variants(directory: Path | None = None) -> list[str]:
     return sorted(p.name[len("libggml-cpu-") : -3] for p in d.glob("libggml-cpu-*.so"))
 
 
-@functools.cache
-def load_backends() -> str | None:
+def load_backends(variant: str | None = None) -> str | None:
     """Load the best CPU variant of a runtime-dispatch build into this process, once; the
-    variant's name, or None for a one-variant build (which registers its backend itself)."""
+    variant's name, or None for a one-variant build (which registers its backend itself).
+    `variant` loads that one instead (bench/engine_builds.py: one build, several kernels).
+    A second call loads nothing more: the first variant loaded stays the process's."""
     d = lib_dir()
     if not variants(d):
         return None
-    from llama_cpp import _ggml
+    if loaded_variant():
+        return loaded_variant()
+    import llama_cpp
+    from llama_cpp import _logger
 
-    fn = _ggml.libggml.ggml_backend_load_all_from_path
-    fn.argtypes, fn.restype = [ctypes.c_char_p], None
-    fn(str(d).encode())
+    _logger.set_verbose(False)  # ggml would print a line for every backend it loads
+    # the libggml that libllama itself links (its soname, beside it): the wheel holds copies of
+    # it under other names, and a copy loaded by another path would be a second registry
+    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml.so.0"))
+    if variant:
+        fn = ggml.ggml_backend_load
+        fn.argtypes, fn.restype = [ctypes.c_char_p], ctypes.c_void_p
+        if not fn(str(d / f"libggml-cpu-{variant}.so").encode()):
+            raise UserError(f"CPU variant '{variant}' did not load", field="variant")
+    else:
+        fn = ggml.ggml_backend_load_all_from_path
+        fn.argtypes, fn.restype = [ctypes.c_char_p], None
+        fn(str(d).encode())
     return loaded_variant()
 
 
