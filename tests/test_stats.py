@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from contrastprompt.stats import (
     bootstrap_interval,
@@ -270,5 +272,87 @@ def test_a_fixed_prompt_run_once_is_paired_with_every_seed_of_the_reference():
     ]
     cells = summarize(rows, ["lcp", "initial"], reference="lcp")["cells"]["t"]
     diff = cells["initial"]["reference_minus"]
-    assert diff[0] == pytest.approx(0.3)
-    assert diff[3] == 20  # 10 test items on each of lcp's two seeds, not the first seed's 10
+    assert diff["best"]["mean"] == pytest.approx(0.3)
+    assert diff["best"]["n"] == 2  # paired with each of lcp's seeds
+    items = diff["items"]["best"]
+    assert items[0] == pytest.approx(0.3)
+    assert items[3] == 20  # 10 test items on each of lcp's two seeds, not the first seed's 10
+
+
+def test_paired_units_is_a_t_interval_over_the_seeds_both_ran():
+    from contrastprompt.stats import paired_units
+
+    d = paired_units({0: 0.5, 1: 0.6, 2: 0.7}, {0: 0.4, 1: 0.6, 2: 0.5, 3: 0.9})
+    # differences 0.1, 0.0, 0.2: mean 0.1, SD 0.1, half-width t(0.975, 2) · 0.1 / √3
+    ci = scipy_stats.ttest_1samp([0.1, 0.0, 0.2], 0.0).confidence_interval(0.95)
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.1) and d["sd"] == pytest.approx(0.1)
+    assert (d["lo"], d["hi"]) == pytest.approx((ci.low, ci.high))
+    assert d["hi"] - d["mean"] == pytest.approx(4.302653 * 0.1 / math.sqrt(3), rel=1e-5)
+    assert d["per_seed"] == pytest.approx({0: 0.1, 1: 0.0, 2: 0.2})
+    assert paired_units({0: 0.5}, {1: 0.5}) is None
+
+
+def test_stratified_mean_pools_the_sd_within_tasks():
+    from contrastprompt.stats import pooled_sd, stratified_mean
+
+    groups = {"A": [1.0, 2.0, 3.0], "B": [10.0, 12.0]}
+    # squares about each task's mean: 1 + 0 + 1 and 1 + 1; degrees of freedom 2 + 1
+    sd, df = pooled_sd(groups.values())
+    assert df == 3 and sd == pytest.approx(math.sqrt(4 / 3))
+    s = stratified_mean(groups)
+    half = scipy_stats.t.ppf(0.975, 3) * math.sqrt(4 / 3) / math.sqrt(5)
+    assert s["mean"] == pytest.approx(28 / 5) and s["n"] == 5 and s["df"] == 3
+    assert (s["lo"], s["hi"]) == pytest.approx((5.6 - half, 5.6 + half))
+    # the spread between the tasks' means (2 against 11) is not in the interval
+    spread = np.std([1.0, 2.0, 3.0, 10.0, 12.0], ddof=1)  # 5.03, the tasks' gap in it
+    assert s["hi"] - s["lo"] < 2 * scipy_stats.t.ppf(0.975, 4) * spread / math.sqrt(5)
+    one = stratified_mean({"A": [0.4], "B": [0.6]})  # one run a task: no within-task SD
+    assert one["mean"] == pytest.approx(0.5) and math.isnan(one["lo"]) and one["df"] == 0
+    clipped = stratified_mean({"A": [0.0, 0.9], "B": [0.1, 1.0]}, bounds=(0.0, 1.0))
+    assert (clipped["lo"], clipped["hi"]) == (0.0, 1.0)
+
+
+def test_detectable_difference_has_80_percent_power_in_simulation():
+    from contrastprompt.stats import detectable_difference
+
+    delta = detectable_difference(1.0, 3)
+    # simulated paired designs of 3 seeds whose differences have mean delta and SD 1: a
+    # two-sided t-test at 0.05 (scipy) rejects in 80% of them
+    rng = np.random.default_rng(7)
+    samples = rng.normal(delta, 1.0, size=(40000, 3))
+    p = scipy_stats.ttest_1samp(samples, 0.0, axis=1).pvalue
+    assert float(np.mean(p < 0.05)) == pytest.approx(0.80, abs=0.01)
+    # many pairs: the normal approximation (z 0.975 + z 0.8) · sd / √n
+    assert detectable_difference(2.0, 400) == pytest.approx(2.8016 * 2.0 / 20, rel=0.005)
+    # it scales with the SD, and shrinks with more seeds
+    assert detectable_difference(2.0, 3) == pytest.approx(2 * delta)
+    assert detectable_difference(1.0, 10) < delta
+    assert detectable_difference(1.0, 1) is None and detectable_difference(0.0, 3) == 0.0
+    assert detectable_difference(1.0, 9, df=6) > detectable_difference(1.0, 9)
+
+
+def test_win_rate_bootstrap_resamples_seeds_and_repeats():
+    from contrastprompt.stats import resample_seeds, win_rate_intervals
+
+    # A's seeds 1.0 and 0.0 against B's 0.6 and 0.6: A's mean beats B's only when both draws
+    # are seed 0, 1 in 4 draws
+    runs = {"a": {"t": {0: 1.0, 1: 0.0}}, "b": {"t": {0: 0.6, 1: 0.6}}}
+    rng = np.random.default_rng(3)
+    wins = [resample_seeds(runs, rng) for _ in range(8000)]
+    assert np.mean([w["a"]["t"] > w["b"]["t"] for w in wins]) == pytest.approx(0.25, abs=0.015)
+    asked = {"a": ("a", ["b"])}
+    assert win_rate_intervals(runs, asked) == {"a": (0.0, 1.0)}
+    # A ahead on every seed of both tasks: every draw is a win
+    sure = {
+        "a": {"t": {0: 0.9, 1: 0.8}, "u": {0: 0.5}},
+        "b": {"t": {0: 0.1, 1: 0.2}, "u": {0: 0.4}},
+    }
+    assert win_rate_intervals(sure, asked) == {"a": (1.0, 1.0)}
+    # seeded: the same call gives the same interval; another generator seed may not
+    three = {
+        "a": {t: {0: 0.5, 1: 0.7, 2: 0.2} for t in "xyz"},
+        "b": {t: {0: 0.4, 1: 0.6, 2: 0.5} for t in "xyz"},
+    }
+    first = win_rate_intervals(three, asked, resamples=500, seed=11)
+    assert first == win_rate_intervals(three, asked, resamples=500, seed=11)
+    assert first["a"][0] < 0.5 < first["a"][1]
