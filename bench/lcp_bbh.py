@@ -53,6 +53,7 @@ def row_for(name: str, seed: int, run_dir: Path, wall: float | None = None) -> d
         "written": len(written),
         "instructions": sum(is_instruction(c["text"]) for c in written),
         **res,
+        "run_dir": run_dir.name,  # relative to lcp_bbh.json's folder, where the run dirs are
         "usage": data["usage"],
     }
     for k in ("initial", "last", "best"):
@@ -174,7 +175,8 @@ def main() -> None:
 
 
 def write_tables(out: Path, a: argparse.Namespace, rows: list[dict], partial: bool) -> None:
-    meta = {"machine": platform.platform(), "args": vars(a), "partial": partial}
+    # --out is the folder the tables are written in: "." wherever it was given from
+    meta = {"machine": platform.platform(), "args": vars(a) | {"out": "."}, "partial": partial}
     (out / "lcp_bbh.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
     (out / "lcp_bbh.md").write_text(tables(rows, partial))
 

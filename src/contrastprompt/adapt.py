@@ -16,6 +16,7 @@ part, each resumable on its own:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,9 @@ def _score_source_records(
     return records
 
 
-def _row(name: str, res: OptimizeResult, which: str = "best") -> dict[str, Any]:
+def _row(name: str, res: OptimizeResult, root: Path, which: str = "best") -> dict[str, Any]:
+    """One prompt's row; its run dir relative to the adaptation's `root`, so that adapt.json
+    reads the same wherever the folder is (readers resolve it against adapt.json's folder)."""
     u = res.usage
     return {
         "name": name,
@@ -202,7 +205,7 @@ def _row(name: str, res: OptimizeResult, which: str = "best") -> dict[str, Any]:
         "train": getattr(res, f"{which}_train_score"),
         "task_requests": u["task"]["requests"],
         "optimizer_calls": u["optimizer"]["requests"],
-        "run_dir": str(res.run_dir),
+        "run_dir": Path(os.path.relpath(res.run_dir, root)).as_posix(),
     }
 
 
@@ -517,11 +520,11 @@ def _result(
     rows = []
     for name, res in results.items():
         if not rows:
-            rows.append(_row("source prompt as is", res, "initial"))
-        rows.append(_row(f"{name} (best on train)", res))
-        rows.append(_row(f"{name} (last)", res, "last"))
+            rows.append(_row("source prompt as is", res, root, "initial"))
+        rows.append(_row(f"{name} (best on train)", res, root))
+        rows.append(_row(f"{name} (last)", res, root, "last"))
     if scratch is not None:
-        rows.append(_row("LCP from scratch (best on train)", scratch))
+        rows.append(_row("LCP from scratch (best on train)", scratch, root))
     base = scratch.best_test_score if scratch else None
 
     def gap(v: float | None) -> float | None:

@@ -3,8 +3,11 @@ setting, limit, scored prompt and usage figure) and report.html."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import platform
+import subprocess
 from dataclasses import dataclass, field
 from importlib.metadata import version as _dist_version
 from pathlib import Path
@@ -88,12 +91,16 @@ def write_outputs(
     tested = [result.initial_prompt, result.best_prompt, result.last_prompt]
     tested += [v["prompt"] for v in result.selections.values() if "prompt" in v]
     run_json = {
-        "contrastprompt": _dist_version("contrastprompt"),
-        "python": platform.python_version(),
+        "environment": {
+            "contrastprompt": _dist_version("contrastprompt"),
+            "python": platform.python_version(),
+            "code_version": code_version(),
+        },
         "settings": settings,
         "limits": limits,
         "stop_reason": result.stop_reason,
-        "results": result.summary(),
+        # the run dir is the folder run.json is in: "." keeps the file true wherever it is moved
+        "results": result.summary() | {"run_dir": "."},
         "candidates": rows,
         "usage": result.usage,
         # per-item test scores of the prompts scored on test: paired comparisons without the store
@@ -101,6 +108,55 @@ def write_outputs(
     }
     (d / "run.json").write_text(json.dumps(run_json, indent=2, ensure_ascii=False), "utf-8")
     write_report(d, optimizer)
+
+
+PACKAGE = Path(__file__).resolve().parents[1]  # the contrastprompt package this code is
+CODE_FILES = ("*.py", "*.txt", "*.j2")  # its code: modules, meta-prompt and page templates
+
+
+def source_hash(package: Path) -> str:
+    """SHA-256 over the package's code files (paths and contents, in path order); data files,
+    such as the shipped benchmarks, are not code and do not count."""
+    h = hashlib.sha256()
+    files = {f for pattern in CODE_FILES for f in package.rglob(pattern)}
+    for f in sorted(files):
+        rel = f.relative_to(package)
+        if "__pycache__" in rel.parts or "benchmarks" in rel.parts:
+            continue
+        h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _git(package: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(package), *args], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def version_of(package: Path) -> str:
+    """Which code `package` is, so a table can tell apart cells made by different code: the
+    commit of a git checkout with no uncommitted change under the package, that commit with
+    "+dirty" and a short hash of the code files otherwise, and "sha256:" and that hash where
+    the package is no git checkout (an installed copy)."""
+    commit = _git(package, "rev-parse", "HEAD")
+    # a checkout that tracks the package (not an installed copy in a venv inside some repo)
+    if commit and _git(package, "ls-files", "--", "__init__.py") == "__init__.py":
+        changes = _git(package, "status", "--porcelain", "--", ".")
+        if changes == "":
+            return commit[:12]
+        return f"{commit[:12]}+dirty.{source_hash(package)[:8]}"
+    return f"sha256:{source_hash(package)[:12]}"
+
+
+@functools.cache
+def code_version() -> str:
+    """The code version of this process (`version_of` the package it imported), found once per
+    process, when its first run is written, and stamped on every run.json it writes."""
+    return version_of(PACKAGE)
 
 
 def recorded_run(

@@ -58,6 +58,12 @@ KEPT = (
 )
 
 
+def part_dir(res: AdaptResult, row: dict) -> Path:
+    """The run dir of a row's prompt: adapt.json keeps it relative to its own folder (an older
+    one kept it absolute, which the join leaves as it is)."""
+    return Path(res.run_dir) / row["run_dir"]
+
+
 def kept_result(run_dir: Path) -> SimpleNamespace:
     """A finished adaptation as its adapt.json keeps it, readable as an `AdaptResult` (for the
     matrix over run dirs made by several commands); a key an older adapt.json lacks is None."""
@@ -96,7 +102,7 @@ def _efficiency_lines(res: AdaptResult) -> list[str]:
             f"LCP from scratch against the source prompt as is, paired on the test items: "
             f"{_interval(over)} points" + _gap_verdict(over)
         )
-    vs = paired_rows(adapted_row(res), scratch_row(res))
+    vs = paired_rows(res, adapted_row(res), scratch_row(res))
     if vs is not None:
         out.append(
             f"Adapted against LCP from scratch, paired on the test items: {_interval(vs)} points."
@@ -130,10 +136,10 @@ def page(res: AdaptResult, table_md: str) -> str:
     over the test items, the table, and links to each part's own run report."""
     shown: dict[str, dict] = {}
     for r in res.rows:
-        items = test_items(Path(r["run_dir"]), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
+        items = test_items(part_dir(res, r), [r["prompt"]]).get(prompt_hash(r["prompt"]), {})
         if items:
             shown[short_name(r["name"])] = {"best": bootstrap_interval(list(items.values()))}
-    parts = sorted({Path(r["run_dir"]) for r in res.rows})
+    parts = sorted({part_dir(res, r) for r in res.rows})
     links = [
         (p.name, f"{p.relative_to(res.run_dir)}/report.html")
         for p in parts
@@ -151,12 +157,13 @@ def _gap_verdict(over: list[float]) -> str:
     return ": no gap beyond noise, so no share recovered."
 
 
-def paired_rows(a: dict, b: dict | None) -> list[float] | None:
-    """Row `a` minus row `b` on the target's test items, paired: whether adapting beat starting
-    over is a paired question like the gap itself. None without `b` or per-item scores."""
+def paired_rows(res: AdaptResult, a: dict, b: dict | None) -> list[float] | None:
+    """Row `a` minus row `b` of `res` on the target's test items, paired: whether adapting beat
+    starting over is a paired question like the gap itself. None without `b` or per-item
+    scores."""
     if b is None:
         return None
-    return paired_test((Path(a["run_dir"]), a["prompt"]), (Path(b["run_dir"]), b["prompt"]))
+    return paired_test((part_dir(res, a), a["prompt"]), (part_dir(res, b), b["prompt"]))
 
 
 SCRATCH = "LCP from scratch (best on train)"
@@ -221,7 +228,7 @@ def matrix(entries: list[tuple[str, AdaptResult]], spread: bool = False) -> str:
         lines.append(
             f"| {name} | {pct(as_is['test'])} | {pct(ad['test'])} | "
             f"{pct(sc['test'] if sc else None)} | {_interval(res.scratch_over_as_is)} | "
-            f"{_interval(paired_rows(ad, sc))} | "
+            f"{_interval(paired_rows(res, ad, sc))} | "
             f"{pts(res.gap_before)} | {pts(res.gap_after)} | "
             f"{pct(res.recovered)} | {_reach(res.efficiency)} | "
             f"{ad['task_requests']} / {sc['task_requests'] if sc else '–'} | "
