@@ -87,7 +87,7 @@ def asked_about(backend: ScriptedBackend) -> set[str]:
     """The questions the optimizer was asked reasons for."""
     out = set()
     for kind, r in backend.requests:
-        if kind == "reason":
+        if kind in ("reason", "reasons"):
             text = r.messages[0].content
             out |= {e for e in text.split("\n") if e.startswith("Question number")}
     return out
@@ -207,19 +207,28 @@ def test_scratch_budget_gives_lcp_from_scratch_its_own_task_budget(tmp_path):
     assert used["adapted"] <= 40 < used["scratch"] <= 80
 
 
-@pytest.mark.parametrize("read_only", [True, False])
-def test_lcp_settings_reach_the_adapted_and_the_from_scratch_run(tmp_path, read_only):
-    """`lcp_settings` (the CLI's --set) are given to both LCP parts; with a budget of one
-    candidate an iteration, explaining only what the candidate reads asks fewer reasons."""
-    runs = scripted_adapt(
-        tmp_path / "a", budget=60, iterations=1, lcp_settings={"read_reasons_only": read_only}
-    )
+@pytest.mark.parametrize("profile", ["budget", "paper"])
+def test_lcp_settings_reach_the_adapted_and_the_from_scratch_run(tmp_path, profile):
+    """`lcp_settings` (the CLI's --set) are given to both LCP parts. By default both race
+    their candidates on minibatches (LCP from scratch is the default LCP); in the paper
+    profile both score every prompt on the whole training set."""
+    import sqlite3
+
+    settings = {} if profile == "budget" else {"profile": "paper"}
+    runs = scripted_adapt(tmp_path / "a", budget=60, iterations=1, lcp_settings=settings)
     for part, run in runs.items():
-        assert run["settings"]["method_settings"]["read_reasons_only"] is read_only
-        asked = run["usage"]["optimizer"]["requests"]
-        # one candidate (the budget holds the initial prompt, one candidate and the contrast)
-        # reads 5 reasons; the paper's schedule explains up to 20 failures
-        assert (asked <= 7) is read_only, (part, asked)
+        assert run["settings"]["method_settings"]["profile"] == profile
+        con = sqlite3.connect(tmp_path / "a" / part / "store.sqlite")
+        raced = con.execute("select count(*) from events where kind = 'race'").fetchone()[0]
+        sizes = {
+            n
+            for (n,) in con.execute(
+                "select count(*) from evaluations where split = 'train' group by prompt_hash"
+            )
+        }
+        con.close()
+        assert (raced > 0) == (profile == "budget"), part
+        assert (10 in sizes) == (profile == "budget"), (part, sizes)  # a 10-item minibatch
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -291,8 +300,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         ),
         (
             ["--task", "xcopa:sw", "--source-task", "xcopa:id", "--prompt", "A."]
-            + ["--set", "read_reasons_only=maybe"],
-            "read_reasons_only takes a bool",
+            + ["--set", "guard=maybe"],
+            "guard takes a bool",
         ),
     ]
     for args, message in cases:
@@ -341,9 +350,9 @@ def test_meta_language_sends_translated_templates_and_keeps_english_when_a_field
     assert backend.counts["translate"] == 3  # once per template, not once per iteration
     sent = {
         kind: [r.messages[0].content for k, r in backend.requests if k == kind]
-        for kind in ("reason", "candidate", "contrast")
+        for kind in ("reasons", "candidate", "contrast")
     }
-    assert sent["reason"] and all(t.startswith("[sw] ") for t in sent["reason"])
+    assert sent["reasons"] and all(t.startswith("[sw] ") for t in sent["reasons"])
     assert sent["candidate"] and all(t.startswith("[sw] ") for t in sent["candidate"])
     contrast_translated = [t.startswith("[sw] ") for t in sent["contrast"]]
     assert sent["contrast"] and all(contrast_translated) == (drop == "")
@@ -353,7 +362,7 @@ def test_meta_language_sends_translated_templates_and_keeps_english_when_a_field
     store = Store(tmp_path / "r" / "store.sqlite")
     (ev,) = store.events(1, "meta_language")
     kept = {t["template"]: t["translated"] for t in ev["data"]["templates"]}
-    assert kept == {"reason": True, "candidate": True, "contrast": drop == ""}
+    assert kept == {"reasons": True, "candidate": True, "contrast": drop == ""}
     assert ev["data"]["language"] == "Esperanto"
     assert res.initial_train_score <= res.best_train_score <= 1.0
 
@@ -363,7 +372,7 @@ def test_a_translation_in_another_language_or_without_its_fields_is_not_used():
     from contrastprompt.optimizers.base import template
 
     english = template("lcp_candidate.txt")
-    fields = "{prompt} {reasons} {answer_format} <prompt> </prompt> <prompt> </prompt>"
+    fields = "{prompt} {reasons} {examples} {answer_format} <prompt> </prompt> <prompt> </prompt>"
     swahili = f"Maagizo mapya ya swali na jibu kwa kazi hii ni {fields}"
     italian = f"La nuova istruzione è una risposta per il compito e la domanda {fields}"
     assert translation_problem(swahili, english, "Swahili") == ""

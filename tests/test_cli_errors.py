@@ -181,8 +181,12 @@ def test_optimize_dry_run_prints_projection_only(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     proj = json.loads(proc.stdout)
-    assert proj["task_requests"] == 20 * (1 + 2 * (4 + 1))
-    assert proj["optimizer_requests"] == 2 * (20 + 4 + 1)
+    # LCP races on 10-item minibatches: the initial prompt on 20, then each iteration 4
+    # candidates and the contrast on 10 (the second with 2 earlier prompts carried onto its
+    # minibatch), and at most 2 prompts completed (10 more items each)
+    assert proj["task_requests"] == 20 + (5 * 10 + 2 * 10) + (7 * 10 + 2 * 10)
+    assert proj["optimizer_requests"] == 2 * (4 + 4 + 1)  # 20 reasons in calls of 5
+    assert "2 iterations" in proc.stderr
     assert "projected" in proc.stderr and not (tmp_path / "r").exists()
 
 

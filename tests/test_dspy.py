@@ -126,7 +126,8 @@ def test_float_metrics_and_feedback_objects_are_scores(tmp_path):
     def half(example, prediction, trace=None):
         return dspy.Prediction(score=0.5, feedback="half right")
 
-    opt = optimizer(tmp_path, budget=40, threshold=0.5, settings={"candidates": 1})
+    # 30 program calls a predictor: the initial prompt, one candidate and the contrast
+    opt = optimizer(tmp_path, budget=60, threshold=0.5, settings={"candidates": 1})
     opt.metric = half
     opt.compile(TwoSteps(), trainset=data(0, 10))
     assert opt.results["tag"].initial_train_score == pytest.approx(0.5)

@@ -76,7 +76,7 @@ def test_reason_subsets_are_seeded_distinct_and_sized(tmp_path):
     task, backend = make()
     run(tmp_path, backend, task, iterations=1, candidates=5, top_k=2)
     subsets = [
-        frozenset(re.findall(r"case (\d+)", r.messages[0].content))
+        frozenset(re.findall(r"Case (\d+\.\d+)", r.messages[0].content))
         for k, r in backend.requests
         if k == "candidate"
     ]
@@ -86,7 +86,7 @@ def test_reason_subsets_are_seeded_distinct_and_sized(tmp_path):
     task2, backend2 = make()
     run(tmp_path / "again", backend2, task2, iterations=1, candidates=5, top_k=2)
     again = [
-        frozenset(re.findall(r"case (\d+)", r.messages[0].content))
+        frozenset(re.findall(r"Case (\d+\.\d+)", r.messages[0].content))
         for k, r in backend2.requests
         if k == "candidate"
     ]
@@ -105,7 +105,8 @@ def test_identical_candidates_are_scored_once(tmp_path):
     )
     res = run(tmp_path, backend, Task("t", exs), iterations=1, candidates=6, top_k=2)
     texts = [c["text"] for c in res.candidates]
-    assert texts.count("Always GOOD3 the same.") == 1
+    # it names neither Yes nor No: the format guard appends them, to every copy alike
+    assert texts.count("Always GOOD3 the same.\n\nAnswer with Yes or No.") == 1
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     dups = db.execute("SELECT count(*) FROM events WHERE kind='duplicate'").fetchone()[0]
     assert dups == 5
@@ -150,7 +151,7 @@ def test_unusable_answers_are_retried_then_skipped(tmp_path):
         exs,
         lambda kind, text, n: (
             "<reason>x</reason> <prompt></prompt>"
-            if kind != "reason"
+            if kind not in ("reason", "reasons")
             else default_reply(kind, text, n)
         ),
     )
@@ -223,8 +224,9 @@ def test_token_limit_stops_within_one_round_of_requests(tmp_path):
 
     exs = yes_no_examples(40)
     task, backend = Task("scripted", exs), Slow(exs)
-    # 10 task requests x 12 tokens = 120; each optimizer answer adds 70
-    res = run(tmp_path, backend, task, max_tokens=200, concurrency=4)
+    # 10 task requests x 12 tokens = 120; each optimizer answer adds 70; the paper's schedule
+    # asks one reason a failure, 10 at once
+    res = run(tmp_path, backend, task, max_tokens=200, concurrency=4, profile="paper")
     assert res.stop_reason.startswith("max tokens")
     # at most one round: how many of the 4 got their slot before the first answer came back
     # depends on the machine's load
@@ -281,7 +283,7 @@ def test_failure_threshold_and_correct_agree_for_float_metrics(tmp_path):
     assert backend.counts["reason"] == 0
     # at the default threshold of 1.0 the same answers are failures and get reasons
     run(tmp_path / "strict", backend, task, iterations=1, candidates=1)
-    assert backend.counts["reason"] > 0
+    assert backend.counts["reasons"] > 0
 
 
 def test_changed_label_or_metric_is_not_resumed_from_stale_scores(tmp_path):
@@ -381,25 +383,18 @@ def test_system_placement_puts_the_prompt_in_the_system_message(tmp_path):
 def test_a_budget_too_small_for_an_iteration_still_reaches_the_contrast(
     tmp_path, limits, cands, reasons
 ):
-    """With 10 training examples a budget of 40 task requests holds 4 scorings: the initial
-    prompt, 2 candidates (not 10) and the contrast prompt; a cap of 9 optimizer calls holds
-    4 reasons, 4 candidates and the contrast."""
+    """The paper's schedule. With 10 training examples a budget of 40 task requests holds 4
+    scorings: the initial prompt, 2 candidates (not 10) and the contrast prompt; a cap of 9
+    optimizer calls holds 4 reasons, 4 candidates and the contrast."""
     task, backend = make()
-    res = run(tmp_path, backend, task, iterations=1, candidates=10, max_failures=10, **limits)
+    res = run(tmp_path, backend, task, iterations=1, max_failures=10, profile="paper", **limits)
     origins = [c["origin"] for c in res.candidates]
     assert origins.count("contrast") == 1, (origins, res.stop_reason)
     assert backend.counts["candidate"] == cands and backend.counts["reason"] == reasons
 
 
-def test_without_fit_budget_the_paper_schedule_runs_out_before_the_contrast(tmp_path):
-    task, backend = make()
-    res = run(tmp_path, backend, task, iterations=1, candidates=10, budget=40, fit_budget=False)
-    assert [c["origin"] for c in res.candidates].count("contrast") == 0
-    assert res.stop_reason.startswith("budget")
-
-
 def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
-    """A stored LCP run whose settings lack a setting added since (here `fit_budget`, at its
+    """A stored LCP run whose settings lack a setting added since (here `contrast`, at its
     default) resumes as it is and asks nothing again; a run stored with another value is
     refused."""
     from contrastprompt.run.rundir import fingerprint as _fingerprint
@@ -409,14 +404,14 @@ def test_a_run_stored_before_a_method_setting_existed_resumes(tmp_path):
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     (raw,) = db.execute("SELECT settings FROM runs").fetchone()
     old = json.loads(raw)
-    del old["method_settings"]["fit_budget"]
+    del old["method_settings"]["contrast"]
     db.execute("UPDATE runs SET settings=?, fingerprint=?", (json.dumps(old), _fingerprint(old)))
     db.commit()
     asked = sum(backend.counts.values())
     again = run(tmp_path, backend, task, iterations=1, candidates=2)
     assert sum(backend.counts.values()) == asked and again.best_prompt == first.best_prompt
     with pytest.raises(UserError, match="other settings"):
-        run(tmp_path, backend, task, iterations=1, candidates=2, fit_budget=False)
+        run(tmp_path, backend, task, iterations=1, candidates=2, contrast=False)
 
 
 def forget_loop_end(run_dir) -> None:  # noqa: ANN001
@@ -494,6 +489,7 @@ def _interruptible(path, stop_at, **kw):  # noqa: ANN001, ANN202
         if stop_at is not None and stop_at(kind, data):
             raise Interrupt()
 
+    kw.setdefault("profile", "paper")
     return run(path, backend, task, candidates=10, max_failures=6, on_event=hook, **kw)
 
 
@@ -553,7 +549,16 @@ def test_when_only_the_contrast_fits_the_budget_pays_for_the_contrast(tmp_path):
 
     task, backend = make()
     backend.reply = reply
-    res = run(tmp_path, backend, task, iterations=5, candidates=2, max_failures=4, budget=50)
+    res = run(
+        tmp_path,
+        backend,
+        task,
+        iterations=5,
+        candidates=2,
+        max_failures=4,
+        budget=50,
+        profile="paper",
+    )
     assert [c["origin"] for c in res.candidates] == [
         "initial",
         "candidate",
@@ -628,8 +633,8 @@ def test_run_json_from_before_a_method_setting_existed_is_read_back(tmp_path):
     d = tmp_path / "run"
     (d / "store.sqlite").unlink()
     kept = json.loads((d / "run.json").read_text(encoding="utf-8"))
-    assert kept["settings"]["method_settings"]["state_labels"] is False
-    del kept["settings"]["method_settings"]["state_labels"]
+    assert kept["settings"]["method_settings"]["contrast"] is True
+    del kept["settings"]["method_settings"]["contrast"]
     (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
     asked = sum(backend.counts.values())
     run(tmp_path, backend, task, iterations=1, candidates=2)
@@ -751,11 +756,10 @@ def test_a_resumed_run_reports_the_reasons_it_replayed_once(tmp_path):
     assert len(re.findall(r"Iteration 1: \d+ failure reasons", html)) == 1
 
 
-@pytest.mark.parametrize(("read_only", "reasons"), [(True, 5), (False, 10)])
-def test_a_lone_candidate_is_not_given_reasons_it_cannot_read(tmp_path, read_only, reasons):
+def test_a_lone_candidate_is_not_given_reasons_it_cannot_read(tmp_path):
     """A budget of 30 task requests on 10 training examples holds the initial prompt, one
     candidate and the contrast. The candidate request shows `subset_size` (5) reasons, so only
-    5 failures are explained; the paper's schedule explains `max_failures` (10) regardless."""
+    5 failures are explained, not `max_failures` (10)."""
     task, backend = make()
     run(
         tmp_path,
@@ -765,39 +769,38 @@ def test_a_lone_candidate_is_not_given_reasons_it_cannot_read(tmp_path, read_onl
         candidates=10,
         max_failures=10,
         budget=30,
-        read_reasons_only=read_only,
+        profile="paper",
     )
     assert backend.counts["candidate"] == 1
-    assert backend.counts["reason"] == reasons
+    assert backend.counts["reason"] == 5
     (shown,) = [r.messages[0].content for k, r in backend.requests if k == "candidate"]
     assert len(re.findall(r"case (\d+)", shown)) == 5
 
 
-def test_a_run_stored_before_read_reasons_only_is_neither_resumed_nor_read_back(tmp_path):
-    """Such a run explained `max_failures` failures whatever the candidates read: today's
-    default asks for other things, so its store is refused and its run.json runs again;
-    stored with the setting off, it resumes as before."""
+def test_a_run_stored_with_a_setting_lcp_no_longer_has_is_neither_resumed_nor_read_back(
+    tmp_path,
+):
+    """A run stored by LCP before its settings were reshaped holds a key today's LCP does not
+    have (`state_labels`): it asked for other things, so its store is refused and its run.json
+    runs again; no table of what such keys meant is kept."""
     from contrastprompt.run.rundir import fingerprint as _fingerprint
 
     task, backend = make()
-    kw = {"iterations": 1, "candidates": 10, "max_failures": 10, "budget": 30}
-    run(tmp_path, backend, task, read_reasons_only=False, **kw)
+    kw = {"iterations": 1, "candidates": 2}
+    run(tmp_path, backend, task, **kw)
     d = tmp_path / "run"
     kept = json.loads((d / "run.json").read_text(encoding="utf-8"))
-    del kept["settings"]["method_settings"]["read_reasons_only"]
+    kept["settings"]["method_settings"]["state_labels"] = False
     (d / "run.json").write_text(json.dumps(kept), encoding="utf-8")
     db = sqlite3.connect(d / "store.sqlite")
     (raw,) = db.execute("SELECT settings FROM runs").fetchone()
     old = json.loads(raw)
-    del old["method_settings"]["read_reasons_only"]
+    old["method_settings"]["state_labels"] = False
     db.execute("UPDATE runs SET settings=?, fingerprint=?", (json.dumps(old), _fingerprint(old)))
     db.commit()
     db.close()
     with pytest.raises(UserError, match="other settings"):
         run(tmp_path, backend, task, **kw)
-    asked = sum(backend.counts.values())
-    again = run(tmp_path, backend, task, read_reasons_only=False, **kw)
-    assert sum(backend.counts.values()) == asked and again.stop_reason
     (d / "store.sqlite").unlink()
-    run(tmp_path, backend, task, **kw)  # run.json of the old schedule: not read back
+    run(tmp_path, backend, task, **kw)  # run.json of the old settings: not read back
     assert (d / "store.sqlite").is_file()

@@ -267,9 +267,10 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(local_urls, tmp_path):
 
 
 def test_screening_on_the_real_model(local_urls, tmp_path):
-    """Screening on the embedded model's server: candidates tried on 3 training items, only the
-    best scored on all 8. Whatever the small model writes, the records must say exactly that.
-    (Several failures per reason call is beyond SmolLM2: its answers hold no usable reason.)"""
+    """Racing on the embedded model's server: candidates tried on a shared 3-item minibatch,
+    only the best (at most one) completed to all 8. Whatever the small model writes, the
+    records must say exactly that. (Several failures per reason call is beyond SmolLM2: its
+    answers hold no usable reason, so it explains one failure a call here.)"""
     run = tmp_path / "r"
     proc = cli(
         "optimize",
@@ -291,6 +292,8 @@ def test_screening_on_the_real_model(local_urls, tmp_path):
         "screen=3",
         "--set",
         "promote=1",
+        "--set",
+        "reasons_per_call=1",
         "--model",
         "openai:local",
         "--base-url",
@@ -304,17 +307,16 @@ def test_screening_on_the_real_model(local_urls, tmp_path):
     db = sqlite3.connect(run / "store.sqlite")
     events = {k: json.loads(d) for k, d in db.execute("SELECT kind, data FROM events")}
     assert events["reasons"]["reasons"], "no failure was explained"
-    screened = events["screened"]
-    assert len(screened["items"]) == 3 and len(screened["promoted"]) <= 1
-    counts = {
-        json.loads(meta)["index"]: n
-        for meta, n in db.execute(
-            "SELECT p.meta, count(*) FROM prompts p JOIN evaluations e ON e.prompt_hash = p.hash "
-            "WHERE p.origin = 'candidate' AND e.split = 'train' GROUP BY p.hash"
-        )
-    }
-    assert {i for i, _ in screened["scores"]} == set(counts)
-    for i, n in counts.items():
-        assert n == (8 if i in screened["promoted"] else 3), (i, n, screened)
+    race = events["race"]
+    assert len(race["items"]) == 3 and len(race["completed"]) <= 1
+    counts = dict(
+        db.execute(
+            "SELECT p.hash, count(*) FROM prompts p JOIN evaluations e ON e.prompt_hash = p.hash "
+            "WHERE p.origin IN ('candidate', 'contrast') AND e.split = 'train' GROUP BY p.hash"
+        ).fetchall()
+    )
+    assert {p["hash"] for p in race["prompts"] if p["origin"] != "initial"} == set(counts)
+    for h, n in counts.items():
+        assert n == (8 if h in race["completed"] else 3), (h, n, race)
     listed = json.loads((run / "run.json").read_text())["candidates"]
-    assert sum(c["origin"] == "candidate" for c in listed) == len(screened["promoted"])
+    assert sum(c["origin"] != "initial" for c in listed) == len(race["completed"])

@@ -1,5 +1,5 @@
-"""LCP's options beyond the paper, each off by default: what they change, and how bad values
-are refused before anything runs."""
+"""LCP's settings and its two profiles (the budget's default and the paper's): what each
+changes in the requests and the scoring, and how bad values are refused before anything runs."""
 
 from __future__ import annotations
 
@@ -47,20 +47,46 @@ def test_sampling_takes_what_there_is_and_is_seeded():
     assert [r.example_id for r in a] == [r.example_id for r in b]
 
 
-def test_default_is_the_papers_random_sample():
-    assert LCP().s.failure_sampling == "random"
-    assert build_optimizer("lcp", failure_sampling="by_label").s.failure_sampling == "by_label"
+class _Seeded:
+    """What `LCP._sample` needs of a run context: its seeded streams."""
+
+    def rng(self, *label: object) -> random.Random:
+        return random.Random(repr(label))
+
+
+def test_failures_are_drawn_by_label_by_default_and_at_random_in_the_paper_profile():
+    pool = fails(["Number"] * 30 + ["Human"] * 2 + ["Location"])
+    got = LCP()._sample(_Seeded(), 1, pool, 6, set())
+    assert Counter(r.target for r in got) == Counter(Number=3, Human=2, Location=1)
+    paper = LCP(profile="paper")._sample(_Seeded(), 1, pool, 6, set())
+    assert [r.example_id for r in paper] == [
+        r.example_id for r in sample_failures(pool, 6, _Seeded().rng("failures", 1), "random")
+    ]
+    # off the minibatch when enough failures are: the race is on items no reason saw
+    held = {f"e{i}" for i in range(20)}
+    assert not {r.example_id for r in LCP()._sample(_Seeded(), 1, pool, 6, held)} & held
+
+
+def test_the_paper_profile_sets_what_is_not_given_beside_it():
+    paper = LCP(profile="paper").s
+    assert (paper.screen, paper.reasons_per_call, paper.examples, paper.guard) == (0, 1, 0, False)
+    given = build_optimizer("lcp", **parse_settings("lcp", ["profile=paper", "guard=true"])).s
+    assert given.guard is True and given.screen == 0
+    assert (LCP().s.screen, LCP().s.reasons_per_call, LCP().s.guard) == (10, 5, True)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        LCP(profile="nope")
 
 
 def test_set_converts_to_each_settings_type_and_refuses_bad_values():
-    assert parse_settings("lcp", ["failure_sampling=by_label", "max_failures=6"]) == {
-        "failure_sampling": "by_label",
+    assert parse_settings("lcp", ["profile=paper", "max_failures=6"]) == {
+        "profile": "paper",
         "max_failures": 6,
     }
-    assert parse_settings("lcp", ["fit-budget=false"]) == {"fit_budget": False}
+    assert parse_settings("lcp", ["guard=false"]) == {"guard": False}
+    assert build_optimizer("lcp", screen=0, examples=0).s.screen == 0  # 0: off
     from contrastprompt.errors import UserError
 
-    for bad in (["nope=1"], ["max_failures=six"], ["max_failures"], ["fit_budget=maybe"]):
+    for bad in (["nope=1"], ["max_failures=six"], ["max_failures"], ["guard=maybe"]):
         with pytest.raises(UserError):
             parse_settings("lcp", bad)
 
@@ -68,7 +94,7 @@ def test_set_converts_to_each_settings_type_and_refuses_bad_values():
 @pytest.mark.parametrize(
     "setting, says",
     [
-        ("failure_sampling=nope", "failure_sampling must be one of"),
+        ("profile=nope", "profile must be one of"),
         ("nope=1", "lcp has no setting 'nope'"),
     ],
 )
@@ -89,10 +115,10 @@ def test_bench_takes_a_variant_as_a_method_of_its_own(tmp_path):
     from contrastprompt.errors import UserError
     from contrastprompt.optimizers import build_variant
 
-    spec = "lcp+failure_sampling=by_label+max_failures=6"
+    spec = "lcp+profile=paper+max_failures=6"
     assert check_methods(["lcp", spec]) == ["lcp", spec]
     opt = build_variant(spec)
-    assert (opt.name, opt.s.failure_sampling, opt.s.max_failures) == ("lcp", "by_label", 6)
+    assert (opt.name, opt.s.profile, opt.s.max_failures) == ("lcp", "paper", 6)
     assert build_variant("lcp").s == LCP().s
     with pytest.raises(UserError, match="--methods"):
         check_methods(["lcp+nope=1"])
@@ -162,6 +188,7 @@ def test_under_a_call_cap_batched_reasons_leave_room_for_more_prompts(tmp_path):
             iterations=3,
             max_optimizer_calls=12,
             reasons_per_call=k,
+            profile="paper",
         )
         scored[k] = len(res.candidates)
     assert scored[5] > scored[1]
@@ -189,28 +216,6 @@ def _screen_run(tmp_path, name: str, reply=None, prompt: str = "Answer the quest
     return res, backend, con
 
 
-def test_screening_scores_only_the_best_on_the_minibatch_in_full(tmp_path):
-    res, _, con = _screen_run(tmp_path, "s", iterations=1, candidates=6, screen=5, promote=2)
-    ev = json.loads(con.execute("select data from events where kind = 'screened'").fetchone()[0])
-    assert len(ev["items"]) == 5 and len(ev["scores"]) == 6
-    counts = dict(
-        con.execute(
-            "select p.meta, count(*) from prompts p join evaluations e on e.prompt_hash = p.hash "
-            "where p.origin = 'candidate' and e.split = 'train' group by p.hash"
-        ).fetchall()
-    )
-    assert sorted(counts.values()) == [5, 5, 5, 5, 20, 20]  # 4 screened out, 2 in full
-    full = {json.loads(m)["index"] for m, n in counts.items() if n == 20}
-    assert full == set(ev["promoted"])
-    by_index = dict((i, s) for i, s in ev["scores"])
-    worst_promoted = min(by_index[i] for i in full)
-    assert all(s <= worst_promoted for i, s in by_index.items() if i not in full)
-    requests = con.execute("select count(*) from evaluations where split = 'train'").fetchone()[0]
-    assert requests == 20 + 6 * 5 + 2 * 15 + 20  # initial, minibatches, the rest, contrast
-    assert sum(c["origin"] == "candidate" for c in res.candidates) == 2
-    assert any(c["origin"] == "contrast" for c in res.candidates)
-
-
 def test_under_a_task_budget_screening_tries_more_prompts(tmp_path):
     tried = {}
     for screen in (0, 5):
@@ -236,8 +241,9 @@ def test_a_candidate_worse_than_the_current_prompt_on_the_minibatch_stays_out(tm
     res, _, con = _screen_run(
         tmp_path, "w", bad_candidates, "Answer GOOD9.", iterations=1, candidates=3, screen=5
     )
-    ev = json.loads(con.execute("select data from events where kind = 'screened'").fetchone()[0])
-    assert ev["current"] > 0 and ev["promoted"] == []
+    ev = json.loads(con.execute("select data from events where kind = 'race'").fetchone()[0])
+    worse = {p["hash"] for p in ev["prompts"] if p["origin"] == "candidate"}
+    assert ev["incumbent"] > 0 and worse and not worse & set(ev["completed"])
     assert not [c for c in res.candidates if c["origin"] == "candidate"]
     with pytest.raises(ValueError, match="screen"):
         LCP(screen=-1)
@@ -278,24 +284,33 @@ def _contrast_requests(backend) -> list[str]:  # noqa: ANN001
     ]
 
 
-def test_contrast_examples_show_separating_questions_and_default_shows_none(tmp_path):
+def test_the_contrast_shows_labelled_questions_and_where_good_and_bad_disagree(tmp_path):
+    """Default: three labelled training questions, then the questions the high-scoring prompts
+    answer right and the low-scoring ones wrong, and neither side holds the initial prompt
+    (it names no answer). The paper profile shows the prompts and their scores only."""
     shown = {}
-    for k in (0, 3):
+    for profile in ("paper", "budget"):
         _, backend, con = _screen_run(
-            tmp_path, f"c{k}", iterations=1, candidates=4, contrast_examples=k
+            tmp_path, profile, iterations=1, candidates=4, profile=profile
         )
         (text,) = _contrast_requests(backend)
         assert "{examples}" not in text
-        shown[k] = re.findall(r"<question>\n(.*?)\n</question>", text)
+        shown[profile] = text
         con.close()
-    assert shown[0] == []
-    assert len(shown[3]) == 3
-    # scripted answers: a prompt with GOODk is right on the first k of every 10 items, so the
-    # items that separate the best candidate from the worst are those with index % 10 < k
-    for q in shown[3]:
-        assert int(re.search(r"\d+", q).group()) % 10 < 9
-    with pytest.raises(ValueError, match="contrast_examples"):
-        LCP(contrast_examples=-1)
+    assert "<question>" not in shown["paper"]
+    assert "Answer the question." in shown["paper"]  # the initial prompt, as a bad prompt
+    text = shown["budget"]
+    assert "Answer the question." not in text
+    labelled, _, told = text.partition("Questions that the high-scoring instructions answer")
+    assert len(re.findall(r"<question>\n", labelled)) == 3
+    assert len(re.findall(r"\nCorrect answer: (?:Yes|No)\n", labelled)) == 3
+    # scripted answers: a prompt with GOODk is right on the first k of every 10 items; the
+    # four candidates are GOOD1..GOOD4, so the items that separate the top two from the bottom
+    # two are those with index % 10 in 1..3
+    questions = re.findall(r"<question>\n(.*?)\n</question>", told)
+    assert 1 <= len(questions) <= 3
+    for q in questions:
+        assert 1 <= int(re.search(r"\d+", q).group()) % 10 <= 3
 
 
 def test_retries_under_a_call_cap_leave_the_contrast_its_call(tmp_path):
@@ -306,10 +321,11 @@ def test_retries_under_a_call_cap_leave_the_contrast_its_call(tmp_path):
             return "Let us analyze:"
         return default_reply(kind, text, n)
 
-    # 10 calls: 5 reasons, 4 candidates and the contrast by the plan; the 3 retries of the
-    # unusable answers would take the contrast's call if nothing kept it
+    # the paper's schedule: 10 calls are 5 reasons, 4 candidates and the contrast by the
+    # plan; the 3 retries of the unusable answers would take the contrast's call if nothing
+    # kept it
     res, backend, con = _screen_run(
-        tmp_path, "cap", first_unusable, iterations=1, max_optimizer_calls=10
+        tmp_path, "cap", first_unusable, iterations=1, max_optimizer_calls=10, profile="paper"
     )
     kinds = _optimizer_kinds(backend)
     assert sum(kinds.values()) <= 10
@@ -323,30 +339,30 @@ def test_retries_under_a_call_cap_leave_the_contrast_its_call(tmp_path):
     assert any("not asked" in s.get("raw", "") for s in skipped)
 
 
-def test_reasons_with_questions_show_each_reason_after_its_question_and_answer(tmp_path):
+def test_each_reason_stands_beside_its_question_answer_and_reply(tmp_path):
     from .scripted import yes_no_examples
 
     targets = {e.input: e.target for e in yes_no_examples(40)}
     seen = {}
-    for on in (False, True):
+    for profile in ("paper", "budget"):
         _, backend, con = _screen_run(
-            tmp_path, f"q{on}", iterations=1, candidates=3, reasons_with_questions=on
+            tmp_path, f"q{profile}", iterations=1, candidates=3, profile=profile
         )
-        texts = [
+        seen[profile] = [
             "\n".join(m.content for m in req.messages)
             for kind, req in backend.requests
             if kind == "candidate"
         ]
-        seen[on] = texts
         con.close()
-    assert all("Correct answer:" not in t for t in seen[False])
-    for text in seen[True]:
-        cases = re.findall(r"- Question: (.*?)\n  Correct answer: (\w+)\n  What went wrong: ", text)
+    assert all("Correct answer:" not in t for t in seen["paper"])
+    case = re.compile(
+        r"- Question: (.*?)\n  Correct answer: (\w+)\n  The model replied: Answer: (\w+)\n"
+        r"  What went wrong: "
+    )
+    for text in seen["budget"]:
+        cases = case.findall(text)
         assert len(cases) == 5  # subset_size reasons, each after its own question
-        assert all(targets[q] == a for q, a in cases)
-    # the same subsets of reasons, in the same order, with or without their questions
-    strip = re.compile(r"- Question: .*?\n  Correct answer: \w+\n  What went wrong: ")
-    assert [strip.sub("- ", t) for t in seen[True]] == seen[False]
+        assert all(targets[q] == a and reply != a for q, a, reply in cases)
 
 
 def test_names_an_answer_reads_whole_words_and_label_parts():
@@ -361,7 +377,7 @@ def test_names_an_answer_reads_whole_words_and_label_parts():
     assert answer_words("choice") == () and answer_words("label", sib) == sib
 
 
-def test_state_labels_appends_the_answers_to_a_prompt_that_names_none(tmp_path):
+def test_the_format_guard_appends_the_answers_to_a_prompt_that_names_none(tmp_path):
     from .scripted import default_reply
 
     def vague(kind: str, text: str, n: int) -> str:
@@ -372,22 +388,27 @@ def test_state_labels_appends_the_answers_to_a_prompt_that_names_none(tmp_path):
         return default_reply(kind, text, n)
 
     texts = {}
-    for on in (False, True):
-        res, _, con = _screen_run(
-            tmp_path, f"st{on}", vague, iterations=1, candidates=4, state_labels=on
+    for profile in ("paper", "budget"):
+        _, backend, con = _screen_run(
+            tmp_path, f"st{profile}", vague, iterations=1, candidates=4, profile=profile
         )
-        texts[on] = [c["text"] for c in res.candidates if c["origin"] == "candidate"]
-        steps = Counter(
-            json.loads(d)["step"]
-            for (d,) in con.execute("select data from events where kind = 'labels_stated'")
-        )
+        texts[profile] = [
+            t for (t,) in con.execute("select text from prompts where origin = 'candidate'")
+        ]
+        verdicts = [
+            json.loads(d) for (d,) in con.execute("select data from events where kind = 'guard'")
+        ]
         # two candidates and the contrast prompt ("Be specific: GOOD9 final.") name no answer
-        assert steps == (Counter(candidate=2, contrast=1) if on else Counter())
-        contrast = next(c["text"] for c in res.candidates if c["origin"] == "contrast")
-        assert contrast.endswith("Answer with Yes or No.") == on
+        steps = Counter(v["step"] for v in verdicts)
+        assert steps == (Counter(candidate=2, contrast=1) if profile == "budget" else Counter())
+        assert all(v["action"] == "repair" and v["why"] == "names no answer" for v in verdicts)
+        (contrast,) = [
+            t for (t,) in con.execute("select text from prompts where origin = 'contrast'")
+        ]
+        assert contrast.endswith("Answer with Yes or No.") == (profile == "budget")
         con.close()
-    assert len(texts[False]) == len(texts[True]) == 4
-    for plain, stated in zip(texts[False], texts[True], strict=True):
+    assert len(texts["paper"]) == len(texts["budget"]) == 4
+    for plain, stated in zip(texts["paper"], texts["budget"], strict=True):
         if "category" in plain:  # named no answer: the sentence is added, the rest kept
             assert stated == plain + "\n\nAnswer with Yes or No."
         else:
@@ -406,7 +427,7 @@ def test_a_run_that_cannot_write_another_prompt_under_the_call_cap_stops_and_say
         return default_reply(kind, text, n)
 
     res, backend, con = _screen_run(
-        tmp_path, "stuck", repeat, iterations=20, budget=60, max_optimizer_calls=10
+        tmp_path, "stuck", repeat, iterations=20, budget=60, max_optimizer_calls=10, profile="paper"
     )
     assert "a new candidate needs 2" in res.stop_reason
     assert sum(_optimizer_kinds(backend).values()) >= 9  # the cap was spent, not left unused

@@ -167,7 +167,8 @@ def test_projection_and_bench_estimate_use_the_model_speeds_and_state_unknown_co
         test_size=80,
         max_optimizer_calls=5,
     )
-    assert capped["optimizer_requests"] == 5 < p["optimizer_requests"]
+    # LCP plans within the cap: it forecasts the calls its plan makes, at most the cap
+    assert capped["optimizer_requests"] <= 5 < p["optimizer_requests"]
     assert capped["time_s"] < p["time_s"]
 
     def est(model: str) -> dict:

@@ -73,7 +73,7 @@ _ADAPT_SET = typer.Option(
     [],
     "--set",
     help="A setting of LCP for the adapted and from-scratch runs alike, KEY=VALUE (repeatable), "
-    "e.g. read_reasons_only=false; `contrastprompt methods` lists them.",
+    "e.g. profile=paper; `contrastprompt methods` lists them.",
 )
 _ADAPT_DRY_RUN = typer.Option(
     False, "--dry-run", help="Check the input, print what each part will cost, and stop."

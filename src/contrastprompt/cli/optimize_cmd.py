@@ -93,7 +93,7 @@ _OPTIMIZE_ANSWER_MAX_TOKENS = typer.Option(
 _OPTIMIZE_SET = typer.Option(
     [],
     "--set",
-    help="A setting of the method, KEY=VALUE (repeatable), e.g. failure_sampling=by_label; "
+    help="A setting of the method, KEY=VALUE (repeatable), e.g. profile=paper; "
     "`contrastprompt methods` lists every method's settings.",
 )
 _OPTIMIZE_MAX_FAILURES = typer.Option(
@@ -218,6 +218,8 @@ def _say_projection(proj: dict, model: str, optimizer_model: str, run_dir: Path)
         highlight=False,
         markup=False,
     )
+    for line in proj.get("plan", []):  # the method's own plan in words, when it has one
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _say_result(result: OptimizeResult, as_json: bool) -> None:

@@ -121,8 +121,8 @@ def parse_settings(method: str, pairs: list[str]) -> dict[str, Any]:
 
 
 def build_variant(spec: str) -> BaseOptimizer:
-    """A method with settings of its own, written `name+KEY=VALUE+...` (`lcp+failure_sampling=
-    by_label`): how a bench runs an option beside the method's defaults, as a method of its own."""
+    """A method with settings of its own, written `name+KEY=VALUE+...` (`lcp+profile=paper`):
+    how a bench runs an option beside the method's defaults, as a method of its own."""
     name, _, rest = spec.partition("+")
     return build_optimizer(name, **parse_settings(name, rest.split("+") if rest else []))
 
@@ -149,8 +149,9 @@ def build_optimizer(method: str, **settings: Any) -> BaseOptimizer:
             hint="its settings: " + ", ".join(cls().settings()),
         )
     defaults = {f.name: f.default for f in fields(cls.Settings)}
+    zero = getattr(cls, "zero_allowed", ())  # settings where 0 means "off" though not default
     for k, v in own.items():  # counts are at least 1, or 0 where 0 is the default ("off")
-        least = 0 if defaults.get(k) == 0 else 1
+        least = 0 if defaults.get(k) == 0 or k in zero else 1
         if isinstance(v, int) and not isinstance(v, bool) and v < least:
             raise UserError(f"must be at least {least}, got {v}", field=SHARED_OPTIONS.get(k, k))
     try:

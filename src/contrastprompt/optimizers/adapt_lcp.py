@@ -10,7 +10,8 @@ used, and the run's events record that.
 `write_in` names a language the optimizer must write the prompt in (language adaptation with
 `--prompt-language target`). `meta_language` names the language the meta-prompts themselves are
 sent in (`--meta-language target`): the optimizer model translates LCP's three templates once,
-at the first step. A translation is used only if it keeps every `{field}` placeholder and every
+at the first step (four with `reasons_per_call` above 1: the request that explains several
+failures at once). A translation is used only if it keeps every `{field}` placeholder and every
 tag the parsers look for, and (for a language `languages.py` knows) reads as that language;
 otherwise that template stays in English and an event says why: a template without its
 placeholders would send the optimizer an empty request, and the 1.5B model, asked for Swahili,
@@ -88,9 +89,12 @@ class AdaptLCP(LCP):
         return await super().step(ctx, iteration, current)
 
     async def _translate_templates(self, ctx: RunContext, iteration: int) -> None:
-        """Swap the three LCP templates for translations into `meta_language`. Greedy and
-        labelled without the iteration, so a resumed run gets the same text from the cache."""
-        names = ("t_reason", "t_candidate", "t_contrast")
+        """Swap LCP's templates for translations into `meta_language`: the reason request this
+        run sends (one failure a call, or several), the candidate and the contrast request.
+        Greedy and labelled without the iteration, so a resumed run gets the same text from
+        the cache."""
+        reason = "t_reasons" if self.s.reasons_per_call > 1 else "t_reason"
+        names = (reason, "t_candidate", "t_contrast")
 
         async def one(attr: str) -> dict:
             english = getattr(self, attr)

@@ -84,6 +84,18 @@ class BaseOptimizer:
     def project(self, n_train: int, iterations: int) -> dict[str, int]:
         return {"task_requests": n_train, "optimizer_requests": 0}
 
+    def forecast(
+        self, n_train: int, iterations: int, budget: int | None, calls: int | None
+    ) -> dict[str, Any] | None:
+        """The run's requests under its limits, for a method that plans around them (with its
+        `plan` in words, which --dry-run prints); None: the run core caps `project` itself."""
+        return None
+
+    def check_limits(self, n_train: int, budget: int | None, calls: int | None) -> None:
+        """Refuse (UserError, naming the option) limits under which the method cannot take one
+        step, before anything runs: the dry run and the run alike."""
+        return None
+
     def report_data(self, events: Callable[[str], list[dict]], by_hash: dict) -> list[dict]:
         """The run report's sections for what this method did that the shared tables do not
         show, as data (`section`, `group`). `events(kind)` lists the run's stored events of that

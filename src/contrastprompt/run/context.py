@@ -86,6 +86,9 @@ class RunContext:
         self._score_lock = asyncio.Lock()
         self._path: set[tuple[str, str]] = set()  # (prompt, example) this process's path used
         self._ask_slots: asyncio.Semaphore | None = None
+        # the iterations the loop runs at most (set by the loop): a method that plans its
+        # budget across iterations divides it among the ones left
+        self.iterations: int | None = None
 
     # randomness: one stream per purpose, so resuming replays the same choices
     def rng(self, *label: object) -> random.Random:

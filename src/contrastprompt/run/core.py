@@ -135,6 +135,9 @@ class RunSpec:
                 field="--prompt-placement",
                 hint="user or system",
             )
+        own_check = getattr(self.optimizer, "check_limits", None)  # the method's own minimum
+        if own_check is not None:
+            own_check(n_train, b.task_requests, b.optimizer_calls)
 
     def settings(self, task: Task, train: list[Example], content: str) -> dict[str, Any]:
         """What the run's fingerprint is made of: a resumed run must agree on all of it."""
@@ -179,10 +182,12 @@ def project(
     measured speeds (`llm.catalogue.request_seconds`; a flat guess for a model without one).
     """
     n = len(train)
-    if budget is not None:  # the iterations the budget can hold, not the ones asked for
+    planned = getattr(optimizer, "forecast", None)  # a method that plans around the limits
+    own = planned(n, iterations, budget, max_optimizer_calls) if planned else None
+    if own is None and budget is not None:  # the iterations the budget can hold
         while iterations > 1 and optimizer.project(n, iterations - 1)["task_requests"] >= budget:
             iterations -= 1
-    own = optimizer.project(n, iterations)
+    own = own or optimizer.project(n, iterations)
     task_requests, opt_requests = own["task_requests"], own["optimizer_requests"]
     if budget is not None:
         task_requests = min(task_requests, budget)
@@ -200,6 +205,7 @@ def project(
             pt[0] + pt[1]
         ) / 2e6 + opt_tokens * (po[0] + po[1]) / 2e6
     return {
+        "plan": own.get("plan", []),
         "task_requests": task_requests,
         "optimizer_requests": opt_requests,
         "test_requests": test_requests,

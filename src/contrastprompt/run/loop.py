@@ -31,6 +31,7 @@ async def run_loop(
     prompt is what the last step returned, or, for a step a stop cut short, `cut_last`."""
     initial = last = None
     done = 0
+    ctx.iterations = iterations
     try:
         start = optimizer.start(initial_prompt)
         initial = last = await ctx.score(start, origin="initial", iteration=0)
