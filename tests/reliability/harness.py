@@ -33,6 +33,10 @@ OPTIMIZE = [
     "3",
     "--candidates",
     "4",
+    # the published schedule scores every prompt on the whole training set: enough requests
+    # for the kills and faults to land all over the loop (the default races on minibatches)
+    "--set",
+    "profile=paper",
     "--test-limit",
     "20",
 ]
