@@ -84,7 +84,9 @@ def test_hostile_data_and_prompts_pass_through_templates_literally(tmp_path):
     )
     assert res.candidates
     reasons = [
-        "\n".join(m.content for m in r.messages) for k, r in backend.requests if k == "reason"
+        "\n".join(m.content for m in r.messages)
+        for k, r in backend.requests
+        if k in ("reason", "reasons")
     ]
     # the data's braces reach the optimizer as written, never filled in
     assert any("{prompt} {answer_format} {reasons}" in r for r in reasons)
