@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 from contrastprompt import Task, optimize
+from contrastprompt.errors import UserError
 from contrastprompt.optimizers import LCP
 
 from .scripted import ScriptedBackend, default_reply, yes_no_examples
@@ -255,8 +256,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "limit, says",
     [
-        (["--budget", "69"], "field '--budget': LCP needs at least 70 task requests"),
-        (["--max-optimizer-calls", "2"], "field '--max-optimizer-calls': LCP needs at least 3"),
+        (["--budget", "109"], "field '--budget': LCP needs at least 110 task requests"),
+        (["--max-optimizer-calls", "3"], "field '--max-optimizer-calls': LCP needs at least 4"),
+        (["--max-optimizer-calls", "2", "--set", "profile=paper"], "LCP needs at least 3"),
         (["--budget", "149", "--set", "profile=paper"], "LCP needs at least 150 task requests"),
     ],
 )
@@ -267,6 +269,38 @@ def test_limits_that_hold_no_candidate_and_contrast_are_refused(tmp_path, limit,
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"reasons_per_call": 1}, {"contrast": False}, {"profile": "paper"}, {"max_failures": 3}],
+)
+@pytest.mark.parametrize("n_train", [20, 50])
+def test_every_limit_the_check_accepts_gets_a_plan_and_one_less_is_refused(settings, n_train):
+    """The smallest task budget and call cap the check accepts hold an iteration with a
+    candidate in the plan (never a dry run of 0 iterations); one fewer is refused."""
+    lcp = LCP(**settings)
+
+    def accepted(budget: int, calls: int) -> bool:
+        try:
+            lcp.check_limits(n_train, budget, calls)
+        except UserError:
+            return False
+        return True
+
+    budget = next(b for b in range(n_train, 6 * n_train) if accepted(b, 1000))
+    calls = next(c for c in range(1, 40) if accepted(budget, c))
+    plan = lcp.forecast(n_train, 3, budget, calls)
+    assert plan["iterations"] >= 1 and "no candidates" not in plan["plan"][1], plan
+    assert (budget, calls) == lcp.least_limits(n_train)[:2]
+
+
+def test_a_run_at_the_smallest_limits_writes_a_candidate_and_its_contrast(tmp_path):
+    res, backend, con = public_run(tmp_path, budget=110, max_optimizer_calls=4)
+    assert [it for it, _ in events(con, "plan")] == [1]
+    assert backend.counts["candidate"] >= 1 and backend.counts["contrast"] == 1
+    assert res.usage["task"]["requests"] <= 110
+    assert len(res.candidates) >= 2  # the initial prompt and a completed one
 
 
 def test_the_dry_run_prints_the_plan_in_words(tmp_path):

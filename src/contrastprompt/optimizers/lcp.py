@@ -112,7 +112,7 @@ def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> lis
     their correct answer, each group shuffled, then taken one from each group in turn (groups in
     a shuffled order), so every label the prompt gets wrong is explained before any twice."""
     if how not in SAMPLINGS:
-        raise ValueError(f"failure_sampling must be one of {', '.join(SAMPLINGS)}, not {how!r}")
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, not {how!r}")
     n = min(n, len(failures))
     if how == "random":
         return rng.sample(failures, n)
@@ -127,6 +127,11 @@ def sample_failures(failures: list, n: int, rng: random.Random, how: str) -> lis
             if q and len(chosen) < n:
                 chosen.append(q.pop())
     return chosen
+
+
+def _count(n: int, word: str) -> str:
+    """`n` and `word`, plural unless n is 1 ("1 candidate", "6 candidates")."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def telling_examples(
@@ -322,8 +327,8 @@ class LCP(BaseOptimizer):
         out = [f"LCP plan ({s.profile} profile): {len(rounds)} {many}{held}"]
         for t, r in enumerate(rounds, 1):
             writes = (
-                f"{r.candidates} candidates from {r.failures} failure reasons in "
-                f"{r.reason_calls} calls"
+                f"{_count(r.candidates, 'candidate')} from "
+                f"{_count(r.failures, 'failure reason')} in {_count(r.reason_calls, 'call')}"
                 if r.candidates
                 else "no candidates"
             )
@@ -341,22 +346,42 @@ class LCP(BaseOptimizer):
             out.append(f"  iteration {t}: {writes}; {where}{contrast}")
         return out
 
+    def least_limits(self, n_train: int) -> tuple[int, int, str, str]:
+        """The smallest task budget and call cap that hold one iteration of the plan, each with
+        what it pays for, in words. Racing, that iteration is the schedule's own smallest round
+        (one candidate and the contrast on a minibatch, one of them completed to the whole
+        training set, one spare call for a retry), so limits the check accepts always get a
+        plan; in full scoring, one candidate and the contrast on the whole training set."""
+        s, c = self.s, int(self.s.contrast)
+        what = "one candidate and the contrast prompt" if c else "one candidate"
+        if not self.racing(n_train):
+            calls = "a reason, a candidate and the contrast" if c else "a reason and a candidate"
+            return n_train + (1 + c) * n_train, 2 + c, f"{what} on all {n_train} items", calls
+        rooms = range(2 + c, 4 + c + max(s.subset_size, s.max_failures))
+        asks = next(r for r in rooms if self._round(n_train, 1, 0, r, True) is not None)
+        least = self._round(n_train, 1, 0, asks, True)
+        assert least is not None
+        done = "one of them completed" if c else "completed"
+        items = f"{what} on a {least.minibatch}-item minibatch, then {done} to all {n_train}"
+        calls = (
+            f"{_count(least.reason_calls, 'reason call')}, a candidate"
+            f"{', the contrast' if c else ''} and one spare call for a retry"
+        )
+        return n_train + least.requests, asks, items, calls
+
     def check_limits(self, n_train: int, budget: int | None, calls: int | None) -> None:
-        """Refuse limits that cannot hold one candidate and the contrast prompt, naming the
+        """Refuse limits that cannot hold one iteration of the plan (`least_limits`), naming the
         smallest value that does (the dry run and the run alike)."""
-        m, c = self.minibatch(n_train), int(self.s.contrast)
-        least = n_train + (1 + c) * m
-        if budget is not None and budget < least:
-            what = "one candidate and the contrast prompt" if c else "one candidate"
+        requests, asks, items, steps = self.least_limits(n_train)
+        if budget is not None and budget < requests:
             raise UserError(
-                f"LCP needs at least {least} task requests: the initial prompt on the "
-                f"{n_train} training items, then {what} on {m} items each",
+                f"LCP needs at least {requests} task requests: the initial prompt on the "
+                f"{n_train} training items, then {items}",
                 field="--budget",
             )
-        if calls is not None and calls < 2 + c:
-            what = "a reason, a candidate and the contrast" if c else "a reason and a candidate"
+        if calls is not None and calls < asks:
             raise UserError(
-                f"LCP needs at least {2 + c} optimizer calls ({what})",
+                f"LCP needs at least {asks} optimizer calls ({steps})",
                 field="--max-optimizer-calls",
             )
 
@@ -653,7 +678,7 @@ class LCP(BaseOptimizer):
     def _why_nothing_fits(self, ctx: RunContext) -> str:
         m = self.minibatch(len(ctx.train))
         used, asks = ctx.optimizer.stats.requests, ctx.asks_left()
-        if asks is not None and asks < 2 + int(self.s.contrast):
+        if asks is not None and asks < self.least_limits(len(ctx.train))[1]:
             return f"max optimizer calls: {used} of {used + asks} used, too few for a candidate"
         return (
             f"budget: {ctx.path_requests()} of {ctx.limit(TaskBudget)} task requests used, too "
