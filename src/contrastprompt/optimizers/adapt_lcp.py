@@ -9,13 +9,13 @@ used, and the run's events record that.
 
 `write_in` names a language the optimizer must write the prompt in (language adaptation with
 `--prompt-language target`). `meta_language` names the language the meta-prompts themselves are
-sent in (`--meta-language target`): the optimizer model translates LCP's three templates once,
-at the first step (four with `reasons_per_call` above 1: the request that explains several
-failures at once). A translation is used only if it keeps every `{field}` placeholder and every
-tag the parsers look for, and (for a language `languages.py` knows) reads as that language;
-otherwise that template stays in English and an event says why: a template without its
-placeholders would send the optimizer an empty request, and the 1.5B model, asked for Swahili,
-answered in Italian.
+sent in (`--meta-language target`): the optimizer model translates LCP's three requests once, at
+the first step: the reason request the run sends (one failure a call, or several with
+`reasons_per_call` above 1), the candidate and the contrast request. A translation is used only
+if it keeps every `{field}` placeholder and every tag the parsers look for, and (for a language
+`languages.py` knows) reads as that language; otherwise that template stays in English and an
+event says why: a template without its placeholders would send the optimizer an empty request,
+and the 1.5B model, asked for Swahili, answered in Italian.
 """
 
 from __future__ import annotations
