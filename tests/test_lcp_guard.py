@@ -32,6 +32,9 @@ def trec(max_tokens: int | None = None) -> Task:
     [
         "Say which kind of answer the question asks for: a number, a human, a location ...",
         "Read the question and name the type of its answer (entity, description, or other).",
+        # "work out" as "find", and a quoted list of labels, are neither steps nor an example
+        "Work out which kind of answer the question asks for: a number, a human, a location.",
+        "Reply with 'entity', 'human' or 'number', the answer must be a single label.",
     ],
 )
 def test_a_prompt_that_names_the_labels_and_gives_advice_is_kept(text):
@@ -50,6 +53,7 @@ def test_a_prompt_that_names_no_label_is_repaired_with_the_answer_form():
     [
         "Think step by step, then give the label (number, human, location, ...).",
         "Explain your reasoning before you answer with one of the labels: entity, human.",
+        "Work it out first, then give one of the labels: entity, human.",
     ],
 )
 def test_a_prompt_that_asks_for_steps_is_rejected_when_the_answer_limit_is_short(text):
@@ -63,6 +67,10 @@ def test_a_prompt_that_asks_for_steps_is_rejected_when_the_answer_limit_is_short
     [
         (
             "If the question is 'Who was the first president', the label should be human.",
+            "invents a worked example",
+        ),
+        (
+            "For 'How many feet are in a mile?', the answer should be number.",
             "invents a worked example",
         ),
         (

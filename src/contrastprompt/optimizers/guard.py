@@ -34,7 +34,7 @@ QUOTE_WORDS = 6
 
 _STEPS = re.compile(
     r"step[- ]by[- ]step|\bone step at a time\b|\bthink (?:it )?(?:through|carefully|aloud)\b"
-    r"|\breason (?:through|about it|it out)\b|\bwork (?:it |this )?out\b"
+    r"|\breason (?:through|about it|it out)\b|\bwork (?:it|this) out\b"
     r"|\bshow (?:your |the |all )?(?:work|steps|reasoning)\b"
     r"|\bexplain (?:your|the|each) (?:reasoning|steps?|thinking)\b"
     r"|\b(?:list|write (?:out|down)) (?:the |your |each |all )?(?:steps|reasoning)\b"
@@ -44,7 +44,7 @@ _STEPS = re.compile(
 _WORKED = re.compile(
     r"\b(?:if|when) (?:the )?(?:question|input|text|sentence|review|query|passage)"
     r"\s+(?:is|says|reads|asks|was)\s*[:,]?\s*[\"'“‘]"
-    r"|[\"”’']\s*,?\s*(?:then )?the (?:label|answer|category|output)"
+    r"|\?\s*[\"”’']\s*,?\s*(?:then )?the (?:label|answer|category|output)"
     r" (?:should|would|must|will) be\b",
     re.I,
 )
