@@ -11,7 +11,7 @@ One iteration from the current prompt p_t (see docs/method.md):
 
 Two profiles. "paper" is the method as published: every prompt scored on the whole training
 set, N = 10, one reason a failure, the writers shown reasons only. "budget" (the default) runs
-the same steps within a small budget (docs/public-bench-diagnosis.md: at 300 task requests and
+the same steps within a small budget (docs/benchmarks/public-diagnosis.md: at 300 task requests and
 20 calls the paper's schedule held half an iteration): candidates are raced on a shared
 minibatch of `screen` training items (a new one each iteration) and only the prompts that can
 still be the best are completed to the whole training set; `reasons_per_call` failures are
