@@ -165,7 +165,7 @@ def test_models_command_lists_the_catalogue(tmp_path):
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
-    rows = {r["model"]: r for r in json.loads(out.stdout)}
+    rows = {r["model"]: r for r in json.loads(out.stdout)["models"]}
     assert rows["local:smollm2-135m"]["installed"] is True
     assert rows["local:qwen2.5-coder-1.5b"]["size_mb"] == 1117
     assert rows["local:gemma3-270m"]["licence"] == "Gemma Terms of Use"
