@@ -2,8 +2,8 @@
 
 Each run of adapt_sib.py or adapt_pairs.py may cover a few targets or seeds; matrix.md lists
 every one that has finished (a run dir holding adapt.json), so a later run of other targets
-adds rows instead of replacing the table. Both benches also take their LCP reason schedule
-from here.
+adds rows instead of replacing the table. Both benches also take LCP's settings from here
+(`lcp_settings`), so their adapted and from-scratch parts run the same LCP.
 """
 
 from __future__ import annotations
@@ -14,10 +14,15 @@ from types import SimpleNamespace
 
 from contrastprompt.views.adapt import kept_result, matrix
 
-# LCP's reason schedule in the adaptation benches' recorded runs: up to 20 failures explained an
-# iteration however few candidates read them (the paper's, as in the public bench), so that
-# their runs read back and their rows compare one schedule
-PAPER_REASONS = {"read_reasons_only": False}
+# `--paper`: LCP's paper profile (every prompt on the whole training set, one reason a
+# failure, N = 10), the closest to the schedule the committed runs were made with
+PAPER = {"profile": "paper"}
+
+
+def lcp_settings(paper: bool) -> dict:
+    """LCP's settings for every LCP part of an adaptation bench (adapted, from scratch, a
+    source model's own run): LCP's default profile, or with `--paper` the paper's."""
+    return dict(PAPER) if paper else {}
 
 
 def finished(out: Path, label: Callable[[str], str]) -> list[tuple[str, SimpleNamespace]]:

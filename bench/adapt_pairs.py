@@ -28,13 +28,13 @@ half the budget of starting over, where the profile's runs found a gap:
     python bench/adapt_pairs.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b --seeds 0 \
         --budget 150 --scratch-budget 300 --out bench/results/adapt_pairs_half
 
-The profile's LCP explains up to 20 failures an iteration (the paper's schedule), however few
-candidates read them; `--read-reasons-only` gives the target parts LCP's default instead, which
-explains no more than the candidates read (one candidate reads 5):
+Every LCP part (a source model's own run, adapted, from scratch) runs LCP's default profile
+(`contrastprompt methods`); `--paper` runs them with its paper profile instead (every prompt on
+the whole training set, one reason a failure), the closest to the schedule of the committed
+runs, which were made with an earlier LCP:
 
     python bench/adapt_pairs.py --pairs qwen2.5-coder-0.5b:qwen2.5-coder-1.5b --seeds 0 \
-        --budget 150 --scratch-budget 300 --read-reasons-only \
-        --out bench/results/adapt_pairs_half_read
+        --budget 150 --scratch-budget 300 --paper --out bench/results/adapt_pairs_half_paper
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import json
 import time
 from pathlib import Path
 
-from adapt_kept import PAPER_REASONS, finished, redraw
+from adapt_kept import finished, lcp_settings, redraw
 
 from contrastprompt import evaluate_prompt, load_task, optimize
 from contrastprompt.adapt import adapt, plan
@@ -60,14 +60,13 @@ PAIRS = (
 PUBLIC = Path("bench/results/public")
 INITIAL = "Classify the input."  # the public bench's initial prompt
 PROFILE = {"n_train": 50, "test_limit": 200, "budget": 300, "max_optimizer_calls": 20}
-# the profile's LCP keeps PAPER_REASONS; --read-reasons-only runs the target parts with LCP's
-# default instead (no more failures explained than the candidates read)
 DEFAULT_OUT = "bench/results/adapt_pairs"
 
 
-def source_prompt(task: str, model: str, seed: int, out: Path) -> str:
+def source_prompt(task: str, model: str, seed: int, out: Path, paper: bool = False) -> str:
     """LCP's best prompt for `model` on `task`: the public bench's run for the 1.5B, else one
-    run here with the same profile (resumed if it was interrupted)."""
+    run here with the same profile (resumed if it was interrupted), with the LCP settings the
+    target parts get (`paper`: LCP's paper profile)."""
     cell = PUBLIC / task.replace(":", "-") / "lcp" / f"s{seed}" / "best_prompt.txt"
     if model == "qwen2.5-coder-1.5b" and cell.is_file():
         return cell.read_text(encoding="utf-8").strip()
@@ -80,18 +79,20 @@ def source_prompt(task: str, model: str, seed: int, out: Path) -> str:
         iterations=50,  # the budget and the call cap end the run, as in the public bench
         run_dir=out / "source" / f"{task.replace(':', '-')}-{model}-s{seed}",
         **PROFILE,
-        **PAPER_REASONS,
+        **lcp_settings(paper),
     )
     return res.best_prompt
 
 
-def probe(task: str, pairs: list[tuple[str, str]], n: int, out: Path, sources: Path) -> None:
+def probe(
+    task: str, pairs: list[tuple[str, str]], n: int, out: Path, sources: Path, paper: bool
+) -> None:
     """Each source model's prompt (seed 0) as is on every model of the pairs."""
     items = take(load_task(task).split(0)[1], n, seed=0)
     models = sorted({m for p in pairs for m in p})
     rows = []
     for source in sorted({s for s, _ in pairs}):
-        prompt = source_prompt(task, source, 0, sources)
+        prompt = source_prompt(task, source, 0, sources, paper)
         for model in models:
             res = evaluate_prompt(prompt, task, model=f"local:{model}", examples=items)
             k = sum(r["correct"] for r in res["records"])
@@ -135,7 +136,7 @@ def run_pairs(
             t0 = time.time()
             res = adapt(
                 task,
-                source_prompt(task, source, seed, Path(a.source_out)),
+                source_prompt(task, source, seed, Path(a.source_out), a.paper),
                 source_model=f"local:{source}",
                 model=f"local:{target}",
                 optimizer_model="local:qwen2.5-coder-1.5b",
@@ -163,7 +164,7 @@ def target_limits(a: argparse.Namespace) -> dict:
         "budget": a.budget,
         "scratch_budget": a.scratch_budget,
         "max_optimizer_calls": a.max_optimizer_calls,
-        "lcp_settings": {} if a.read_reasons_only else PAPER_REASONS,
+        "lcp_settings": lcp_settings(a.paper),
     }
 
 
@@ -176,8 +177,8 @@ def _limit_options(a: argparse.Namespace) -> str:
         out += f" --scratch-budget {a.scratch_budget}"
     if a.max_optimizer_calls != PROFILE["max_optimizer_calls"]:
         out += f" --max-optimizer-calls {a.max_optimizer_calls}"
-    if a.read_reasons_only:
-        out += " --read-reasons-only"
+    if a.paper:
+        out += " --paper"
     return out
 
 
@@ -223,10 +224,9 @@ if __name__ == "__main__":
         help="target parts",
     )
     ap.add_argument(
-        "--read-reasons-only",
+        "--paper",
         action="store_true",
-        help="target parts: LCP explains no more failures than its candidates read (its "
-        "default); without it, up to 20 an iteration as in the profile's runs",
+        help="every LCP part runs LCP's paper profile (profile=paper) instead of its default",
     )
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
@@ -239,7 +239,7 @@ if __name__ == "__main__":
     if a.tables:
         redraw(out, pair_label)
     elif a.probe:
-        probe(a.task, pairs, a.n, out, Path(a.source_out))
+        probe(a.task, pairs, a.n, out, Path(a.source_out), a.paper)
     elif a.dry_run:
         dry_run(a.task, pairs, seeds, a)
     else:

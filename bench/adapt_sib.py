@@ -14,7 +14,9 @@ it twice: new prompts kept in English, and written in the target language), and 
 at the same budget from the public bench's start prompt (`--initial-prompt`, "Classify the
 input."); run dirs and `matrix.md` (PARTIAL until every run has finished) go to `--out`;
 re-running resumes. The source prompt is the best prompt of LCP on sib:eng_Latn in the
-public bench (`--prompt-file`), or else a hand-written one that lists the topics.
+public bench (`--prompt-file`), or else a hand-written one that lists the topics. The LCP parts
+run LCP's default profile; `--paper` runs them with its paper profile (the committed runs were
+made with an earlier LCP, on the paper's reason schedule).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapt_kept import PAPER_REASONS, finished, redraw
+from adapt_kept import finished, lcp_settings, redraw
 from public_winrate import PROMPT as START  # the start prompt of every method there
 
 from contrastprompt import evaluate_prompt, load_task
@@ -108,7 +110,7 @@ def run_matrix(prompt: str, langs: list[str], seeds: list[int], a: argparse.Name
                 max_optimizer_calls=a.max_optimizer_calls,
                 n_train=a.n_train,
                 test_limit=a.test_limit,
-                lcp_settings=PAPER_REASONS,
+                lcp_settings=lcp_settings(a.paper),
                 run_dir=Path(a.out) / f"{lang}-s{seed}",
             )
             entries.append((f"{lang} s{seed}", res))
@@ -140,6 +142,11 @@ if __name__ == "__main__":
         choices=("source", "target", "both"),
         help="adapted prompts kept in English, written in the target language, or both runs",
     )
+    ap.add_argument(
+        "--paper",
+        action="store_true",
+        help="the LCP parts run LCP's paper profile (profile=paper) instead of its default",
+    )
     ap.add_argument("--n", type=int, default=60, help="test items per language for --probe")
     ap.add_argument("--out", default="bench/results/adapt_sib")
     ap.add_argument("--probe", action="store_true")
@@ -170,7 +177,7 @@ if __name__ == "__main__":
             max_optimizer_calls=a.max_optimizer_calls,
             n_train=a.n_train,
             test_limit=a.test_limit,
-            lcp_settings=PAPER_REASONS,
+            lcp_settings=lcp_settings(a.paper),
         )
         hours = sum(p["time_s"] for p in parts) * len(langs) * len(seeds) / 3600
         print(json.dumps(parts, indent=1))

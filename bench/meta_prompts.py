@@ -1,8 +1,8 @@
 """How well the optimizer model works with LCP's meta-prompts: parse rate and instruction share.
 
 For each task: score the initial prompt on a seeded training sample with the task model, then run
-LCP's own reason and candidate steps (the production code, `LCP._reasons` / `LCP._candidates`) on
-its failures with the optimizer model, and count
+LCP's own reason and candidate steps (the production code, `LCP._reasons` / `LCP._write`, at
+LCP's default settings) on its failures with the optimizer model, and count
   - parse rate: optimizer answers that yield a usable reason or prompt, over all answers
     (retries included: a retry is a second answer);
   - instruction share: candidates that are task instructions, not requests for more information
@@ -59,16 +59,27 @@ async def probe(task_spec: str, args: argparse.Namespace, hub: ModelHub, work: P
     failures = ctx.rng("failures", 1).sample(
         ctx.failures(cur), min(args.failures, len(ctx.failures(cur)))
     )
-    reasons = await lcp._reasons(ctx, 1, cur, failures)
+    reasons = await lcp._reasons(ctx, 1, cur, failures, keep=0)
     if reasons:
-        await lcp._candidates(ctx, 1, cur, reasons)
+        written = await lcp._write(ctx, 1, cur, reasons, args.candidates, keep=0, held=set())
+        for i, text, subset in written:  # scored as LCP scores them, in a fixed order
+            meta = {"index": i, "reasons": subset}
+            await ctx.score(text, origin="candidate", iteration=1, parents=[cur.hash], meta=meta)
     answers = ctx.optimizer.stats.requests
     events = store.events(run_id)
     skipped = [e for e in events if e["kind"] == "skipped"]
     cands = [c for c in ctx.pool if c.origin == "candidate"]
     dup = sum(1 for e in events if e["kind"] == "duplicate")
-    # usable = parsed answers: reasons kept + candidates parsed (scored or duplicate)
-    usable = len(reasons) + len(cands) + dup
+    # a candidate the format guard rejected was parsed all the same
+    rejected = sum(1 for e in events if e["kind"] == "guard" and e["data"]["action"] != "repair")
+    # usable = parsed answers: reason answers that gave a reason (one answer explains
+    # `reasons_per_call` failures, chunked as LCP chunks them) + candidates parsed (scored,
+    # duplicate or rejected)
+    k = lcp.s.reasons_per_call
+    explained = {r["example_id"] for r in reasons}
+    chunks = [failures[i : i + k] for i in range(0, len(failures), k)]
+    told = sum(1 for ch in chunks if any(rec.example_id in explained for rec in ch))
+    usable = told + len(cands) + dup + rejected
     out = {
         "task": task.name,
         "initial_train": cur.score,

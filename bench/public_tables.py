@@ -11,6 +11,7 @@ records it, and the tables are written by the same code (`bench_report.rebuild`)
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -53,5 +54,6 @@ def config() -> BenchConfig:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     _, partial = rebuild(config())
     print(f"wrote {ROOT}/bench.md, bench.json, bench.html" + (" (partial)" if partial else ""))
