@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from contrastprompt import Task, optimize
 from contrastprompt.store import prompt_hash
 
@@ -124,3 +126,28 @@ def test_an_end_recorded_under_the_earlier_rule_reads_back_as_recorded(tmp_path)
     again = run(tmp_path, backend, task, "opro", iterations=3, candidates=4, budget=60)
     assert sum(backend.counts.values()) == asked
     assert again.last_prompt == INITIAL
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_real_model_run_cut_by_the_budget_ends_on_its_last_scored_prompt(tmp_path):
+    """SmolLM2 answers and Qwen2.5-Coder-1.5B writes, over the local servers: the budget holds
+    the initial prompt and one proposal on 6 training items, so OPRO's first step is cut when
+    it scores the second; the last prompt is the proposal scored, not the initial prompt."""
+    res = optimize(
+        "examples/reviews.jsonl",
+        "Classify the review.",
+        model="local:smollm2-135m",
+        optimizer_model="local:qwen2.5-coder-1.5b",
+        method="opro",
+        iterations=2,
+        candidates=4,  # any two usable of four are enough for the cut
+        n_train=6,
+        budget=12,
+        run_dir=tmp_path / "opro",
+        evaluate_test=False,
+    )
+    order = scored_in_order(res.run_dir)
+    assert res.stop_reason.startswith("budget"), res.stop_reason
+    assert len(order) == 2, res.candidates  # the initial prompt and one proposal
+    assert prompt_hash(res.last_prompt) == order[-1] != prompt_hash("Classify the review.")
