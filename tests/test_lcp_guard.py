@@ -78,6 +78,16 @@ def test_a_prompt_that_asks_for_steps_is_rejected_when_the_answer_limit_is_short
             "talks about the instruction",
         ),
         (
+            "Classify the question by its answer type. The instruction should tell the model to "
+            "use one of the labels: description, entity, expression, human, location, number.",
+            "talks about the instruction",
+        ),
+        (
+            "Given a basic instruction about identifying the category of a question, classify "
+            "the question as description, entity, expression, human, location or number.",
+            "talks about the instruction",
+        ),
+        (
             "Answer with a label; for example the largest snake in the world that lives in "
             "water is an entity.",
             "quotes a training question",

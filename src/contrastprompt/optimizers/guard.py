@@ -49,8 +49,9 @@ _WORKED = re.compile(
     re.I,
 )
 _ABOUT = re.compile(
-    r"^\W*(?:the|this|a|an|our|your) (?:new |revised |improved |better |updated |final )?"
-    r"(?:instruction|prompt)s? (?:should|must|needs? to|will|would|could|can|has to)\b"
+    r"(?:^|[.!?]\s+)\W*(?:the|this|a|an|our|your) (?:new |revised |improved |better |updated "
+    r"|final )?(?:instruction|prompt)s? (?:should|must|needs? to|will|would|could|can|has to)\b"
+    r"|^\W*given (?:a|an|the) (?:\w+ )?(?:instruction|prompt)\b"
     r"|\b(?:the|this) (?:new |revised |improved )?(?:instruction|prompt) should (?:reflect|"
     r"emphasi[sz]e|focus|include|mention|state|address|be)\b",
     re.I | re.M,
