@@ -721,16 +721,7 @@ class LCP(BaseOptimizer):
         entry = self._partial.get(h)
         if entry is None:
             row = ctx.store.prompt(ctx.run_id, h)
-            entry = Candidate(
-                text=text,
-                hash=h,
-                origin=row["origin"],
-                iteration=row["iteration"],
-                seq=row["seq"],
-                score=0.0,
-                parents=row["parents"],
-                meta=row["meta"],
-            )
+            entry = Candidate.from_row(row)
             self._partial[h] = entry
         have = {r.example_id: r for r in entry.records} | {r.example_id: r for r in recs}
         entry.records = [have[e.id] for e in ctx.train if e.id in have]

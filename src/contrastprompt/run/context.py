@@ -40,6 +40,23 @@ class Candidate:
     parents: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_row(
+        cls, row: dict, score: float = 0.0, records: list[Record] | None = None
+    ) -> Candidate:
+        """The candidate a stored prompt row stands for, with `score` on `records`."""
+        return cls(
+            text=row["text"],
+            hash=row["hash"],
+            origin=row["origin"],
+            iteration=row["iteration"],
+            seq=row["seq"],
+            score=score,
+            records=records if records is not None else [],
+            parents=row["parents"],
+            meta=row["meta"],
+        )
+
     def rank_key(self) -> tuple:
         """Higher train score, then earlier created. `seq` is unique within a run, so no third
         key could ever decide (docs/method.md)."""
@@ -218,17 +235,7 @@ class RunContext:
             kept = [recs[e.id] for e in self.train]
             for r in kept:
                 r.threshold = self.failure_threshold
-            cand = Candidate(
-                text=row["text"],
-                hash=row["hash"],
-                origin=row["origin"],
-                iteration=row["iteration"],
-                seq=row["seq"],
-                score=sum(r.score for r in kept) / len(kept),
-                records=kept,
-                parents=row["parents"],
-                meta=row["meta"],
-            )
+            cand = Candidate.from_row(row, sum(r.score for r in kept) / len(kept), kept)
             self._pool[cand.hash] = cand
             adopted.append(cand)
         if adopted:
@@ -256,17 +263,7 @@ class RunContext:
             self.event(iteration, "scoring", {"hash": phash, "origin": origin})
             res = await self._evaluate(phash, text, self.train)
             row = self.store.prompt(self.run_id, phash)
-            cand = Candidate(
-                text=text,
-                hash=phash,
-                origin=row["origin"],
-                iteration=row["iteration"],
-                seq=row["seq"],
-                score=res.score,
-                records=res.records,
-                parents=row["parents"],
-                meta=row["meta"],
-            )
+            cand = Candidate.from_row(row, res.score, res.records)
             self._pool[phash] = cand
             self.last_scored = cand
             self.event(
