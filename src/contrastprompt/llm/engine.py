@@ -45,13 +45,22 @@ _CPU_FLAGS = {
 }
 
 
+def _package_dir() -> Path:
+    """llama_cpp's folder, found without importing it: the import loads libllama, which a
+    server start's CPU check in the CLI process has no use for."""
+    from importlib.util import find_spec
+
+    spec = find_spec("llama_cpp")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("llama_cpp")
+    return Path(spec.origin).parent
+
+
 def lib_dir() -> Path:
     """Where a runtime-dispatch build's CPU variants are: llama-cpp-python's wheel installs
     llama.cpp's backend modules under the install's `bin` folder, which for a wheel is
     site-packages/bin; its own libraries sit in llama_cpp/lib."""
-    import llama_cpp
-
-    pkg = Path(llama_cpp.__file__).parent
+    pkg = _package_dir()
     for d in (pkg / "lib", pkg.parent / "bin"):
         if any(d.glob("libggml-cpu-*.so")):
             return d
@@ -74,13 +83,12 @@ def load_backends(variant: str | None = None) -> str | None:
         return None
     if loaded_variant():
         return loaded_variant()
-    import llama_cpp
     from llama_cpp import _logger
 
     _logger.set_verbose(False)  # ggml would print a line for every backend it loads
     # the libggml that libllama itself links (its soname, beside it): the wheel holds copies of
     # it under other names, and a copy loaded by another path would be a second registry
-    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml.so.0"))
+    ggml = ctypes.CDLL(str(_package_dir() / "lib" / "libggml.so.0"))
     if variant:
         fn = ggml.ggml_backend_load
         fn.argtypes, fn.restype = [ctypes.c_char_p], ctypes.c_void_p
